@@ -1,0 +1,1 @@
+"""Analysis: problems found while decoding, and triage rules over reports."""

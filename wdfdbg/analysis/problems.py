@@ -1,0 +1,86 @@
+"""Problems: every inconsistency found is recorded, never raised.
+
+Codes are stable identifiers (``shared/spec/report-json.md``). A decoder
+appends :class:`Problem` objects to a :class:`ProblemLog` and goes on.
+"""
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+
+CODES = {
+    "UNREADABLE": ERROR,
+    "BAD_HANDLE": ERROR,
+    "NOT_AN_OBJECT": ERROR,
+    "CHILD_LIST_CYCLE": ERROR,
+    "CHILD_LIST_CORRUPT": ERROR,
+    "PARENT_MISMATCH": ERROR,
+    "WALK_LIMIT": WARNING,
+    "MDL_CHAIN_CYCLE": ERROR,
+    "MDL_INCONSISTENT": ERROR,
+    "LOOKASIDE_INCONSISTENT": ERROR,
+    "MEMORY_OUT_OF_BOUNDS": ERROR,
+    "DRIVER_LIST_CORRUPT": ERROR,
+    "NO_DRIVERS": WARNING,
+    "TYPES_FALLBACK": INFO,
+    "SCAN_FALLBACK": INFO,
+    "LIKELY_LEAK": WARNING,
+    "LOOKASIDE_ALWAYS_MISSES": WARNING,
+    "UNKNOWN_TYPE": WARNING,
+    "BUGCHECK": INFO,
+}
+
+
+class Problem(object):
+    """``code``, ``severity``, ``address`` (int or None), ``message``."""
+
+    __slots__ = ("code", "severity", "address", "message")
+
+    def __init__(self, code, address, message, severity=None):
+        self.code = code
+        self.severity = severity or CODES.get(code, ERROR)
+        self.address = address
+        self.message = message
+
+    def to_json(self):
+        return {"code": self.code, "severity": self.severity,
+                "address": None if self.address is None else "0x%x" % self.address,
+                "message": self.message}
+
+    def key(self):
+        return (self.code, self.address, self.message)
+
+    def __repr__(self):
+        return "Problem(%s, %s, %r)" % (self.code, "None" if self.address is None else "0x%x" % self.address, self.message)
+
+
+class ProblemLog(object):
+    """An ordered, de-duplicated list of problems."""
+
+    def __init__(self):
+        self.items = []
+        self._seen = set()
+
+    def add(self, code, address, message, severity=None):
+        p = Problem(code, address, message, severity)
+        k = p.key()
+        if k not in self._seen:
+            self._seen.add(k)
+            self.items.append(p)
+        return p
+
+    def extend(self, problems):
+        for p in problems:
+            k = p.key()
+            if k not in self._seen:
+                self._seen.add(k)
+                self.items.append(p)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self):
+        return len(self.items)
+
+    def has_errors(self):
+        return any(p.severity == ERROR for p in self.items)

@@ -1,0 +1,150 @@
+"""Plumbing shared by every command module (``wdfdbg.memtree`` and its
+siblings): arguments, opening the source, output, exit codes.
+
+Every command module defines ``main(argv=None) -> int`` and ends with
+``if __name__ == "__main__": sys.exit(main())`` so that ``python -m
+wdfdbg.<name>``, ``!py -m wdfdbg.<name>`` and ``wdfdbg <name>`` run the same
+code with the same arguments.
+
+Exit codes: 0 report without errors, 1 report with ``error`` problems,
+2 bad usage or unreadable input (one line on stderr, no report).
+"""
+
+import argparse
+import sys
+
+from wdfdbg.errors import InputError, LayoutError, UsageError
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting (WinDbg's Python
+    must not be killed by SystemExit from deep inside a command)."""
+
+    def error(self, message):
+        raise UsageError("%s: %s" % (self.prog, message))
+
+    def exit(self, status=0, message=None):
+        if message:
+            sys.stderr.write(message)
+        raise _Exit(status)
+
+
+class _Exit(Exception):
+    def __init__(self, status):
+        self.status = status
+
+
+def parser(name, description):
+    p = ArgumentParser(prog="wdfdbg %s" % name, description=description)
+    return p
+
+
+def add_source_args(p, source_required=False):
+    p.add_argument("source", nargs="?" if not source_required else None, metavar="SOURCE",
+                   help="snapshot (.wdfsnap.json[.gz]) or kernel dump; omit inside WinDbg")
+    p.add_argument("--sample", action="store_true", help="use the sample snapshot bundled with wdfdbg")
+    p.add_argument("--engine", choices=["auto", "pykd"], default="auto",
+                   help="pykd: open the dump with pykd.loadDump (Windows only)")
+    p.add_argument("--profile", default=None, help="built-in layout profile (default: by OS build or probing)")
+    p.add_argument("--types", action="append", default=[], metavar="FILE",
+                   help="ISF types for Wdf01000 or nt (MODULE=FILE or FILE named after the module)")
+    p.add_argument("--no-symbols", action="store_true", help="ignore the source's own types; use the built-in profile")
+    p.add_argument("--json", action="store_true", help="write the JSON report (wdfdbg.report/1)")
+    p.add_argument("--dml", choices=["auto", "on", "off"], default="auto", help="DML links (WinDbg)")
+
+
+def add_handle_arg(p, name="handle", helptext="WDF handle or object address"):
+    p.add_argument(name, metavar=name.upper(), help=helptext)
+
+
+def parse_int(text, what="value"):
+    """Parse a number the way WinDbg users type it: ``0x..``, bare hex
+    (``ffffc08b`0de9d0870``), or ``0n`` decimal."""
+    s = str(text).strip().replace("`", "")
+    try:
+        if s.lower().startswith("0n"):
+            return int(s[2:], 10)
+        if s.lower().startswith("0x"):
+            return int(s[2:], 16)
+        return int(s, 16)
+    except ValueError:
+        raise UsageError("%s: %r is not a number (hex, or 0n for decimal)" % (what, text))
+
+
+def open_from_args(args):
+    from wdfdbg.session import open_session, sample_path
+    path = args.source
+    if getattr(args, "sample", False):
+        if path:
+            raise UsageError("give SOURCE or --sample, not both")
+        path = sample_path()
+    engine = None if getattr(args, "engine", "auto") == "auto" else args.engine
+    return open_session(path, engine=engine, profile=args.profile, types_files=args.types,
+                        use_symbols=not args.no_symbols)
+
+
+def markup_for(args, session=None):
+    """Plain text unless DML is on (or auto under a debugger that takes it)."""
+    from wdfdbg.render.markup import PLAIN
+    mode = getattr(args, "dml", "off")
+    if getattr(args, "json", False) or mode == "off":
+        return PLAIN
+    try:
+        from wdfdbg.render.dml import DmlMarkup, debugger_wants_dml
+    except ImportError:
+        return PLAIN
+    if mode == "on" or (mode == "auto" and session is not None and session.source_kind == "pykd" and debugger_wants_dml()):
+        return DmlMarkup()
+    return PLAIN
+
+
+def emit(text, markup=None):
+    """Write command output: through pykd's dprint (with DML) when running
+    inside the debugger, else stdout."""
+    if markup is not None and getattr(markup, "dml", False):
+        try:
+            from wdfdbg.render.dml import write_dml
+            write_dml(text)
+            return
+        except ImportError:
+            pass
+    out = sys.stdout
+    try:
+        out.write(text)
+        if not text.endswith("\n"):
+            out.write("\n")
+        out.flush()
+    except BrokenPipeError:
+        pass
+
+
+def run(body, argv=None):
+    """Run ``body(argv) -> exit code`` with wdfdbg's error contract."""
+    try:
+        return body(argv)
+    except _Exit as e:
+        return e.status
+    except (InputError, LayoutError) as e:
+        sys.stderr.write("wdfdbg: error: %s\n" % e)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("wdfdbg: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def exit_code(problems):
+    from wdfdbg.analysis.problems import ERROR
+    return EXIT_PROBLEMS if any(p.severity == ERROR for p in problems) else EXIT_OK
+
+
+# Every command module exposes, besides main():
+#   parse_args(argv) -> argparse.Namespace   (raises UsageError)
+#   execute(session, args, markup=None) -> (exit_code, output_text)
+# so that wdfdbg.record (and tests) can run any command on an already open
+# session, e.g. one whose backend records what it reads.

@@ -1,0 +1,163 @@
+"""KMDF drivers: ``Wdf01000!FxLibraryGlobals`` -> ``FxDriverGlobalsList`` ->
+each ``_FX_DRIVER_GLOBALS`` (kmdf.md §9).
+
+Dumps often hold only part of a globals block (a triage dump keeps the first
+0x100 bytes and part of ``Public``), so fields are read as far as readable.
+The name comes from ``Public.DriverName``, else the bugcheck driver-info
+table, else the module holding ``ImageAddress``.
+"""
+
+from wdfdbg.decoders.common import cstring, read_record_partial, tag_string
+from wdfdbg.errors import LayoutError, ReadError
+
+MAX_DRIVERS = 4096
+FULL_MASK = {8: 0xFFFFFFFFFFFFFFF8, 4: 0xFFFFFFF8}
+
+
+class DriverInfo(object):
+    """One KMDF client driver."""
+
+    __slots__ = ("globals", "name", "name_source", "tag", "driver", "verifier_on", "debug_extension",
+                 "image_address", "image_size", "handle_mask", "pool_tracking")
+
+    def __init__(self, globals_addr):
+        self.globals = globals_addr
+        self.name = None
+        self.name_source = None
+        self.tag = None
+        self.driver = None
+        self.verifier_on = None
+        self.debug_extension = None
+        self.image_address = None
+        self.image_size = None
+        self.handle_mask = None
+        self.pool_tracking = None
+
+    def label(self):
+        return self.name or ("<globals 0x%x>" % self.globals)
+
+
+def read_driver(session, globals_addr, dump_names=None):
+    """Decode one ``_FX_DRIVER_GLOBALS``; returns (DriverInfo, first
+    unreadable address or None). Raises ReadError if none of it is readable."""
+    rec, bad = read_record_partial(session, "Wdf01000!_FX_DRIVER_GLOBALS", globals_addr)
+    d = DriverInfo(globals_addr)
+    d.handle_mask = rec.get("WdfHandleMask")
+    d.tag = tag_string(rec.get("Tag")) if "Tag" in rec else None
+    d.driver = rec.get("Driver")
+    d.debug_extension = rec.get("DebugExtension")
+    d.verifier_on = bool(rec["FxVerifierOn"]) if "FxVerifierOn" in rec else None
+    d.pool_tracking = bool(rec["FxPoolTrackingOn"]) if "FxPoolTrackingOn" in rec else None
+    d.image_address = rec.get("ImageAddress")
+    d.image_size = rec.get("ImageSize")
+    name = cstring(rec.get("Public.DriverName"))
+    if not name:
+        # A name captured only in part (triage dumps keep the first bytes).
+        try:
+            lay = session.layouts.get("Wdf01000!_FX_DRIVER_GLOBALS")
+            off = lay.offset("Public.DriverName")
+            name = session.target.read_cstring(globals_addr + off, 32) or None
+        except (ReadError, LayoutError):
+            name = None
+    if name:
+        d.name, d.name_source = name, "globals"
+    elif dump_names and globals_addr in dump_names:
+        d.name, d.name_source = dump_names[globals_addr], "bugcheck-driver-info"
+    elif d.image_address:
+        mod = session.target.module_of(d.image_address)
+        if mod is not None:
+            d.name, d.name_source = mod.name, "module"
+    return d, bad
+
+
+def dump_driver_names(session):
+    """globals address -> name from ``FxLibraryGlobals.BugCheckDriverInfo``."""
+    out = {}
+    lib = session.target.symbol("Wdf01000!FxLibraryGlobals")
+    if lib is None:
+        return out
+    try:
+        lg, _ = read_record_partial(session, "Wdf01000!FxLibraryGlobalsType", lib)
+        table = lg.get("BugCheckDriverInfo")
+        count = lg.get("BugCheckDriverInfoIndex")
+        ent = session.layouts.get("Wdf01000!_FX_DUMP_DRIVER_INFO_ENTRY")
+    except (ReadError, LayoutError):
+        return out
+    if not table or not count or count > 1024:
+        return out
+    for i in range(1, count):
+        try:
+            rec = ent.decode(session.target.read(table + i * ent.size, ent.size))
+        except ReadError:
+            break
+        g = rec.get("FxDriverGlobals")
+        n = cstring(rec.get("DriverName"))
+        if g and n:
+            out[g] = n
+    return out
+
+
+def driver_list_head(session):
+    lib = session.target.symbol("Wdf01000!FxLibraryGlobals")
+    if lib is None:
+        return None
+    lay = session.layouts.get("Wdf01000!FxLibraryGlobalsType")
+    return lib + lay.offset("FxDriverGlobalsList")
+
+
+def for_each_driver(session, problems, limit=MAX_DRIVERS):
+    """Yield :class:`DriverInfo` for each globals block on the library's
+    list, checking links as it goes (cycle, Blink, unreadable, bounds)."""
+    target = session.target
+    try:
+        head = driver_list_head(session)
+    except LayoutError as e:
+        problems.add("NO_DRIVERS", None, "cannot find the driver list: %s" % e)
+        return
+    if head is None:
+        problems.add("NO_DRIVERS", None, "symbol Wdf01000!FxLibraryGlobals is not available: the driver list cannot be found")
+        return
+    names = dump_driver_names(session)
+    ptr = target.pointer_size
+    try:
+        entry = target.read_pointer(head)
+    except ReadError as e:
+        problems.add("UNREADABLE", e.address, "FxLibraryGlobals.FxDriverGlobalsList at 0x%x is unreadable" % head)
+        return
+    prev = head
+    seen = set()
+    n = 0
+    while entry != head:
+        if not entry:
+            problems.add("DRIVER_LIST_CORRUPT", prev, "driver globals list: NULL Flink at 0x%x" % prev)
+            return
+        if entry in seen:
+            problems.add("DRIVER_LIST_CORRUPT", head, "driver globals list loops back to 0x%x" % entry)
+            return
+        if n >= limit:
+            problems.add("WALK_LIMIT", head, "driver globals list: stopped after %d entries" % limit)
+            return
+        seen.add(entry)
+        n += 1
+        try:
+            flink = target.read_pointer(entry)
+            blink = target.read_pointer(entry + ptr)
+        except ReadError as e:
+            problems.add("UNREADABLE", e.address, "driver globals 0x%x are unreadable" % entry)
+            return
+        if blink != prev:
+            problems.add("DRIVER_LIST_CORRUPT", entry, "driver globals 0x%x: Blink 0x%x, expected 0x%x" % (entry, blink, prev))
+        try:
+            d, _bad = read_driver(session, entry, names)
+        except ReadError as e:
+            problems.add("UNREADABLE", e.address, "driver globals 0x%x are unreadable" % entry)
+            d = DriverInfo(entry)
+        if d.handle_mask is not None and d.handle_mask != FULL_MASK[ptr]:
+            problems.add("DRIVER_LIST_CORRUPT", entry, "driver globals 0x%x: WdfHandleMask 0x%x is not ~7" % (entry, d.handle_mask))
+        yield d
+        prev = entry
+        entry = flink
+
+
+def driver_names(drivers):
+    return dict((d.globals, d.name) for d in drivers)

@@ -1,0 +1,346 @@
+"""The FxObject header and the WDF object tree (kmdf.md §2-§4).
+
+C types: ``FxObject`` (Wdf01000), ``FxContextHeader``,
+``WDF_OBJECT_CONTEXT_TYPE_INFO``.
+
+* :func:`read_object` decodes one FxObject header in one read.
+* :func:`for_each_child` walks ``m_ChildListHead`` iteratively, checking as it
+  goes (cycle, Flink/Blink mismatch, parent mismatch, unreadable memory,
+  bounds) and recording each as a problem without stopping the walk; when
+  the forward walk breaks it walks back from the head's Blink to recover the
+  rest of the list. :func:`validate_child_list` raises on the first problem.
+* :func:`walk_tree` builds the pre-order tree below a root, without
+  recursion.
+
+Problem address conventions: CHILD_LIST_CYCLE at the list head whose walk
+comes back to an entry it saw; CHILD_LIST_CORRUPT at the entry whose Blink
+is not the previous entry; PARENT_MISMATCH at the child object;
+UNREADABLE at the first address that could not be read.
+"""
+
+from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.handles import handle_of
+from wdfdbg.errors import CorruptionError, LayoutError, ReadError
+
+FXOBJECT = "Wdf01000!FxObject"
+MAX_CHILDREN = 1 << 20
+MAX_OBJECTS = 1 << 22
+MAX_DEPTH = 64
+MAX_CONTEXTS = 16
+
+
+class ObjectHeader(object):
+    """A decoded FxObject header (field names follow the C++ members)."""
+
+    __slots__ = ("address", "vfptr", "fx_type", "object_size", "refcount", "globals", "flags", "state",
+                 "child_flink", "child_blink", "parent", "entry_flink", "entry_blink", "device_base",
+                 "cls", "cls_source")
+
+    def __init__(self, address, rec):
+        self.address = address
+        self.vfptr = rec.get("__vfptr")
+        self.fx_type = rec.get("m_Type")
+        self.object_size = rec.get("m_ObjectSize")
+        self.refcount = rec.get("m_Refcnt")
+        self.globals = rec.get("m_Globals")
+        self.flags = rec.get("m_ObjectFlags")
+        self.state = rec.get("m_ObjectState")
+        self.child_flink = rec.get("m_ChildListHead.Flink")
+        self.child_blink = rec.get("m_ChildListHead.Blink")
+        self.parent = rec.get("m_ParentObject")
+        self.entry_flink = rec.get("m_ChildEntry.Flink")
+        self.entry_blink = rec.get("m_ChildEntry.Blink")
+        self.device_base = rec.get("m_DeviceBase")
+        self.cls = None
+        self.cls_source = None
+
+
+class ObjectNode(object):
+    """One object in a walked tree, with what decoders add to it."""
+
+    __slots__ = ("header", "parent", "depth", "driver", "handle", "problems", "memory", "lookaside", "mdls",
+                 "contexts", "extra")
+
+    def __init__(self, header, parent, depth, driver, handle):
+        self.header = header
+        self.parent = parent
+        self.depth = depth
+        self.driver = driver
+        self.handle = handle
+        self.problems = []
+        self.memory = None
+        self.lookaside = None
+        self.mdls = []
+        self.contexts = []
+        self.extra = {}
+
+    @property
+    def address(self):
+        return self.header.address
+
+    @property
+    def wdf_type(self):
+        return fxt.ddi_name(self.header.fx_type, self.header.cls)
+
+
+class Offsets(object):
+    """FxObject offsets a walk needs, from the session's layouts."""
+
+    def __init__(self, session):
+        lay = session.layouts.get(FXOBJECT)
+        self.layout = lay
+        self.size = lay.size
+        self.child_head = lay.offset("m_ChildListHead")
+        self.child_entry = lay.offset("m_ChildEntry")
+        self.ptr = session.target.pointer_size
+
+
+def offsets(session):
+    off = getattr(session, "_fx_offsets", None)
+    if off is None:
+        off = Offsets(session)
+        session._fx_offsets = off
+    return off
+
+
+def read_object(session, address):
+    """Decode the FxObject header at ``address`` (one read; ReadError)."""
+    off = offsets(session)
+    rec = off.layout.decode(session.target.read(address, off.size))
+    hdr = ObjectHeader(address, rec)
+    classify(session, hdr)
+    return hdr
+
+
+_VTABLE_SUFFIX = "::`vftable'"
+
+
+def class_from_symbol(name):
+    """``Wdf01000!FxMemoryBuffer::`vftable'`` (optionally followed by
+    ``{for `FxObject'}``) -> ``FxMemoryBuffer``; None for anything else."""
+    if not name:
+        return None
+    if "!" in name:
+        name = name.split("!", 1)[1]
+    i = name.find(_VTABLE_SUFFIX)
+    if i <= 0:
+        return None
+    return name[:i]
+
+
+def class_of_vtable(session, vfptr):
+    """The concrete class for a vtable pointer, from an exact symbol."""
+    if not vfptr:
+        return None
+    cache = getattr(session, "_vtable_classes", None)
+    if cache is None:
+        cache = session._vtable_classes = {}
+    if vfptr in cache:
+        return cache[vfptr]
+    sym = session.target.symbol_at(vfptr)
+    cls = class_from_symbol(sym[0]) if sym is not None and sym[1] == 0 else None
+    cache[vfptr] = cls
+    return cls
+
+
+def classify(session, hdr):
+    """Set ``hdr.cls`` and ``hdr.cls_source`` ("vtable", "shape" or None)."""
+    cls = class_of_vtable(session, hdr.vfptr)
+    if cls is not None:
+        hdr.cls = cls
+        hdr.cls_source = "vtable"
+        return
+    shape = getattr(session, "shape_classifier", None)
+    if shape is not None:
+        cls = shape(session, hdr)
+        if cls is not None:
+            hdr.cls = cls
+            hdr.cls_source = "shape"
+
+
+def looks_like_object(session, hdr):
+    """Cheap plausibility: a known type code and a sane refcount."""
+    if not fxt.is_known_type(hdr.fx_type or 0):
+        return False
+    if hdr.refcount is None or hdr.refcount < 0 or hdr.refcount > 0x1000000:
+        return False
+    return True
+
+
+def for_each_child(session, obj, problems, limit=MAX_CHILDREN):
+    """Yield the child object addresses on ``obj``'s child list (an
+    ObjectHeader), checking as it goes and recording problems in
+    ``problems`` (a ProblemLog). Never raises for bad memory."""
+    off = offsets(session)
+    target = session.target
+    head = obj.address + off.child_head
+    seen = set()
+    prev = head
+    entry = obj.child_flink
+    count = 0
+    broken = False
+    yielded = []
+    while True:
+        if entry == head:
+            break
+        if entry is None or entry == 0:
+            problems.add("CHILD_LIST_CORRUPT", prev, "child list of 0x%x: NULL Flink at 0x%x" % (obj.address, prev))
+            broken = True
+            break
+        if entry in seen:
+            problems.add("CHILD_LIST_CYCLE", head, "child list of 0x%x comes back to entry 0x%x without reaching the head" % (obj.address, entry))
+            broken = True
+            break
+        if count >= limit:
+            problems.add("WALK_LIMIT", head, "child list of 0x%x: stopped after %d entries" % (obj.address, limit))
+            return
+        target.check_interrupt()
+        seen.add(entry)
+        try:
+            flink = target.read_pointer(entry)
+            blink = target.read_pointer(entry + off.ptr)
+        except ReadError as e:
+            problems.add("UNREADABLE", e.address, "child list of 0x%x: entry 0x%x is unreadable" % (obj.address, entry))
+            broken = True
+            break
+        if blink != prev:
+            problems.add("CHILD_LIST_CORRUPT", entry, "child list of 0x%x: entry 0x%x has Blink 0x%x, expected 0x%x" % (obj.address, entry, blink, prev))
+        count += 1
+        child = entry - off.child_entry
+        yielded.append(child)
+        yield child
+        prev = entry
+        entry = flink
+    if not broken:
+        return
+    # Walk back from the head to recover the entries after the break.
+    back = []
+    entry = obj.child_blink
+    steps = 0
+    while entry and entry != head and entry not in seen and steps < limit:
+        steps += 1
+        seen.add(entry)
+        try:
+            blink = target.read_pointer(entry + off.ptr)
+        except ReadError as e:
+            problems.add("UNREADABLE", e.address, "child list of 0x%x (walking back): entry 0x%x is unreadable" % (obj.address, entry))
+            break
+        back.append(entry - off.child_entry)
+        entry = blink
+    for child in reversed(back):
+        yield child
+
+
+def validate_child_list(session, obj):
+    """Like :func:`for_each_child` but raise CorruptionError on the first
+    problem (drgn-style ``validate_*``)."""
+    log = ProblemLog()
+    out = []
+    for child in for_each_child(session, obj, log):
+        if len(log):
+            break
+        out.append(child)
+    if len(log):
+        raise CorruptionError(log.items[0])
+    return out
+
+
+def read_contexts(session, hdr, problems=None):
+    """The context headers of an object: list of dicts {header, name,
+    size, context}. Empty when ``m_ObjectSize`` is 0."""
+    if not hdr.object_size:
+        return []
+    try:
+        lay = session.layouts.get("Wdf01000!FxContextHeader")
+        ti_lay = session.layouts.get("Wdf01000!_WDF_OBJECT_CONTEXT_TYPE_INFO")
+    except LayoutError:
+        return []
+    out = []
+    addr = hdr.address + hdr.object_size
+    seen = set()
+    while addr and addr not in seen and len(out) < MAX_CONTEXTS:
+        seen.add(addr)
+        try:
+            rec = lay.decode(session.target.read(addr, lay.size))
+        except ReadError as e:
+            if problems is not None and not out:
+                pass  # a context header that was not captured is not an error
+            break
+        if rec.get("Object") != hdr.address:
+            break
+        ctx = {"header": addr, "name": None, "size": None, "context": addr + lay.offset("Context"),
+               "type_info": rec.get("ContextTypeInfo")}
+        ti = rec.get("ContextTypeInfo")
+        if ti:
+            try:
+                tir = ti_lay.decode(session.target.read(ti, ti_lay.size))
+                ctx["size"] = tir.get("ContextSize")
+                if tir.get("ContextName"):
+                    ctx["name"] = session.target.read_cstring(tir["ContextName"], 128)
+            except ReadError:
+                pass
+        out.append(ctx)
+        addr = rec.get("NextHeader")
+    return out
+
+
+def walk_tree(session, root, problems, driver_names=None, max_objects=MAX_OBJECTS, max_depth=MAX_DEPTH,
+              on_node=None):
+    """Pre-order list of :class:`ObjectNode` below ``root`` (an address).
+
+    ``driver_names`` maps FX_DRIVER_GLOBALS address -> driver name.
+    ``on_node(node)`` is called for each node as it is added. Iterative;
+    bounded by ``max_objects`` and ``max_depth`` (WALK_LIMIT)."""
+    driver_names = driver_names or {}
+    nodes = []
+    visited = set()
+    try:
+        hdr = read_object(session, root)
+    except ReadError as e:
+        problems.add("UNREADABLE", e.address, "object 0x%x is unreadable" % root)
+        return nodes
+    if not looks_like_object(session, hdr):
+        problems.add("NOT_AN_OBJECT", root, "0x%x does not look like an FxObject (type 0x%x, refcount %s)" % (root, hdr.fx_type or 0, hdr.refcount))
+        return nodes
+    ptr = session.target.pointer_size
+    # stack of (header, parent address, depth)
+    stack = [(hdr, None, 0)]
+    visited.add(root)
+    limit_hit = False
+    while stack:
+        hdr, parent, depth = stack.pop()
+        node = ObjectNode(hdr, parent, depth, driver_names.get(hdr.globals), handle_of(hdr.address, ptr, hdr.object_size))
+        if parent is not None and hdr.parent != parent:
+            problems.add("PARENT_MISMATCH", hdr.address, "object 0x%x is on the child list of 0x%x but its m_ParentObject is 0x%x" % (hdr.address, parent, hdr.parent or 0))
+        nodes.append(node)
+        if on_node is not None:
+            on_node(node)
+        if depth >= max_depth:
+            if hdr.child_flink and hdr.child_flink != hdr.address + offsets(session).child_head:
+                problems.add("WALK_LIMIT", hdr.address, "depth limit %d reached at 0x%x" % (max_depth, hdr.address))
+            continue
+        children = []
+        for child in for_each_child(session, hdr, problems):
+            if child in visited:
+                problems.add("CHILD_LIST_CYCLE", child, "object 0x%x appears twice in the tree (again under 0x%x)" % (child, hdr.address))
+                continue
+            visited.add(child)
+            if len(nodes) + len(stack) + len(children) >= max_objects:
+                limit_hit = True
+                break
+            try:
+                ch = read_object(session, child)
+            except ReadError as e:
+                problems.add("UNREADABLE", e.address, "child object 0x%x of 0x%x is unreadable" % (child, hdr.address))
+                continue
+            if not looks_like_object(session, ch):
+                problems.add("NOT_AN_OBJECT", child, "child 0x%x of 0x%x does not look like an FxObject (type 0x%x)" % (child, hdr.address, ch.fx_type or 0))
+                continue
+            children.append(ch)
+        for ch in reversed(children):
+            stack.append((ch, hdr.address, depth + 1))
+        if limit_hit:
+            problems.add("WALK_LIMIT", hdr.address, "object limit %d reached" % max_objects)
+            break
+    return nodes

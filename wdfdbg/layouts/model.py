@@ -1,0 +1,288 @@
+"""Types as data: compile ISF type descriptions into struct layouts.
+
+A :class:`StructLayout` has a size and fields (offset, size, kind). Nested
+structs are flattened into dotted names (``m_ChildListHead.Flink``), so one
+:meth:`StructLayout.decode` of the bytes read for the whole struct gives every
+scalar at once through precompiled :mod:`struct` formats.
+"""
+
+import struct
+
+from wdfdbg.errors import LayoutError
+
+# Base type names the debugger and ISF use, when a type source has no
+# base_types entry for them: name -> (kind, size, signed).
+_BUILTIN_BASE = {
+    "char": ("char", 1, True), "signed char": ("int", 1, True), "unsigned char": ("int", 1, False),
+    "short": ("int", 2, True), "unsigned short": ("int", 2, False), "wchar": ("int", 2, False),
+    "wchar_t": ("int", 2, False), "int": ("int", 4, True), "unsigned int": ("int", 4, False),
+    "long": ("int", 4, True), "unsigned long": ("int", 4, False), "long long": ("int", 8, True),
+    "unsigned long long": ("int", 8, False), "__int64": ("int", 8, True),
+    "unsigned __int64": ("int", 8, False), "bool": ("bool", 1, False), "void": ("void", 0, False),
+    "float": ("float", 4, True), "double": ("float", 8, True),
+}
+
+_INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+              (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+
+MAX_FLATTEN_DEPTH = 6
+MAX_ARRAY_DECODE = 64
+
+
+class Field(object):
+    """One member: ``offset``, ``size`` and ``kind`` (int, char, bool,
+    float, pointer, struct, union, class, array, enum, bitfield, function,
+    void); ``type_name`` for struct/enum kinds, ``count`` and ``element``
+    (a Field) for arrays, ``target`` (a type dict) for pointers."""
+
+    __slots__ = ("name", "offset", "size", "kind", "signed", "type_name", "count",
+                 "element", "bit_position", "bit_length", "raw")
+
+    def __init__(self, name, offset, size, kind, signed=False, type_name=None, count=None,
+                 element=None, bit_position=None, bit_length=None, raw=None):
+        self.name = name
+        self.offset = offset
+        self.size = size
+        self.kind = kind
+        self.signed = signed
+        self.type_name = type_name
+        self.count = count
+        self.element = element
+        self.bit_position = bit_position
+        self.bit_length = bit_length
+        self.raw = raw
+
+    def __repr__(self):
+        return "Field(%s @0x%x size %d %s)" % (self.name, self.offset, self.size, self.kind)
+
+
+class StructLayout(object):
+    """A compiled struct: ``name``, ``size``, ``fields`` (top level, by
+    name), ``flat`` (scalars with dotted names) and ``source`` (where the
+    type came from: ``"symbols:Wdf01000"`` or ``"profile:win10-19041-x64"``)."""
+
+    def __init__(self, name, size, fields, flat, source):
+        self.name = name
+        self.size = size
+        self.fields = fields
+        self.flat = flat
+        self.source = source
+        self._compile()
+
+    def _compile(self):
+        scalars = []
+        self._bitfields = []
+        self._arrays = []
+        for dotted, f in self.flat.items():
+            if f.kind == "bitfield":
+                self._bitfields.append((dotted, f))
+            elif f.kind == "array":
+                self._arrays.append((dotted, f))
+            elif f.size in (1, 2, 4, 8) and f.kind in ("int", "char", "bool", "pointer", "enum", "float"):
+                scalars.append((f.offset, dotted, f))
+        scalars.sort(key=lambda t: (t[0], t[1]))
+        passes = []  # each: (end, [(offset, name, code, size)])
+        for off, dotted, f in scalars:
+            if f.kind == "float":
+                code = "f" if f.size == 4 else "d"
+            else:
+                code = _INT_CODES[(f.size, f.signed and f.kind in ("int", "char", "enum"))]
+            for p in passes:
+                if p[0] <= off:
+                    p[1].append((off, dotted, code, f.size))
+                    p[0] = off + f.size
+                    break
+            else:
+                passes.append([off + f.size, [(off, dotted, code, f.size)]])
+        self._passes = []
+        for end, items in passes:
+            fmt = ["<"]
+            pos = 0
+            names = []
+            for off, dotted, code, size in items:
+                if off > pos:
+                    fmt.append("%dx" % (off - pos))
+                fmt.append(code)
+                pos = off + size
+                names.append(dotted)
+            self._passes.append((struct.Struct("".join(fmt)), tuple(names), end))
+
+    def has(self, name):
+        return name in self.flat or name in self.fields
+
+    def offset(self, name):
+        f = self.flat.get(name) or self.fields.get(name)
+        if f is None:
+            raise LayoutError("%s has no field %s" % (self.name, name))
+        return f.offset
+
+    def field(self, name):
+        f = self.flat.get(name) or self.fields.get(name)
+        if f is None:
+            raise LayoutError("%s has no field %s" % (self.name, name))
+        return f
+
+    def decode(self, data, base=0):
+        """Decode ``data[base:base+size]`` into a dict of flattened fields.
+
+        Bytes past the end of ``data`` decode as missing keys (a struct
+        read short is never padded with invented values)."""
+        out = {}
+        avail = len(data) - base
+        for st, names, end in self._passes:
+            if end <= avail:
+                out.update(zip(names, st.unpack_from(data, base)))
+            else:
+                for name in names:
+                    f = self.flat[name]
+                    if f.offset + f.size <= avail:
+                        out[name] = _decode_scalar(f, data, base + f.offset)
+        for dotted, f in self._bitfields:
+            if f.offset + f.size <= avail:
+                raw = int.from_bytes(bytes(data[base + f.offset: base + f.offset + f.size]), "little")
+                out[dotted] = (raw >> f.bit_position) & ((1 << f.bit_length) - 1)
+        for dotted, f in self._arrays:
+            if f.offset + f.size > avail:
+                continue
+            el = f.element
+            start = base + f.offset
+            if el is not None and el.kind == "char" and el.size == 1:
+                out[dotted] = bytes(data[start:start + f.count])
+            elif el is not None and el.kind in ("int", "pointer", "enum", "bool") and el.size in (1, 2, 4, 8):
+                n = min(f.count, MAX_ARRAY_DECODE)
+                code = _INT_CODES[(el.size, el.signed and el.kind == "int")]
+                out[dotted] = struct.unpack_from("<%d%s" % (n, code), data, start)
+        return out
+
+    def __repr__(self):
+        return "StructLayout(%s, size 0x%x, %d fields, %s)" % (self.name, self.size, len(self.fields), self.source)
+
+
+def _decode_scalar(f, data, pos):
+    if f.kind == "float":
+        return struct.unpack_from("<f" if f.size == 4 else "<d", data, pos)[0]
+    return int.from_bytes(bytes(data[pos:pos + f.size]), "little", signed=bool(f.signed and f.kind in ("int", "char", "enum")))
+
+
+class TypeCompiler(object):
+    """Compiles ISF user types from a type source into StructLayouts.
+
+    ``source`` has ``user_type(name)``, ``base_type(name)``, ``enum(name)``
+    returning ISF dicts or None. ``pointer_size`` sizes pointers.
+    """
+
+    def __init__(self, source, pointer_size, label):
+        self.source = source
+        self.pointer_size = pointer_size
+        self.label = label
+        self._cache = {}
+
+    def type_size(self, t, depth=0):
+        kind = t.get("kind")
+        if kind == "pointer":
+            return self.pointer_size
+        if kind == "base":
+            return self._base(t.get("name"))[1]
+        if kind in ("struct", "union", "class"):
+            ut = self.source.user_type(t.get("name"))
+            if ut is None:
+                raise LayoutError("type %s is not defined" % t.get("name"))
+            return int(ut.get("size", 0))
+        if kind == "array":
+            if depth > 16:
+                raise LayoutError("array nesting too deep")
+            return int(t.get("count", 0)) * self.type_size(t.get("subtype", {}), depth + 1)
+        if kind == "enum":
+            e = self.source.enum(t.get("name"))
+            if e is None:
+                return 4
+            return int(e.get("size", 4))
+        if kind == "bitfield":
+            return self.type_size(t.get("type", {}), depth + 1)
+        if kind == "function":
+            return 0
+        raise LayoutError("unknown type kind %r" % (kind,))
+
+    def _base(self, name):
+        bt = self.source.base_type(name) if name else None
+        if bt is not None:
+            return bt.get("kind", "int"), int(bt.get("size", 0)), bool(bt.get("signed", False))
+        if name in _BUILTIN_BASE:
+            return _BUILTIN_BASE[name]
+        if name == "pointer":
+            return "pointer", self.pointer_size, False
+        raise LayoutError("base type %r is not defined" % (name,))
+
+    def make_field(self, name, offset, t):
+        kind = t.get("kind")
+        if kind == "base":
+            bkind, size, signed = self._base(t.get("name"))
+            return Field(name, offset, size, bkind, signed=signed, raw=t)
+        if kind == "pointer":
+            return Field(name, offset, self.pointer_size, "pointer", raw=t)
+        if kind in ("struct", "union", "class"):
+            return Field(name, offset, self.type_size(t), kind, type_name=t.get("name"), raw=t)
+        if kind == "enum":
+            e = self.source.enum(t.get("name"))
+            size = int(e.get("size", 4)) if e else 4
+            signed = True
+            if e is not None and e.get("base"):
+                try:
+                    signed = self._base(e.get("base"))[2]
+                except LayoutError:
+                    signed = True
+            return Field(name, offset, size, "enum", signed=signed, type_name=t.get("name"), raw=t)
+        if kind == "array":
+            sub = t.get("subtype", {})
+            count = int(t.get("count", 0))
+            el = self.make_field(name + "[]", 0, sub)
+            return Field(name, offset, count * el.size, "array", count=count, element=el, raw=t)
+        if kind == "bitfield":
+            inner = self.make_field(name, offset, t.get("type", {}))
+            return Field(name, offset, inner.size, "bitfield", signed=inner.signed,
+                         bit_position=int(t.get("bit_position", 0)), bit_length=int(t.get("bit_length", 1)), raw=t)
+        if kind == "function":
+            return Field(name, offset, 0, "function", raw=t)
+        raise LayoutError("field %s has unknown type kind %r" % (name, kind))
+
+    def compile(self, name):
+        if name in self._cache:
+            return self._cache[name]
+        ut = self.source.user_type(name)
+        if ut is None:
+            return None
+        size = int(ut.get("size", 0))
+        fields = {}
+        for fname, fdesc in (ut.get("fields") or {}).items():
+            fields[fname] = self.make_field(fname, int(fdesc.get("offset", 0)), fdesc.get("type", {}))
+        flat = {}
+        # Iterative flattening of nested structs (no recursion; bounded depth).
+        work = [("", 0, fields, 0)]
+        seen_budget = 4096
+        while work:
+            prefix, base, flds, depth = work.pop()
+            for fname, f in flds.items():
+                dotted = prefix + fname
+                seen_budget -= 1
+                if seen_budget < 0:
+                    break
+                if f.kind in ("struct", "union", "class"):
+                    flat.setdefault(dotted, Field(dotted, base + f.offset, f.size, f.kind, type_name=f.type_name, raw=f.raw))
+                    if depth < MAX_FLATTEN_DEPTH:
+                        sub = self.source.user_type(f.type_name)
+                        if sub is not None:
+                            subfields = {}
+                            for sn, sd in (sub.get("fields") or {}).items():
+                                try:
+                                    subfields[sn] = self.make_field(sn, int(sd.get("offset", 0)), sd.get("type", {}))
+                                except LayoutError:
+                                    continue
+                            work.append((dotted + ".", base + f.offset, subfields, depth + 1))
+                else:
+                    nf = Field(dotted, base + f.offset, f.size, f.kind, signed=f.signed, type_name=f.type_name,
+                               count=f.count, element=f.element, bit_position=f.bit_position,
+                               bit_length=f.bit_length, raw=f.raw)
+                    flat.setdefault(dotted, nf)
+        layout = StructLayout(name, size, fields, flat, self.label)
+        self._cache[name] = layout
+        return layout

@@ -1,0 +1,217 @@
+"""``memtree``: the WDF object tree of one or every KMDF driver, with
+WDFMEMORY, WDFLOOKASIDE and MDL facts inline.
+
+    wdfdbg memtree SOURCE [ROOT] [--driver NAME] [--handle H | --address A]
+                   [--depth N] [--max-objects N] [--json]
+    !py -m wdfdbg.memtree [ROOT] [options]          (inside WinDbg)
+
+ROOT is a handle, an object address or a driver name. With no root it shows
+every KMDF driver on ``Wdf01000!FxLibraryGlobals.FxDriverGlobalsList``; when
+that list cannot be read it falls back to a scan of memory and says so.
+"""
+
+import os
+import sys
+
+from wdfdbg import command
+from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.decoders import drivers as drv
+from wdfdbg.decoders import objects as fxo
+from wdfdbg.decoders.handles import decode_handle, looks_like_handle
+from wdfdbg.errors import UsageError
+from wdfdbg.render import report as rep
+from wdfdbg.render import text as txt
+
+NAME = "memtree"
+
+
+def make_parser():
+    p = command.parser(NAME, "WDF object tree with memory, lookasides and MDLs")
+    command.add_source_args(p)
+    p.add_argument("root", nargs="?", metavar="ROOT", help="handle, object address or driver name")
+    p.add_argument("--driver", help="only this driver (name, case-insensitive)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--handle", help="start at this WDF handle")
+    g.add_argument("--address", help="start at this FxObject address")
+    p.add_argument("--depth", type=int, default=None, help="show at most N levels below the root")
+    p.add_argument("--max-objects", type=int, default=fxo.MAX_OBJECTS, help="stop after N objects (WALK_LIMIT)")
+    p.add_argument("--no-contexts", action="store_true", help="skip context headers")
+    return p
+
+
+def parse_args(argv):
+    args = make_parser().parse_args(argv)
+    fix_positionals(args)
+    if args.max_objects is not None and args.max_objects < 1:
+        raise UsageError("--max-objects must be at least 1")
+    if args.depth is not None and args.depth < 0:
+        raise UsageError("--depth must be 0 or more")
+    return args
+
+
+def fix_positionals(args):
+    """Inside WinDbg there is no SOURCE: a lone positional that is not a file
+    is the ROOT."""
+    if args.source and not args.root and not args.sample and not os.path.exists(args.source):
+        try:
+            command.parse_int(args.source)
+            is_number = True
+        except UsageError:
+            is_number = False
+        if is_number or not any(ch in args.source for ch in "/\\."):
+            args.root, args.source = args.source, None
+
+
+def resolve_root(session, args, drivers, problems):
+    """(root address or None, driver filter or None)."""
+    target = session.target
+    if args.handle:
+        h = command.parse_int(args.handle, "--handle")
+        dh = decode_handle(target, h)
+        if dh.problem:
+            problems.add("BAD_HANDLE", dh.field, dh.problem)
+            return None, None
+        return dh.object, None
+    if args.address:
+        return command.parse_int(args.address, "--address"), None
+    if args.root:
+        for d in drivers:
+            if d.name and d.name.lower() == args.root.lower():
+                return None, d.name
+        v = command.parse_int(args.root, "ROOT")
+        if looks_like_handle(v, target.pointer_size):
+            dh = decode_handle(target, v)
+            if dh.problem:
+                problems.add("BAD_HANDLE", dh.field, dh.problem)
+                return None, None
+            return dh.object, None
+        return v, None
+    return None, args.driver
+
+
+def annotate(session, nodes, problems, args=None):
+    """Fill memory, lookaside, MDL and context facts on every node."""
+    if not getattr(args, "no_contexts", False):
+        for n in nodes:
+            n.contexts = fxo.read_contexts(session, n.header)
+    try:
+        from wdfdbg.decoders.annotate import annotate_nodes
+    except ImportError:
+        return
+    annotate_nodes(session, nodes, problems)
+
+
+def collect(session, args):
+    """The analysis: (drivers, nodes, problems)."""
+    problems = ProblemLog()
+    drivers = list(drv.for_each_driver(session, problems))
+    if session.layouts.describe().get("profile") and session.target.kind != "snapshot":
+        pass
+    root, only = resolve_root(session, args, drivers, problems)
+    names = drv.driver_names(drivers)
+    nodes = []
+    limit = args.max_objects
+    if root is not None:
+        nodes = fxo.walk_tree(session, root, problems, names, max_objects=limit)
+    elif not drivers and not problems.has_errors() and not (args.handle or args.address or args.root):
+        scan = _scan_fallback(session, problems)
+        if scan is not None:
+            drivers, nodes = scan
+    else:
+        for d in drivers:
+            if only and (d.name or "").lower() != only.lower():
+                continue
+            if not d.driver:
+                problems.add("UNREADABLE", d.globals, "driver %s: FX_DRIVER_GLOBALS.Driver is not readable" % d.label())
+                continue
+            nodes.extend(fxo.walk_tree(session, d.driver, problems, names, max_objects=max(1, limit - len(nodes))))
+            if len(nodes) >= limit:
+                break
+        if only and not any((d.name or "").lower() == only.lower() for d in drivers):
+            raise UsageError("no KMDF driver named %r (drivers: %s)" % (only, ", ".join(d.label() for d in drivers) or "none"))
+    if args.depth is not None and nodes:
+        base = nodes[0].depth
+        nodes = [n for n in nodes if n.depth - base <= args.depth]
+    annotate(session, nodes, problems, args)
+    try:
+        from wdfdbg.analysis.triage import triage
+        triage(session, drivers, nodes, problems)
+    except ImportError:
+        pass
+    rep.assign_problems(nodes, problems)
+    return drivers, nodes, problems
+
+
+def _scan_fallback(session, problems):
+    try:
+        from wdfdbg.decoders.scan import scan_objects
+    except ImportError:
+        return None
+    problems.add("SCAN_FALLBACK", None, "the driver list could not be read: objects were found by scanning memory")
+    session.notes.append("objects found by scanning memory (no driver list)")
+    return scan_objects(session, problems)
+
+
+def render_text(session, drivers, nodes, problems, m):
+    out = [txt.source_line(session, m)]
+    out.extend(txt.bugcheck_lines(rep.bugcheck_json(session), m))
+    for note in session.notes:
+        out.append(m.text("note: %s" % note))
+    by_globals = {}
+    for n in nodes:
+        by_globals.setdefault(n.header.globals, []).append(n)
+    shown = set()
+    for d in drivers:
+        group = by_globals.get(d.globals)
+        if not group:
+            continue
+        shown.add(d.globals)
+        out.append("")
+        out.append(txt.driver_header(d, m))
+        out.extend(txt.node_line(n, m) for n in _tree_order(nodes, group))
+        out.append("")
+        out.append(txt.driver_summary(group, m))
+    rest = [n for n in nodes if n.header.globals not in shown]
+    if rest:
+        out.append("")
+        out.extend(txt.node_line(n, m) for n in rest)
+        out.append("")
+        out.append(txt.driver_summary(rest, m))
+    if not nodes:
+        out.append(m.text("No objects found."))
+    out.append("")
+    out.append(txt.problems_table(list(problems), m))
+    return "\n".join(out)
+
+
+def _tree_order(all_nodes, group):
+    # nodes are already in pre-order; keep group members in that order
+    ids = set(id(n) for n in group)
+    return [n for n in all_nodes if id(n) in ids]
+
+
+def execute(session, args, markup=None):
+    """Run on an open session: (exit code, output text)."""
+    drivers, nodes, problems = collect(session, args)
+    if args.json:
+        doc = rep.build_report(session, drivers, nodes, problems, command=NAME)
+        return command.exit_code(problems), rep.dumps(doc)
+    m = markup or command.markup_for(args, session)
+    return command.exit_code(problems), render_text(session, drivers, nodes, problems, m)
+
+
+def _main(argv):
+    args = parse_args(argv)
+    session = command.open_from_args(args)
+    m = command.markup_for(args, session)
+    code, out = execute(session, args, m)
+    command.emit(out, m)
+    return code
+
+
+def main(argv=None):
+    return command.run(_main, sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Renderers: text (tabulate tables, indented trees), DML, JSON."""

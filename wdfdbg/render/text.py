@@ -1,0 +1,122 @@
+"""Text rendering: the object tree in the style of ``!wdfhandle H 0x10``,
+tabulate summaries, and problem lists. Links go through a markup object
+(plain or DML), never hand-built."""
+
+from tabulate import tabulate
+
+from wdfdbg.decoders import types as fxt
+from wdfdbg.render.markup import PLAIN
+
+INDENT = "    "
+
+
+def hx(v):
+    return "None" if v is None else "0x%x" % v
+
+
+def size_str(n):
+    if n is None:
+        return "?"
+    return "0x%x" % n
+
+
+def source_line(session, m=PLAIN):
+    t = session.target
+    desc = session.layouts.describe()
+    types = desc["types"]
+    if desc.get("profile"):
+        types += " (%s)" % desc["profile"]
+    return m.text("source: %s (%s, %s, %s, build %s); types: %s" % (
+        session.path or "live target", session.source_kind, session.origin or "-", t.arch,
+        t.os_build if t.os_build is not None else "?", types))
+
+
+def bugcheck_lines(bc, m=PLAIN):
+    if not bc:
+        return []
+    name = bc.get("name") or ""
+    lines = [m.text("Bugcheck %s %s (%s)" % (bc["code"], name, ", ".join(bc["parameters"])).rstrip())]
+    dec = bc.get("decoded") or {}
+    for k in sorted(dec):
+        lines.append(m.text("    %s: %s" % (k, dec[k])))
+    return lines
+
+
+def node_line(node, m=PLAIN):
+    """One tree line: ``WDFTYPE handle  Class address  facts``."""
+    h = node.header
+    wdf = node.wdf_type or ("FX_TYPE 0x%x" % (h.fx_type or 0))
+    cls = h.cls or "FxObject"
+    if node.handle is not None:
+        if wdf == "WDFMEMORY":
+            head = m.memory_link("%s 0x%x" % (wdf, node.handle), node.handle)
+        elif wdf == "WDFLOOKASIDE":
+            head = m.lookaside_link("%s 0x%x" % (wdf, node.handle), node.handle)
+        else:
+            head = m.handle_link("%s 0x%x" % (wdf, node.handle), node.handle)
+    else:
+        head = m.text("WDF INTERNAL %s" % wdf)
+    parts = [head, m.object_link("dt %s 0x%x" % (cls, h.address), h.cls, h.address)]
+    facts = []
+    if h.cls_source == "shape":
+        facts.append("class by shape")
+    if h.state not in (None, 1):
+        facts.append("state %s" % fxt.state_name(h.state))
+    mem = node.memory
+    if mem:
+        facts.append("buffer %s length %s %s" % (mem.get("buffer") or "?", size_str(mem.get("length")), mem.get("origin") or "?"))
+        if mem.get("pool_tag"):
+            facts.append("tag '%s'" % mem["pool_tag"])
+        if mem.get("read_only"):
+            facts.append("read-only")
+    la = node.lookaside
+    if la:
+        lst = la.get("list") or {}
+        facts.append("%s buffer %s tag '%s' depth %s/%s free %s" % (
+            la.get("kind"), size_str(la.get("buffer_size")), la.get("pool_tag"), lst.get("depth"),
+            lst.get("max_depth"), lst.get("free_entries")))
+    for c in node.contexts:
+        if c.get("name"):
+            facts.append("context %s %s (size %s)" % (c["name"], hx(c["context"]), size_str(c.get("size"))))
+    line = INDENT * node.depth + "  ".join(parts)
+    if facts:
+        line += "  " + m.text("; ".join(facts))
+    extra = []
+    for md in node.mdls:
+        addr = int(md["address"], 16)
+        extra.append(INDENT * (node.depth + 1) + m.mdl_link("MDL %s" % md["address"], addr)
+                     + m.text("  ByteCount %s flags %s" % (size_str(md.get("byte_count")), "|".join(md.get("flags") or []) or "0")))
+    for p in node.problems:
+        extra.append(INDENT * (node.depth + 1) + m.text("!! %s %s: %s" % (p.code, hx(p.address), p.message)))
+    return "\n".join([line] + extra)
+
+
+def driver_header(d, m=PLAIN):
+    return m.text("Driver %s  tag '%s'  globals %s  FxDriver %s%s" % (
+        d.label(), d.tag or "?", hx(d.globals), hx(d.driver),
+        "  verifier on" if d.verifier_on else ""))
+
+
+def driver_summary(nodes, m=PLAIN):
+    by_type = {}
+    by_origin = {}
+    for n in nodes:
+        t = n.wdf_type or "FX_TYPE 0x%x" % (n.header.fx_type or 0)
+        by_type[t] = by_type.get(t, 0) + 1
+        if n.memory:
+            o = n.memory.get("origin") or "?"
+            cnt, total = by_origin.get(o, (0, 0))
+            by_origin[o] = (cnt + 1, total + (n.memory.get("length") or 0))
+    out = [tabulate(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0])), headers=["type", "objects"])]
+    if by_origin:
+        rows = [(o, c, b) for o, (c, b) in sorted(by_origin.items())]
+        rows.append(("total", sum(r[1] for r in rows), sum(r[2] for r in rows)))
+        out.append(tabulate(rows, headers=["memory origin", "objects", "bytes"]))
+    return m.text("\n\n".join(out))
+
+
+def problems_table(problems, m=PLAIN):
+    if not problems:
+        return m.text("No problems found.")
+    rows = [(p.severity, p.code, hx(p.address), p.message) for p in problems]
+    return m.text("Problems:\n" + tabulate(rows, headers=["severity", "code", "address", "message"]))

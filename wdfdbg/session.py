@@ -1,0 +1,94 @@
+"""Open a source (snapshot, dump file, live debugger) into a Session.
+
+A :class:`Session` bundles the :class:`~wdfdbg.target.base.Target`, its
+:class:`~wdfdbg.layouts.Layouts` and what a report says about the source.
+Format detection is by content, never by file name.
+"""
+
+import os
+
+from wdfdbg.errors import InputError, UsageError
+from wdfdbg.layouts import Layouts
+from wdfdbg.target.base import Target
+
+SAMPLE_NAME = "sample.wdfsnap.json.gz"
+
+
+def sample_path():
+    """The snapshot bundled inside the package (``--sample``)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", SAMPLE_NAME)
+
+
+class Session(object):
+    def __init__(self, target, layouts, source_kind, path, origin):
+        self.target = target
+        self.layouts = layouts
+        self.source_kind = source_kind
+        self.path = path
+        self.origin = origin
+        self.notes = []  # human-readable notes the report should show (fallbacks taken)
+        # shape_classifier(session, header) -> class name or None, for objects
+        # whose vtable has no symbol (set from wdfdbg.decoders.memory)
+        self.shape_classifier = None
+
+    def source_json(self):
+        d = {"kind": self.source_kind, "path": self.path, "origin": self.origin,
+             "arch": self.target.arch, "os_build": self.target.os_build}
+        d.update(self.layouts.describe())
+        return d
+
+
+def open_backend(path, engine=None):
+    """Return a backend for the file at ``path`` by sniffing its content."""
+    if engine == "pykd":
+        from wdfdbg.target.pykd_target import open_dump_backend
+        return open_dump_backend(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise InputError("%s: cannot open: %s" % (path, e.strerror or e))
+    if head[:4] == b"PAGE":
+        from wdfdbg.target.dumpfile import open_dump
+        return open_dump(path)
+    if head[:4] == b"MDMP":
+        raise InputError("%s: a user-mode minidump (MDMP); wdfdbg reads kernel dumps and snapshots" % path)
+    from wdfdbg.target import snapshot as snapfmt
+    raw = snapfmt.read_bytes(path)
+    if not raw:
+        raise InputError("%s: empty file" % path)
+    if not snapfmt.looks_like_snapshot(raw):
+        raise InputError("%s: not a snapshot (JSON or gzip) nor a Windows kernel dump (PAGE signature)" % path)
+    snap = snapfmt.loads(raw, path=path)
+    return snapfmt.SnapshotBackend(snap)
+
+
+def open_session(path=None, engine=None, profile=None, types_files=(), use_symbols=True, cache_pages=65536):
+    """Open ``path`` (or the live debugger when ``path`` is None under
+    WinDbg) and return a :class:`Session`."""
+    if path is None:
+        try:
+            from wdfdbg.target.pykd_target import live_backend
+        except ImportError:
+            live_backend = None
+        backend = live_backend() if live_backend is not None else None
+        if backend is None:
+            raise UsageError("no SOURCE given and not running inside a debugger: name a snapshot or dump file")
+    else:
+        backend = open_backend(path, engine=engine)
+    if types_files:
+        from wdfdbg.target.typesfile import with_types
+        backend = with_types(backend, types_files)
+    target = Target(backend, cache_pages=cache_pages)
+    if getattr(backend, "interrupt_check", None) is not None:
+        target.interrupt_check = backend.interrupt_check
+    layouts = Layouts(target, profile=profile, use_symbols=use_symbols)
+    origin = backend.origin
+    session = Session(target, layouts, backend.kind, path, origin)
+    session.notes.extend(getattr(backend, "notes", None) or [])
+    try:
+        from wdfdbg.decoders.memory import shape_classifier
+        session.shape_classifier = shape_classifier
+    except ImportError:
+        pass
+    return session
