@@ -136,6 +136,12 @@ def run(body, argv=None):
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as e:  # last resort: one line, never a traceback
+        import os
+        if os.environ.get("WDFDBG_DEBUG"):
+            raise
+        sys.stderr.write("wdfdbg: internal error: %s: %s (set WDFDBG_DEBUG=1 for the traceback)\n" % (type(e).__name__, e))
+        return EXIT_USAGE
 
 
 def exit_code(problems):

@@ -123,6 +123,9 @@ class Layouts(object):
     def describe(self):
         """What the report says about where types came from."""
         sources = sorted(set(self.used.values()))
+        if not sources:
+            self.find("Wdf01000!FxObject")
+            sources = sorted(set(self.used.values()))
         symbols = any(s.startswith("symbols:") for s in sources)
         profile_used = any(s.startswith("profile:") for s in sources)
         return {

