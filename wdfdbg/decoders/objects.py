@@ -168,10 +168,14 @@ def looks_like_object(session, hdr):
     return True
 
 
-def for_each_child(session, obj, problems, limit=MAX_CHILDREN):
+def for_each_child(session, obj, problems, limit=MAX_CHILDREN, headers=False):
     """Yield the child object addresses on ``obj``'s child list (an
     ObjectHeader), checking as it goes and recording problems in
-    ``problems`` (a ProblemLog). Never raises for bad memory."""
+    ``problems`` (a ProblemLog). Never raises for bad memory.
+
+    With ``headers=True`` yields ``(address, ObjectHeader or ReadError)``:
+    each child's header is decoded in the same single read that follows its
+    links."""
     off = offsets(session)
     target = session.target
     head = obj.address + off.child_head
@@ -180,7 +184,6 @@ def for_each_child(session, obj, problems, limit=MAX_CHILDREN):
     entry = obj.child_flink
     count = 0
     broken = False
-    yielded = []
     while True:
         if entry == head:
             break
@@ -197,19 +200,23 @@ def for_each_child(session, obj, problems, limit=MAX_CHILDREN):
             return
         target.check_interrupt()
         seen.add(entry)
+        child = entry - off.child_entry
         try:
-            flink = target.read_pointer(entry)
-            blink = target.read_pointer(entry + off.ptr)
+            hdr = read_object(session, child)
+            flink, blink = hdr.entry_flink, hdr.entry_blink
         except ReadError as e:
-            problems.add("UNREADABLE", e.address, "child list of 0x%x: entry 0x%x is unreadable" % (obj.address, entry))
-            broken = True
-            break
+            hdr = e
+            try:
+                flink = target.read_pointer(entry)
+                blink = target.read_pointer(entry + off.ptr)
+            except ReadError as e2:
+                problems.add("UNREADABLE", e2.address, "child list of 0x%x: entry 0x%x is unreadable" % (obj.address, entry))
+                broken = True
+                break
         if blink != prev:
             problems.add("CHILD_LIST_CORRUPT", entry, "child list of 0x%x: entry 0x%x has Blink 0x%x, expected 0x%x" % (obj.address, entry, blink, prev))
         count += 1
-        child = entry - off.child_entry
-        yielded.append(child)
-        yield child
+        yield (child, hdr) if headers else child
         prev = entry
         entry = flink
     if not broken:
@@ -229,7 +236,13 @@ def for_each_child(session, obj, problems, limit=MAX_CHILDREN):
         back.append(entry - off.child_entry)
         entry = blink
     for child in reversed(back):
-        yield child
+        if headers:
+            try:
+                yield child, read_object(session, child)
+            except ReadError as e:
+                yield child, e
+        else:
+            yield child
 
 
 def validate_child_list(session, obj):
@@ -321,7 +334,7 @@ def walk_tree(session, root, problems, driver_names=None, max_objects=MAX_OBJECT
                 problems.add("WALK_LIMIT", hdr.address, "depth limit %d reached at 0x%x" % (max_depth, hdr.address))
             continue
         children = []
-        for child in for_each_child(session, hdr, problems):
+        for child, ch in for_each_child(session, hdr, problems, headers=True):
             if child in visited:
                 problems.add("CHILD_LIST_CYCLE", child, "object 0x%x appears twice in the tree (again under 0x%x)" % (child, hdr.address))
                 continue
@@ -329,10 +342,8 @@ def walk_tree(session, root, problems, driver_names=None, max_objects=MAX_OBJECT
             if len(nodes) + len(stack) + len(children) >= max_objects:
                 limit_hit = True
                 break
-            try:
-                ch = read_object(session, child)
-            except ReadError as e:
-                problems.add("UNREADABLE", e.address, "child object 0x%x of 0x%x is unreadable" % (child, hdr.address))
+            if isinstance(ch, ReadError):
+                problems.add("UNREADABLE", ch.address, "child object 0x%x of 0x%x is unreadable" % (child, hdr.address))
                 continue
             if not looks_like_object(session, ch):
                 problems.add("NOT_AN_OBJECT", child, "child 0x%x of 0x%x does not look like an FxObject (type 0x%x)" % (child, hdr.address, ch.fx_type or 0))
