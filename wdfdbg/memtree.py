@@ -78,7 +78,11 @@ def resolve_root(session, args, drivers, problems):
         for d in drivers:
             if d.name and d.name.lower() == args.root.lower():
                 return None, d.name
-        v = command.parse_int(args.root, "ROOT")
+        try:
+            v = command.parse_int(args.root, "ROOT")
+        except UsageError:
+            raise UsageError("ROOT %r is neither a KMDF driver name (drivers: %s) nor a handle or address"
+                             % (args.root, ", ".join(d.label() for d in drivers) or "none found"))
         if looks_like_handle(v, target.pointer_size):
             dh = decode_handle(target, v)
             if dh.problem:
@@ -190,10 +194,14 @@ def _tree_order(all_nodes, group):
     return [n for n in all_nodes if id(n) in ids]
 
 
-def execute(session, args, markup=None):
-    """Run on an open session: (exit code, output text)."""
+def execute(session, args, markup=None, out=None):
+    """Run on an open session: (exit code, output text). With ``out`` (a
+    text stream) a JSON report is streamed there and the text is None."""
     drivers, nodes, problems = collect(session, args)
     if args.json:
+        if out is not None:
+            rep.write_streaming(session, drivers, nodes, problems, out, command=NAME)
+            return command.exit_code(problems), None
         doc = rep.build_report(session, drivers, nodes, problems, command=NAME)
         return command.exit_code(problems), rep.dumps(doc)
     m = markup or command.markup_for(args, session)
@@ -204,6 +212,9 @@ def _main(argv):
     args = parse_args(argv)
     session = command.open_from_args(args)
     m = command.markup_for(args, session)
+    if args.json:
+        code, _ = execute(session, args, m, out=sys.stdout)
+        return code
     code, out = execute(session, args, m)
     command.emit(out, m)
     return code

@@ -130,5 +130,30 @@ def build_report(session, drivers, nodes, problems, extra=None, command=None):
     return doc
 
 
+_ENC = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": "))
+
+
 def dumps(doc):
-    return json.dumps(doc, indent=2, sort_keys=False)
+    """One line of JSON (the C encoder: fast and deterministic)."""
+    return _ENC.encode(doc)
+
+
+def write_streaming(session, drivers, nodes, problems, out, command=None):
+    """Write the same document as ``dumps(build_report(...))`` to ``out``
+    one object record at a time, so memory does not grow with the report's
+    text."""
+    doc = build_report(session, drivers, [], problems, command=command)
+    doc["drivers"] = [driver_json(d, nodes) for d in drivers]
+    doc["summary"] = summary(nodes, list(problems))
+    head, tail = _ENC.encode(doc).split('"objects": []', 1)
+    out.write(head)
+    out.write('"objects": [')
+    first = True
+    for n in nodes:
+        if not first:
+            out.write(", ")
+        first = False
+        out.write(_ENC.encode(object_record(session, n)))
+    out.write("]")
+    out.write(tail)
+    out.write("\n")
