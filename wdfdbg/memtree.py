@@ -109,15 +109,13 @@ def collect(session, args):
     """The analysis: (drivers, nodes, problems)."""
     problems = ProblemLog()
     drivers = list(drv.for_each_driver(session, problems))
-    if session.layouts.describe().get("profile") and session.target.kind != "snapshot":
-        pass
     root, only = resolve_root(session, args, drivers, problems)
     names = drv.driver_names(drivers)
     nodes = []
     limit = args.max_objects
     if root is not None:
         nodes = fxo.walk_tree(session, root, problems, names, max_objects=limit)
-    elif not drivers and not problems.has_errors() and not (args.handle or args.address or args.root):
+    elif not drivers and not (args.handle or args.address or args.root):
         scan = _scan_fallback(session, problems)
         if scan is not None:
             drivers, nodes = scan
