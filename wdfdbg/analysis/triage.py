@@ -5,7 +5,9 @@
 * NOT_AN_OBJECT (warning here): a live-tree object in a deleted/destroyed
   state or with a zero or negative reference count.
 * BUGCHECK (info): a 0x10D WDF_VIOLATION whose P4 names a driver in the
-  report, and for INVALID_HANDLE whether P2 decodes to an object.
+  report, and for INVALID_HANDLE whether P2 decodes to an object; a P2 that
+  does not is BAD_HANDLE as a warning (the driver's bug the bugcheck
+  recorded, not a broken structure in the dump).
 """
 
 from wdfdbg.analysis.problems import WARNING
@@ -60,7 +62,7 @@ def _bugcheck(session, drivers, nodes, problems):
     if p1 == 0x5:
         dh = decode_handle(session.target, p2)
         if dh.problem:
-            problems.add("BAD_HANDLE", dh.field, "bugcheck 0x10D/0x5 INVALID_HANDLE: %s" % dh.problem)
+            problems.add("BAD_HANDLE", dh.field, "bugcheck 0x10D/0x5 INVALID_HANDLE: %s" % dh.problem, WARNING)
             return
         known = dict((n.address, n) for n in nodes)
         if dh.object in known:
@@ -73,4 +75,4 @@ def _bugcheck(session, drivers, nodes, problems):
                 msg = "handle 0x%x decodes to 0x%x (m_Type 0x%x), which is not in the driver's tree" % (p2, dh.object, t)
             except ReadError:
                 msg = "handle 0x%x decodes to 0x%x, which is unreadable" % (p2, dh.object)
-            problems.add("BAD_HANDLE", dh.object, "bugcheck 0x10D/0x5 INVALID_HANDLE: " + msg)
+            problems.add("BAD_HANDLE", dh.object, "bugcheck 0x10D/0x5 INVALID_HANDLE: " + msg, WARNING)

@@ -35,10 +35,14 @@ def bugcheck_lines(bc, m=PLAIN):
     if not bc:
         return []
     name = bc.get("name") or ""
-    lines = [m.text("Bugcheck %s %s (%s)" % (bc["code"], name, ", ".join(bc["parameters"])).rstrip())]
+    head = "Bugcheck %s %s" % (bc["code"], name)
+    lines = [m.text("%s (%s)" % (head.rstrip(), ", ".join(bc["parameters"])))]
     dec = bc.get("decoded") or {}
     for k in sorted(dec):
-        lines.append(m.text("    %s: %s" % (k, dec[k])))
+        v = dec[k]
+        if isinstance(v, dict):
+            v = ", ".join("%s %s" % (a, b) for a, b in sorted(v.items()))
+        lines.append(m.text("    %s: %s" % (k, v)))
     return lines
 
 
@@ -82,6 +86,18 @@ def node_line(node, m=PLAIN):
     if facts:
         line += "  " + m.text("; ".join(facts))
     extra = []
+    for rb in node.extra.get("request_buffers") or []:
+        handle = int(rb["handle"], 16) if rb.get("handle") else None
+        label = "%s WDFMEMORY %s" % (rb.get("kind") or "buffer", rb.get("handle") or "?")
+        head = m.memory_link(label, handle) if handle is not None else m.text(label)
+        bits = ["buffer %s" % (rb.get("buffer") or "None"), "length %s" % size_str(rb.get("length"))]
+        if rb.get("mdl"):
+            bits.append("MDL %s" % rb["mdl"])
+        if rb.get("major_function"):
+            bits.append(rb["major_function"] + (" " + rb["method"] if rb.get("method") else ""))
+        if rb.get("read_only"):
+            bits.append("read-only")
+        extra.append(INDENT * (node.depth + 1) + head + m.text("  " + ", ".join(bits)))
     for md in node.mdls:
         addr = int(md["address"], 16)
         extra.append(INDENT * (node.depth + 1) + m.mdl_link("MDL %s" % md["address"], addr)

@@ -232,7 +232,10 @@ class Target(object):
         pa = address & self._page_mask
         off = address - pa
         if off + size <= ps:
-            page = self._page(pa)
+            try:
+                page = self._page(pa)
+            except ReadError as e:
+                raise ReadError(max(address, e.address), size, e.reason)
             if page.valid is not None:
                 bad = page.first_invalid(off, off + size)
                 if bad is not None:
@@ -242,7 +245,10 @@ class Target(object):
         remaining = size
         while remaining > 0:
             n = min(ps - off, remaining)
-            page = self._page(pa)
+            try:
+                page = self._page(pa)
+            except ReadError as e:
+                raise ReadError(max(pa + off, e.address), size, e.reason)
             if page.valid is not None:
                 bad = page.first_invalid(off, off + n)
                 if bad is not None:

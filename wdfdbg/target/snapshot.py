@@ -401,6 +401,25 @@ def validate_isf(isf, path, ptr):
 
 
 # -- the replay backend ----------------------------------------------------
+def nearest_in_module(symtab, modules, address):
+    """Exact symbol, or the nearest preceding one in the same module as
+    ``address`` (never a symbol of another module, never outside modules)."""
+    hit = symtab.at(address)
+    if hit is None or hit[1] == 0:
+        return hit
+    name = hit[0]
+    mod = None
+    for m in modules:
+        if m.contains(address):
+            mod = m
+            break
+    if mod is None or "!" not in name or name.split("!", 1)[0].lower() != mod.name.lower():
+        return None
+    if address - hit[1] < mod.base:
+        return None
+    return hit
+
+
 class IsfTypeSource(object):
     def __init__(self, doc):
         self._ut = doc.get("user_types") or {}
@@ -470,7 +489,7 @@ class SnapshotBackend(Backend):
         return self._symtab.lookup(name)
 
     def symbol_at(self, address):
-        return self._symtab.at(address)
+        return nearest_in_module(self._symtab, self.snap.modules, address)
 
     def modules(self):
         return list(self.snap.modules)
