@@ -1,0 +1,471 @@
+"""Find FxObjects in all readable memory by their shape.
+
+Used when there is no driver list to walk (triage dumps keep only scattered
+blocks of kernel memory) and by ``wdfdbg scan``. A candidate is an aligned
+address (16 bytes on 64-bit, 8 on 32-bit) whose FxObject header has
+
+* a vtable pointer inside Wdf01000's image (when the module is known),
+* a known type code (:mod:`wdfdbg.decoders.types`),
+* a plausible ``m_ObjectSize`` (0, or at least an FxObject, 8-aligned),
+  refcount, object flags (no unknown bits) and state (Created..Destroyed),
+* not in state Destroyed (a stale image in freed memory), unless asked for,
+* ``m_Globals`` pointing at an FX_DRIVER_GLOBALS whose ``WdfHandleMask`` is
+  ~7 when that is readable (a readable mask that is not ~7 rejects it; an
+  unreadable one is accepted and marked unverified).
+
+The search runs over the captured bytes with ``bytes.find`` for the upper
+half of Wdf01000's addresses (the vtable pointer's high dword), then
+``struct`` on each hit; it never reads memory address by address.
+
+Found objects are grouped by driver (names from the globals' ``Public``
+block, KMDF's driver table in the dump, or the module of ``ImageAddress``)
+and linked to their parents through ``m_ParentObject`` and the captured
+child-list entries. :func:`scan_objects` returns ``(drivers, nodes)`` in the
+shape :func:`wdfdbg.decoders.objects.walk_tree` gives (pre-order, parents
+and depth set).
+"""
+
+import struct
+
+from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.drivers import DriverInfo, read_driver
+from wdfdbg.decoders.handles import handle_of
+from wdfdbg.decoders.objects import FXOBJECT, ObjectHeader, ObjectNode, classify
+from wdfdbg.errors import LayoutError, ReadError
+
+CHUNK = 1 << 20
+MAX_OBJECTS = 1 << 20
+MAX_REFCOUNT = 0x100000
+KNOWN_FLAGS = sum(bit for bit, _ in fxt.OBJECT_FLAGS)
+MAX_STATE = len(fxt.OBJECT_STATES) - 1
+DESTROYED = fxt.OBJECT_STATES.index("Destroyed")
+MIN_HEADER = 0x1C   # vfptr .. m_ObjectState must be captured (x64); scaled for x86 below
+
+# Classes whose type code names them: each constructor passes its own
+# FX_TYPE (KMDF source). Ambiguous codes (0x1000 memory/plain objects,
+# lookasides, DMA transactions, I/O targets with subclasses) are left out.
+CLASS_BY_TYPE = {
+    0x1001: "FxDriver", 0x1002: "FxDevice", 0x1003: "FxIoQueue", 0x1006: "FxRegKey", 0x1007: "FxString",
+    0x1008: "FxRequest", 0x100C: "FxUserObject", 0x100E: "FxCollection", 0x1013: "FxSystemThread",
+    0x1015: "FxDpc", 0x1018: "FxFileObject", 0x1023: "FxWaitLock", 0x1024: "FxSpinLock",
+    0x1025: "FxWorkItem", 0x1027: "FxInterrupt", 0x1028: "FxTimer", 0x1029: "FxChildList",
+    0x1031: "FxSystemWorkItem", 0x1033: "FxDisposeList", 0x1035: "FxIoResList", 0x1036: "FxCmResList",
+    0x1037: "FxIoResReqList", 0x1100: "FxPkgIo", 0x1101: "FxPkgFdo", 0x1102: "FxPkgPdo",
+    0x1103: "FxWmiIrpHandler", 0x1104: "FxPkgGeneral", 0x1105: "FxDefaultIrpHandler",
+    0x1402: "FxCommonBuffer",
+}
+
+
+class ScanStats(object):
+    """What a scan looked at and what it kept (the report's ``scan`` key)."""
+
+    def __init__(self):
+        self.ranges = 0
+        self.bytes = 0
+        self.unreadable_bytes = 0
+        self.candidates = 0
+        self.objects = 0
+        self.rejected = {}
+        self.globals_verified = 0
+        self.globals_unverified = 0
+        self.alignment = None
+        self.method = None
+        self.vtable_module = None
+        self.parents_linked = 0
+        self.limit_hit = False
+
+    def reject(self, reason):
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def to_json(self):
+        return {
+            "method": self.method, "alignment": self.alignment, "vtable_module": self.vtable_module,
+            "ranges": self.ranges, "bytes_scanned": self.bytes, "unreadable_bytes": self.unreadable_bytes,
+            "candidates": self.candidates, "objects": self.objects,
+            "rejected": dict(sorted(self.rejected.items())),
+            "globals_verified": self.globals_verified, "globals_unverified": self.globals_unverified,
+            "parents_linked": self.parents_linked, "limit_hit": self.limit_hit,
+        }
+
+
+class ScanResult(object):
+    def __init__(self, drivers, nodes, stats):
+        self.drivers = drivers
+        self.nodes = nodes
+        self.stats = stats
+
+
+class _Offsets(object):
+    def __init__(self, session):
+        lay = session.layouts.get(FXOBJECT)
+        self.layout = lay
+        self.size = lay.size
+        o = lay.offset
+        self.type = o("m_Type")
+        self.osize = o("m_ObjectSize")
+        self.refcnt = o("m_Refcnt")
+        self.globals = o("m_Globals")
+        self.flags = o("m_ObjectFlags")
+        self.state = o("m_ObjectState")
+        self.child_head = o("m_ChildListHead")
+        self.child_entry = o("m_ChildEntry")
+        self.parent = o("m_ParentObject")
+        self.ptr = session.target.pointer_size
+        self.min_header = self.state + 2
+        g = session.layouts.get("Wdf01000!_FX_DRIVER_GLOBALS")
+        self.mask_off = g.offset("WdfHandleMask")
+        self.full_mask = ((1 << (8 * self.ptr)) - 1) & ~7
+
+
+def _chunks(target, ranges, stats, overlap):
+    """Yield (address, bytes) of readable memory: each range in chunks of
+    at most CHUNK bytes that overlap by ``overlap`` bytes; a range that
+    cannot be read whole is read page by page, skipping unreadable pages."""
+    ps = target.page_size
+    for start, size in ranges:
+        if size <= 0:
+            continue
+        stats.ranges += 1
+        pos = start
+        end = start + size
+        carry = b""
+        carry_at = None
+        while pos < end:
+            n = min(CHUNK, end - pos)
+            try:
+                data = target.read(pos, n)
+            except ReadError:
+                data = None
+            if data is None:
+                # page by page
+                buf = bytearray()
+                buf_at = pos
+                a = pos
+                stop = pos + n
+                while a < stop:
+                    m = min(ps - (a % ps), stop - a)
+                    try:
+                        piece = target.read(a, m)
+                        if not buf:
+                            buf_at = a
+                        buf += piece
+                        stats.bytes += m
+                    except ReadError:
+                        stats.unreadable_bytes += m
+                        if buf:
+                            yield buf_at, bytes(buf)
+                        buf = bytearray()
+                    a += m
+                if buf:
+                    yield buf_at, bytes(buf)
+                carry = b""
+                carry_at = None
+                pos += n
+                continue
+            stats.bytes += n
+            if carry and carry_at + len(carry) == pos:
+                yield carry_at, carry + data
+            else:
+                yield pos, data
+            carry = data[-overlap:] if overlap and len(data) > overlap else b""
+            carry_at = pos + n - len(carry)
+            pos += n
+
+
+class Scanner(object):
+    """One scan over a session's readable memory."""
+
+    def __init__(self, session, problems=None, max_objects=MAX_OBJECTS, include_destroyed=False):
+        self.session = session
+        self.include_destroyed = include_destroyed
+        self.target = session.target
+        self.problems = problems
+        self.max_objects = max_objects
+        self.off = _Offsets(session)
+        self.stats = ScanStats()
+        self.align = 16 if self.off.ptr == 8 else 8
+        self.stats.alignment = self.align
+        self.wdf = self.target.module("Wdf01000")
+        self.known_globals = {}     # address -> name from KMDF's table in the dump
+        from wdfdbg.target.minidump import kmdf_driver_table
+        self._kmdf_table = kmdf_driver_table(getattr(self.target, "backend", None))
+        for e in self._kmdf_table:
+            if e.globals:
+                self.known_globals[e.globals] = e.name
+        self._globals_state = {}
+        self.found = {}             # address -> (record dict, captured bytes, verified globals)
+
+    # -- globals ------------------------------------------------------------
+    def globals_state(self, g):
+        """"known" (KMDF's table), "verified" (mask ~7 readable), "bad"
+        (readable and not ~7), "unreadable"."""
+        st = self._globals_state.get(g)
+        if st is None:
+            try:
+                mask = self.target.read_pointer(g + self.off.mask_off)
+                if mask == self.off.full_mask:
+                    st = "verified"
+                else:
+                    st = "bad"
+            except ReadError:
+                st = "known" if g in self.known_globals else "unreadable"
+            if st == "verified" and g in self.known_globals:
+                st = "known"
+            self._globals_state[g] = st
+        return st
+
+    # -- candidates -----------------------------------------------------------
+    def _vtable_ok(self, vt):
+        if not vt or vt % self.off.ptr:
+            return False
+        if self.wdf is None:
+            return vt >= (1 << (8 * self.off.ptr - 1))   # a kernel address
+        # past the image headers, inside the image
+        return self.wdf.base + 0x1000 <= vt < self.wdf.base + self.wdf.size
+
+    def check(self, addr, data, i):
+        """Validate the header at ``data[i:]`` (address ``addr``); return the
+        record or None (the reason is counted)."""
+        o = self.off
+        avail = len(data) - i
+        if avail < o.min_header:
+            self.stats.reject("too_little_captured")
+            return None
+        ptr_fmt = "<Q" if o.ptr == 8 else "<I"
+        vt = struct.unpack_from(ptr_fmt, data, i)[0]
+        if not self._vtable_ok(vt):
+            self.stats.reject("vtable")
+            return None
+        typ = struct.unpack_from("<H", data, i + o.type)[0]
+        if not fxt.is_known_type(typ):
+            self.stats.reject("type")
+            return None
+        osize = struct.unpack_from("<H", data, i + o.osize)[0]
+        if osize and (osize < o.size or osize % 8):
+            self.stats.reject("object_size")
+            return None
+        ref = struct.unpack_from("<i", data, i + o.refcnt)[0]
+        if ref < 0 or ref > MAX_REFCOUNT:
+            self.stats.reject("refcount")
+            return None
+        flags = struct.unpack_from("<H", data, i + o.flags)[0]
+        state = struct.unpack_from("<H", data, i + o.state)[0]
+        if flags & ~KNOWN_FLAGS & 0xFFFF:
+            self.stats.reject("flags")
+            return None
+        if state < 1 or state > MAX_STATE:
+            self.stats.reject("state")
+            return None
+        if state == DESTROYED and not self.include_destroyed:
+            self.stats.reject("destroyed")     # a stale image in freed memory
+            return None
+        g = struct.unpack_from(ptr_fmt, data, i + o.globals)[0]
+        if not g or g % 8 or g < (1 << (8 * o.ptr - 1)):
+            self.stats.reject("globals")
+            return None
+        gs = self.globals_state(g)
+        if gs == "bad":
+            self.stats.reject("globals_mask")
+            return None
+        rec = o.layout.decode(data[i:i + o.size])
+        return rec, min(avail, o.size), gs
+
+    def run(self):
+        target = self.target
+        ranges = target.ranges()
+        if ranges is None:
+            ranges = []
+            self.session.notes.append("this source cannot list its readable memory: nothing to scan")
+        o = self.off
+        hi_patterns = []
+        if self.wdf is not None and self.wdf.size:
+            shift = 32 if o.ptr == 8 else 16
+            width = 4 if o.ptr == 8 else 2
+            lo_hi = self.wdf.base >> shift
+            hi_hi = (self.wdf.base + self.wdf.size - 1) >> shift
+            if hi_hi - lo_hi < 4:
+                for h in range(lo_hi, hi_hi + 1):
+                    hi_patterns.append((struct.pack("<I" if width == 4 else "<H", h), o.ptr - width))
+            self.stats.method = "vtable-pattern"
+            self.stats.vtable_module = "Wdf01000"
+        if not hi_patterns:
+            self.stats.method = "exhaustive"
+        align = self.align
+        for base, data in _chunks(target, sorted(ranges), self.stats, o.size):
+            target.check_interrupt()
+            if len(self.found) >= self.max_objects:
+                self.stats.limit_hit = True
+                break
+            if hi_patterns:
+                hits = set()
+                for pat, at in hi_patterns:
+                    j = data.find(pat)
+                    while j >= 0:
+                        i = j - at
+                        if i >= 0 and (base + i) % align == 0:
+                            hits.add(i)
+                        j = data.find(pat, j + 1)
+                positions = sorted(hits)
+            else:
+                first = (-base) % align
+                positions = range(first, len(data) - o.min_header + 1, align)
+            for i in positions:
+                addr = base + i
+                if addr in self.found:
+                    continue
+                self.stats.candidates += 1
+                res = self.check(addr, data, i)
+                if res is None:
+                    continue
+                self.found[addr] = res
+                if len(self.found) >= self.max_objects:
+                    self.stats.limit_hit = True
+                    break
+        return self.build()
+
+    # -- results --------------------------------------------------------------
+    def build(self):
+        session = self.session
+        headers = {}
+        for addr, (rec, captured, gs) in sorted(self.found.items()):
+            hdr = ObjectHeader(addr, rec)
+            try:
+                classify(session, hdr)
+            except (ReadError, LayoutError):
+                pass
+            if hdr.cls is None and hdr.fx_type in CLASS_BY_TYPE:
+                hdr.cls, hdr.cls_source = CLASS_BY_TYPE[hdr.fx_type], "type"
+            headers[addr] = (hdr, captured, gs)
+            if gs in ("known", "verified"):
+                self.stats.globals_verified += 1
+            else:
+                self.stats.globals_unverified += 1
+        self.stats.objects = len(headers)
+        parents = self._link_parents(headers)
+        drivers = self._drivers(headers)
+        names = dict((d.globals, d.name) for d in drivers)
+        nodes = self._preorder(headers, parents, names, drivers)
+        if self.stats.limit_hit and self.problems is not None:
+            self.problems.add("WALK_LIMIT", None, "scan stopped after %d objects" % self.max_objects)
+        return ScanResult(drivers, nodes, self.stats)
+
+    def _link_parents(self, headers):
+        """child address -> parent address among the found objects."""
+        o = self.off
+        parents = {}
+        heads = dict((a + o.child_head, a) for a in headers)
+        entries = dict((a + o.child_entry, a) for a in headers)
+        for addr, (hdr, captured, gs) in headers.items():
+            p = hdr.parent
+            if p and p in headers and p != addr:
+                parents[addr] = p
+                continue
+            # m_ChildEntry links point at the parent's list head or at siblings
+            for link in (hdr.entry_flink, hdr.entry_blink):
+                if link in heads and heads[link] != addr:
+                    parents[addr] = heads[link]
+                    break
+        # a parent's captured child list names children whose own
+        # m_ParentObject was not captured
+        for addr, (hdr, captured, gs) in headers.items():
+            for link in (hdr.child_flink, hdr.child_blink):
+                child = entries.get(link)
+                if child is not None and child != addr and child not in parents:
+                    chdr = headers[child][0]
+                    if chdr.parent is None:
+                        parents[child] = addr
+        # break cycles (corrupt or stale links)
+        for addr in list(parents):
+            seen = set([addr])
+            p = parents.get(addr)
+            while p is not None:
+                if p in seen:
+                    del parents[addr]
+                    break
+                seen.add(p)
+                p = parents.get(p)
+        self.stats.parents_linked = len(parents)
+        return parents
+
+    def _drivers(self, headers):
+        session = self.session
+        o = self.off
+        order = []
+        seen = set()
+        for e in self._kmdf_table:
+            if e.globals and e.globals not in seen:
+                seen.add(e.globals)
+                order.append(e.globals)
+        extra = set()
+        for hdr, captured, gs in headers.values():
+            if hdr.globals and hdr.globals not in seen:
+                extra.add(hdr.globals)
+        order.extend(sorted(extra))
+        drivers = []
+        fxdriver_by_globals = {}
+        for hdr, captured, gs in headers.values():
+            if hdr.fx_type == fxt.FX_TYPE_DRIVER and hdr.globals not in fxdriver_by_globals:
+                fxdriver_by_globals[hdr.globals] = hdr.address
+        for g in order:
+            try:
+                d, _bad = read_driver(session, g)
+            except (ReadError, LayoutError):
+                d = DriverInfo(g)
+            table_name = self.known_globals.get(g)
+            if table_name and (not d.name or d.name_source == "module"):
+                d.name, d.name_source = table_name, "kmdf-driver-table"
+            if d.handle_mask is not None and d.handle_mask != o.full_mask and g not in self.known_globals:
+                continue
+            if not d.driver and g in fxdriver_by_globals:
+                d.driver = fxdriver_by_globals[g]
+            drivers.append(d)
+        return drivers
+
+    def _preorder(self, headers, parents, names, drivers):
+        ptr = self.off.ptr
+        children = {}
+        roots = []
+        for addr in headers:
+            p = parents.get(addr)
+            if p is None:
+                roots.append(addr)
+            else:
+                children.setdefault(p, []).append(addr)
+        rank = dict((d.globals, i) for i, d in enumerate(drivers))
+
+        def root_key(a):
+            h = headers[a][0]
+            return (rank.get(h.globals, len(rank)), h.globals or 0, 0 if h.fx_type == fxt.FX_TYPE_DRIVER else 1, a)
+
+        roots.sort(key=root_key)
+        nodes = []
+        stack = [(a, 0) for a in reversed(roots)]
+        while stack:
+            addr, depth = stack.pop()
+            hdr, captured, gs = headers[addr]
+            parent = parents.get(addr)
+            node = ObjectNode(hdr, parent if parent is not None else (hdr.parent or None), depth,
+                              names.get(hdr.globals), handle_of(addr, ptr, hdr.object_size))
+            node.extra["scan"] = {
+                "captured_bytes": captured,
+                "globals": {"known": "kmdf-driver-table", "verified": "mask", "unreadable": "unverified"}.get(gs, gs),
+                "parent_captured": parent is not None if hdr.parent else None,
+            }
+            nodes.append(node)
+            for c in sorted(children.get(addr, ()), reverse=True):
+                stack.append((c, depth + 1))
+        return nodes
+
+
+def scan(session, problems=None, max_objects=MAX_OBJECTS, include_destroyed=False):
+    """Run a scan: a :class:`ScanResult` (drivers, nodes, stats). Objects in
+    state Destroyed (stale images in freed memory, e.g. freed lookaside
+    entries) are left out unless ``include_destroyed``."""
+    return Scanner(session, problems, max_objects=max_objects, include_destroyed=include_destroyed).run()
+
+
+def scan_objects(session, problems):
+    """For ``memtree``'s fallback: ``(drivers, nodes)`` with parents set,
+    depth computed, nodes in pre-order."""
+    res = scan(session, problems)
+    return res.drivers, res.nodes

@@ -1,0 +1,157 @@
+"""User-supplied types: ``--types Wdf01000=FILE`` or ``--types FILE`` (the
+module named by the file: ``Wdf01000.json``, ``Wdf01000.isf.json.gz``,
+``nt.json``).
+
+A file is an ISF document (volatility3's Intermediate Symbol Format, the
+same shape a snapshot's ``types`` hold), optionally gzip-compressed. It is
+validated with :func:`wdfdbg.target.snapshot.validate_isf` before use and
+then answers ``type_source(module)`` for its module, ahead of the source's
+own types. See ``docs/types.md`` for making one from a PDB.
+"""
+
+import os
+
+from wdfdbg.errors import InputError, SnapshotError
+from wdfdbg.target import snapshot as snapfmt
+from wdfdbg.target.base import Backend
+
+KERNEL_ALIASES = ("ntoskrnl", "ntkrnlmp", "ntkrnlpa", "ntkrpamp")
+MAX_TYPES_FILE = 512 << 20
+
+
+class IsfFileSource(object):
+    """A type source over one validated ISF file."""
+
+    def __init__(self, doc, module, path):
+        self.doc = doc
+        self.module = module
+        self.path = path
+        self.label = "types-file:%s=%s" % (module, path)
+        self._ut = doc.get("user_types") or {}
+        self._bt = doc.get("base_types") or {}
+        self._en = doc.get("enums") or {}
+
+    def user_type(self, name):
+        return self._ut.get(name)
+
+    def base_type(self, name):
+        return self._bt.get(name)
+
+    def enum(self, name):
+        return self._en.get(name)
+
+
+def module_from_filename(path):
+    """``/x/Wdf01000.isf.json.gz`` -> ``Wdf01000``; kernel images -> ``nt``."""
+    base = os.path.basename(path)
+    stem = base.split(".", 1)[0]
+    if stem.lower() in KERNEL_ALIASES:
+        return "nt"
+    return stem
+
+
+def parse_spec(spec):
+    """``MODULE=FILE`` or ``FILE`` -> (module, path)."""
+    spec = str(spec)
+    if "=" in spec and not os.path.exists(spec):
+        mod, path = spec.split("=", 1)
+        mod = mod.strip()
+        if not mod or not path:
+            raise InputError("--types %s: expected MODULE=FILE or FILE" % spec)
+        if mod.lower() in KERNEL_ALIASES:
+            mod = "nt"
+        return mod, path
+    return module_from_filename(spec), spec
+
+
+def load_types_file(path, pointer_size, module=None):
+    """Read, decompress (bounded) and validate an ISF file; InputError with
+    the first problems when it is not usable."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise InputError("--types %s: cannot open: %s" % (path, e.strerror or e))
+    if size > MAX_TYPES_FILE:
+        raise InputError("--types %s: %d bytes is too large for a types file" % (path, size))
+    try:
+        raw = snapfmt.read_bytes(path)
+        doc = snapfmt.load_document(raw)
+    except SnapshotError as e:
+        raise InputError("--types %s: %s" % (path, str(e).replace("$: ", "")))
+    if not isinstance(doc, dict):
+        raise InputError("--types %s: not an ISF document (a JSON object)" % path)
+    problems = snapfmt.validate_isf(doc, "$", pointer_size)
+    if problems:
+        more = "" if len(problems) == 1 else " (and %d more problem%s)" % (len(problems) - 1,
+                                                                        "s" if len(problems) > 2 else "")
+        raise InputError("--types %s: invalid ISF: %s%s" % (path, problems[0], more))
+    return IsfFileSource(doc, module or module_from_filename(path), path)
+
+
+class TypesBackend(Backend):
+    """Forwards ``inner``; ``type_source(module)`` answers from the user's
+    files first."""
+
+    def __init__(self, inner, sources):
+        self.inner = inner
+        for attr in ("arch", "pointer_size", "page_size", "os_build", "kmdf_version", "kind", "path", "origin",
+                     "description"):
+            setattr(self, attr, getattr(inner, attr, getattr(Backend, attr, None)))
+        self.interrupt_check = getattr(inner, "interrupt_check", None)
+        self.sources = dict((m.lower(), s) for m, s in sources.items())
+        self.types_files = dict((s.module, s.path) for s in sources.values())
+        notes = list(getattr(inner, "notes", None) or [])
+        for s in sources.values():
+            notes.append("types for %s from %s (user-supplied ISF)" % (s.module, s.path))
+        self.notes = notes
+
+    def __getattr__(self, name):
+        # backend-specific extras (dump, kmdf_drivers, captured_bytes, ...)
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def read_page(self, page_address):
+        return self.inner.read_page(page_address)
+
+    def symbol(self, name):
+        return self.inner.symbol(name)
+
+    def symbol_at(self, address):
+        return self.inner.symbol_at(address)
+
+    def modules(self):
+        return self.inner.modules()
+
+    def type_source(self, module):
+        src = self.sources.get(module.lower())
+        if src is not None:
+            return src
+        return self.inner.type_source(module)
+
+    def type_source_label(self, module):
+        src = self.sources.get(module.lower())
+        return src.label if src is not None else None
+
+    def bugcheck(self):
+        return self.inner.bugcheck()
+
+    def ranges(self):
+        return self.inner.ranges()
+
+    def close(self):
+        self.inner.close()
+
+
+def with_types(backend, files):
+    """Wrap ``backend`` so that the ISF ``files`` (``MODULE=FILE`` or
+    ``FILE`` specs) answer its type questions."""
+    sources = {}
+    for spec in files or ():
+        module, path = parse_spec(spec)
+        if module.lower() in (m.lower() for m in sources):
+            raise InputError("--types: two files for module %s" % module)
+        sources[module] = load_types_file(path, backend.pointer_size, module)
+    if not sources:
+        return backend
+    return TypesBackend(backend, sources)
