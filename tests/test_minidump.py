@@ -538,7 +538,7 @@ def test_types_file_used_by_a_session(tmp_path):
     p.write_text(json.dumps(doc))
     s = open_session(write(tmp_path, "t.dmp", build_triage_dump()), types_files=[str(p)])
     lay = s.layouts.get("Wdf01000!FxObject")
-    assert lay.source.startswith("symbols:") and lay.offset("m_Type") == 8
+    assert lay.source.startswith("types-file:Wdf01000=") and lay.offset("m_Type") == 8
 
 
 # -- bugcheck decoding -----------------------------------------------------------

@@ -149,6 +149,13 @@ def _scan_fallback(session, problems):
         from wdfdbg.decoders.scan import scan_objects
     except ImportError:
         return None
+    # A driver list that a dump did not capture is missing data, not a broken
+    # structure: with the scan standing in, it is a warning.
+    from wdfdbg.analysis.problems import WARNING
+    for p in problems:
+        if p.code == "UNREADABLE":
+            p.severity = WARNING
+            p.message += " (not captured in this source; objects were found by scanning instead)"
     problems.add("SCAN_FALLBACK", None, "the driver list could not be read: objects were found by scanning memory")
     session.notes.append("objects found by scanning memory (no driver list)")
     return scan_objects(session, problems)

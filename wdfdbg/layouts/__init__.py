@@ -75,7 +75,8 @@ class Layouts(object):
         if comp is None and key not in self._compilers:
             if symbols:
                 src = self.target.type_source(module) if self.use_symbols else None
-                comp = TypeCompiler(src, self.target.pointer_size, "symbols:%s" % module) if src is not None else None
+                label = getattr(src, "label", None) or "symbols:%s" % module
+                comp = TypeCompiler(src, self.target.pointer_size, label) if src is not None else None
             else:
                 docs = self.profile.documents()
                 doc = None
@@ -126,7 +127,7 @@ class Layouts(object):
         if not sources:
             self.find("Wdf01000!FxObject")
             sources = sorted(set(self.used.values()))
-        symbols = any(s.startswith("symbols:") for s in sources)
+        symbols = any(not s.startswith("profile:") for s in sources)
         profile_used = any(s.startswith("profile:") for s in sources)
         return {
             "types": "symbols" if symbols and not profile_used else ("mixed" if symbols else "profile"),
