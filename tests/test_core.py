@@ -269,3 +269,16 @@ def test_walk_survives_deep_chain_without_recursion():
     log = ProblemLog()
     nodes = fxo.walk_tree(s, base, log, max_depth=10)
     assert len(nodes) == 11 and [p.code for p in log] == ["WALK_LIMIT"]
+
+
+def test_vermin_says_python_38():
+    """API-level check (vermin): nothing in wdfdbg/ needs more than 3.8."""
+    import shutil
+    import subprocess
+    import sys
+    exe = shutil.which("vermin")
+    if exe is None:
+        pytest.skip("vermin is not installed (pip install -e '.[test]' installs it)")
+    r = subprocess.run([exe, "-t=3.8-", "--no-tips", "--violations", "--eval-annotations", str(ROOT / "wdfdbg")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert r.returncode == 0, r.stdout
