@@ -1,0 +1,759 @@
+"""WDFMEMORY: every memory class of kmdf.md §5 and the request buffers
+reached through offset handles.
+
+C types: ``Wdf01000!FxMemoryObject`` and its classes (FxMemoryBuffer,
+FxMemoryBufferFromPool, FxMemoryPagedBufferFromPool,
+FxMemoryBufferFromLookaside, FxMemoryBufferFromPoolLookaside,
+FxMemoryPagedBufferFromPoolLookaside, FxMemoryBufferPreallocated,
+FxRequestMemory), ``FxRequest`` with its embedded ``FxRequestSystemBuffer``
+/ ``FxRequestOutputBuffer``, ``nt!_IRP``, ``nt!_IO_STACK_LOCATION``,
+``nt!_POOL_HEADER`` and ``FX_POOL_HEADER``.
+
+* The class comes from the vtable symbol (``objects.classify``); without
+  symbols :func:`shape_classifier` decides from the object's shape and the
+  record says so (``class_source`` ``shape``).
+* :func:`decode_memory` gives the contract's memory record (buffer, length,
+  origin, pool_tag, lookaside, mdl, read_only) plus extensions.
+* :func:`decode_request_buffer` decodes a request's input or output buffer
+  from the IRP's current stack location (kmdf.md §5 request buffers; the
+  read-only rules of the source notes §4.6).
+* :func:`resolve_memory` turns a handle (plain or offset) or an address into
+  what it names.
+
+Shape rules (x64 offsets from the layouts; MAA = 16, x86 8): the inline
+buffer of FxMemoryBuffer/FxMemoryBufferFromLookaside starts at
+``ALIGN(sizeof(class), MAA)`` and ``m_ObjectSize`` is that plus
+``ALIGN(m_BufferSize, MAA)``; the fixed-size classes have ``m_ObjectSize =
+ALIGN(sizeof(class), MAA)``; a lookaside class is told by ``m_pLookaside``
+pointing at an ``m_Type == 0x1009`` object (and that list's own class);
+FxRequestMemory by ``m_Request`` pointing at an ``m_Type == 0x1008`` object
+that is also its parent; FromPool from Preallocated by the nt pool header
+right in front of the buffer (an exact-size allocation), a page-aligned
+buffer of a page or more, or paged-pool object flags.
+
+Problem address conventions: MEMORY_OUT_OF_BOUNDS at the memory object (for
+a request buffer: at the FxRequest); UNREADABLE at the first unreadable
+address.
+"""
+
+from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.common import read_record_partial, tag_string
+from wdfdbg.decoders.handles import decode_handle, handle_of, looks_like_handle
+from wdfdbg.decoders.lookaside import (lookaside_shape_class, read_lookaside_base, KINDS as LOOKASIDE_KINDS,
+                                       memory_alignment)
+from wdfdbg.errors import LayoutError, ReadError
+
+ORIGINS = {
+    "FxMemoryBuffer": "inline",
+    "FxMemoryBufferFromPool": "pool",
+    "FxMemoryPagedBufferFromPool": "pool",
+    "FxMemoryBufferFromLookaside": "lookaside",
+    "FxMemoryBufferFromPoolLookaside": "pool-lookaside",
+    "FxMemoryPagedBufferFromPoolLookaside": "pool-lookaside",
+    "FxMemoryBufferPreallocated": "preallocated",
+    "FxRequestMemory": "request",
+    "FxMemoryObject": None,
+}
+INLINE = ("FxMemoryBuffer", "FxMemoryBufferFromLookaside")
+PAGED = ("FxMemoryPagedBufferFromPool", "FxMemoryPagedBufferFromPoolLookaside")
+MEMORY_TYPES = (fxt.FX_TYPE_OBJECT, fxt.FX_TYPE_MEMORY_PREALLOCATED, fxt.FX_TYPE_REQUEST_MEMORY)
+MAX_SANE_LENGTH = 0x7FFFFFFF
+IFX_MEMORY_FLAG_READ_ONLY = 1
+PASSIVE_FLAGS = 0x11  # PASSIVE_CALLBACKS | PASSIVE_DISPOSE: set on paged-pool memory
+
+IRP_MJ_READ = 0x03
+IRP_MJ_WRITE = 0x04
+IRP_MJ_DEVICE_CONTROL = 0x0E
+IRP_MJ_INTERNAL_DEVICE_CONTROL = 0x0F
+MAJOR_NAMES = {0x00: "IRP_MJ_CREATE", 0x02: "IRP_MJ_CLOSE", 0x03: "IRP_MJ_READ", 0x04: "IRP_MJ_WRITE",
+               0x0E: "IRP_MJ_DEVICE_CONTROL", 0x0F: "IRP_MJ_INTERNAL_DEVICE_CONTROL", 0x12: "IRP_MJ_CLEANUP",
+               0x16: "IRP_MJ_POWER", 0x17: "IRP_MJ_SYSTEM_CONTROL", 0x1B: "IRP_MJ_PNP"}
+METHOD_NAMES = {0: "METHOD_BUFFERED", 1: "METHOD_IN_DIRECT", 2: "METHOD_OUT_DIRECT", 3: "METHOD_NEITHER"}
+
+
+def hx(v):
+    return None if v is None else "0x%x" % v
+
+
+def px(v):
+    """A pointer as JSON: NULL (or unknown) is null."""
+    return "0x%x" % v if v else None
+
+
+def _wdf(name):
+    return "Wdf01000!" + name
+
+
+def _align(n, a):
+    return (n + a - 1) & ~(a - 1)
+
+
+def _field(rec, *names):
+    for n in names:
+        if n in rec and rec[n] is not None:
+            return rec[n]
+    return None
+
+
+def class_layout(session, cls):
+    return session.layouts.get(_wdf(cls))
+
+
+def inline_offset(session, cls):
+    """Where an inline-buffer class keeps its buffer: ALIGN(sizeof, MAA)."""
+    return _align(class_layout(session, cls).size, memory_alignment(session))
+
+
+def fixed_object_size(session, cls):
+    return _align(class_layout(session, cls).size, memory_alignment(session))
+
+
+def ifx_memory_offset(session):
+    lay = class_layout(session, "FxMemoryObject")
+    if lay.has("__vfptr_IFxMemory"):
+        return lay.offset("__vfptr_IFxMemory")
+    return session.layouts.get(_wdf("FxObject")).size
+
+
+# -- shape classification ----------------------------------------------------
+def _read_largest(session, address):
+    """Bytes of the largest memory class at ``address`` (shorter when the
+    tail is unreadable); None when even the FxMemoryObject part is not."""
+    target = session.target
+    big = max(class_layout(session, c).size for c in ORIGINS)
+    small = class_layout(session, "FxMemoryObject").size
+    try:
+        return target.read(address, big)
+    except ReadError:
+        pass
+    try:
+        return target.read(address, small)
+    except ReadError:
+        return None
+
+
+def _object_type_at(session, address):
+    """m_Type of the object at ``address`` or None."""
+    if not address:
+        return None
+    try:
+        lay = session.layouts.get(_wdf("FxObject"))
+        return session.target.read_u16(address + lay.offset("m_Type"))
+    except (ReadError, LayoutError):
+        return None
+
+
+def _same_module(session, a, b):
+    target = session.target
+    if not target.modules():
+        return True
+    ma = target.module_of(a)
+    return ma is None or ma.contains(b)
+
+
+def looks_like_memory(session, hdr, data=None):
+    """A 0x1000 object carrying an IFxMemory vtable pointer (in the same
+    image as its FxObject vtable when modules are known)."""
+    if hdr.fx_type not in MEMORY_TYPES:
+        return False
+    if data is None:
+        data = _read_largest(session, hdr.address)
+    if data is None:
+        return False
+    off = ifx_memory_offset(session)
+    ptr = session.target.pointer_size
+    if len(data) < off + ptr:
+        return False
+    ifx = int.from_bytes(data[off:off + ptr], "little")
+    if not ifx or not hdr.vfptr:
+        return False
+    if ifx & (ptr - 1):
+        return False
+    return _same_module(session, hdr.vfptr, ifx)
+
+
+def lookaside_class_of(session, address):
+    """The class of the lookaside object at ``address`` (vtable, else shape)."""
+    if not read_lookaside_base(session, address):
+        return None
+    from wdfdbg.decoders.objects import read_object
+    try:
+        hdr = read_object(session, address)
+    except ReadError:
+        return None
+    if hdr.cls in LOOKASIDE_KINDS:
+        return hdr.cls
+    return lookaside_shape_class(session, hdr)
+
+
+def memory_shape_class(session, hdr, data=None):
+    """The memory class of ``hdr`` from its shape, or None when it is not a
+    memory object. ``FxMemoryObject`` when it is one of unknown class."""
+    if data is None:
+        data = _read_largest(session, hdr.address)
+    if data is None or not looks_like_memory(session, hdr, data):
+        return None
+    os_ = hdr.object_size or 0
+    maa = memory_alignment(session)
+    base = class_layout(session, "FxMemoryObject").decode(data)
+    bs = base.get("m_BufferSize")
+    # FxRequestMemory: m_Request -> a WDFREQUEST that is also the parent
+    rm = class_layout(session, "FxRequestMemory")
+    rmr = rm.decode(data)
+    req = rmr.get("m_Request")
+    if os_ == fixed_object_size(session, "FxRequestMemory") and req and hdr.parent in (req, 0, None) \
+            and _object_type_at(session, req) == fxt.FX_TYPE_REQUEST:
+        return "FxRequestMemory"
+    # lookaside classes: m_pLookaside -> an m_Type 0x1009 object
+    fl = class_layout(session, "FxMemoryBufferFromLookaside").decode(data)
+    la = fl.get("m_pLookaside")
+    if la and read_lookaside_base(session, la):
+        la_cls = lookaside_class_of(session, la)
+        if la_cls == "FxNPagedLookasideList":
+            return "FxMemoryBufferFromLookaside"
+        if la_cls == "FxNPagedLookasideListFromPool":
+            return "FxMemoryBufferFromPoolLookaside"
+        if la_cls == "FxPagedLookasideListFromPool":
+            # the paged class when the list's memory attributes have a device
+            # ancestor (m_MemoryDeviceBase), which is also the object's
+            dev = _pointer_field(session, la, "FxPagedLookasideListFromPool", "m_MemoryDeviceBase")
+            if dev or (dev is None and hdr.device_base):
+                return "FxMemoryPagedBufferFromPoolLookaside"
+            return "FxMemoryBufferFromPoolLookaside"
+        if bs is not None and os_ == inline_offset(session, "FxMemoryBufferFromLookaside") + _align(bs, maa):
+            return "FxMemoryBufferFromLookaside"
+        if os_ == fixed_object_size(session, "FxMemoryBufferFromPoolLookaside"):
+            return "FxMemoryBufferFromPoolLookaside"
+        return "FxMemoryBufferFromLookaside"
+    inline = inline_offset(session, "FxMemoryBuffer")
+    fixed = fixed_object_size(session, "FxMemoryBufferFromPool")
+    fixed_sizes = set(fixed_object_size(session, c) for c in ORIGINS if c not in INLINE)
+    if os_ == fixed:
+        if bs and os_ == inline + _align(bs, maa):
+            # x86: a buffer of MAA bytes or less inline makes FxMemoryBuffer
+            # as big as the fixed-size classes: their pointer must be one
+            ptr = class_layout(session, "FxMemoryBufferFromPool").decode(data).get("m_Pool")
+            if not ptr or not session.target.is_readable(ptr, 1):
+                return "FxMemoryBuffer"
+        return _pool_or_preallocated(session, hdr, data, bs)
+    if os_ > inline and os_ not in fixed_sizes:
+        # inline buffer (a length that does not fit m_ObjectSize is reported
+        # by decode_memory)
+        return "FxMemoryBuffer"
+    if bs and os_ == inline + _align(bs, maa):
+        return "FxMemoryBuffer"
+    return "FxMemoryObject"
+
+
+def _pointer_field(session, address, cls, field):
+    try:
+        return session.target.read_pointer(address + class_layout(session, cls).offset(field))
+    except (ReadError, LayoutError):
+        return None
+
+
+def _pool_or_preallocated(session, hdr, data, bs):
+    lay = class_layout(session, "FxMemoryBufferFromPool")
+    buf = lay.decode(data).get("m_Pool")
+    target = session.target
+    paged = (hdr.flags or 0) & PASSIVE_FLAGS == PASSIVE_FLAGS
+    if paged:
+        return "FxMemoryPagedBufferFromPool" if hdr.device_base else "FxMemoryBufferFromPool"
+    if not buf:
+        return "FxMemoryBufferFromPool"
+    if target.module_of(buf) is not None:
+        return "FxMemoryBufferPreallocated"
+    ps = target.page_size
+    if buf % ps == 0 and bs and bs >= ps:
+        return "FxMemoryBufferFromPool"
+    ph = pool_header(session, buf - pool_header_size(session))
+    if ph is not None and bs and ph["capacity"] == _align(bs, ph["unit"]):
+        return "FxMemoryBufferFromPool"
+    return "FxMemoryBufferPreallocated"
+
+
+def shape_classifier(session, hdr):
+    """``Session.shape_classifier``: the class of an object whose vtable has
+    no symbol (memory and lookaside objects), or None."""
+    try:
+        if hdr.fx_type == fxt.FX_TYPE_LOOKASIDE:
+            return lookaside_shape_class(session, hdr)
+        if hdr.fx_type in MEMORY_TYPES:
+            return memory_shape_class(session, hdr)
+    except (LayoutError, ReadError):
+        return None
+    return None
+
+
+def memory_class(session, hdr):
+    """(class, source) of a memory object: the header's class when it is a
+    memory class, else by shape."""
+    if hdr.cls in ORIGINS:
+        return hdr.cls, hdr.cls_source
+    if hdr.cls is not None and hdr.cls_source == "vtable":
+        return None, None
+    cls = memory_shape_class(session, hdr)
+    return cls, ("shape" if cls else None)
+
+
+def is_memory(session, hdr):
+    if hdr.cls in ORIGINS:
+        return True
+    if hdr.cls is not None and hdr.cls_source == "vtable":
+        return False
+    return hdr.fx_type in MEMORY_TYPES and memory_shape_class(session, hdr) is not None
+
+
+# -- pool headers ----------------------------------------------------------
+def pool_header_size(session):
+    try:
+        return session.layouts.get("nt!_POOL_HEADER").size
+    except LayoutError:
+        return 16 if session.target.pointer_size == 8 else 8
+
+
+def pool_header(session, address):
+    """Decode the nt ``_POOL_HEADER`` at ``address`` when it looks like one:
+    ``{address, tag, block_size, capacity, unit, pool_type}`` (capacity =
+    bytes after the header), else None."""
+    target = session.target
+    size = pool_header_size(session)
+    if address is None or address < 0:
+        return None
+    try:
+        raw = target.read(address, size)
+    except ReadError:
+        return None
+    ulong1 = int.from_bytes(raw[0:4], "little")
+    tag = int.from_bytes(raw[4:8], "little")
+    if target.pointer_size == 8:
+        unit = 16
+        block = (ulong1 >> 16) & 0xFF
+        ptype = (ulong1 >> 24) & 0xFF
+    else:
+        unit = 8
+        block = (ulong1 >> 16) & 0x1FF
+        ptype = (ulong1 >> 25) & 0x7F
+    chars = tag.to_bytes(4, "little")
+    printable = all(32 <= (c & 0x7F) < 127 for c in chars) and all(32 <= c < 127 for c in chars[:3])
+    if not printable:
+        return None
+    return {"address": address, "tag": tag_string(tag & 0x7FFFFFFF), "block_size": block,
+            "capacity": block * unit - size if block else None, "unit": unit, "pool_type": ptype}
+
+
+def object_allocation_tag(session, hdr):
+    """The pool tag of the allocation holding an object: FX_POOL_HEADER in
+    front of the object (after any FxObjectDebugExtension), its Base, and
+    the nt pool header in front of that. None for page-aligned (big pool)
+    allocations or when unreadable."""
+    target = session.target
+    try:
+        fph = session.layouts.get(_wdf("FX_POOL_HEADER"))
+        fph_size = fph.offset("AllocationStart")
+    except LayoutError:
+        fph_size = 2 * target.pointer_size
+    base = hdr.address
+    if (hdr.flags or 0) & fxt.FLAG_HAS_DEBUG:
+        try:
+            base -= session.layouts.get(_wdf("FxObjectDebugExtension")).offset("AllocationStart")
+        except LayoutError:
+            base -= 0x30 if target.pointer_size == 8 else 0x20
+    if base % target.page_size == 0:
+        return None, None
+    header = base - fph_size
+    try:
+        alloc = target.read_pointer(header)
+    except ReadError:
+        return None, None
+    tracker = 0x40 if target.pointer_size == 8 else 0x20
+    if alloc not in (header, header - tracker):
+        return None, None
+    ph = pool_header(session, alloc - pool_header_size(session))
+    if ph is None:
+        return None, None
+    return ph["tag"], ph
+
+
+def buffer_pool_tag(session, buf):
+    """``(tag, pool header dict)`` of the pool block holding a separately
+    allocated buffer: the nt pool header in front of an FX_POOL_HEADER whose
+    Base is itself right before the buffer, or the nt pool header right
+    before the buffer. (None, None) for page-aligned (big) allocations,
+    buffers inside an image, or when nothing plausible is there."""
+    target = session.target
+    if not buf or buf % target.page_size == 0 or target.module_of(buf) is not None:
+        return None, None
+    try:
+        fph_size = session.layouts.get(_wdf("FX_POOL_HEADER")).offset("AllocationStart")
+    except LayoutError:
+        fph_size = 2 * target.pointer_size
+    fx = buf - fph_size
+    try:
+        base = target.read_pointer(fx)
+    except ReadError:
+        base = None
+    tracker = 0x40 if target.pointer_size == 8 else 0x20
+    if base is not None and base in (fx, fx - tracker):
+        ph = pool_header(session, base - pool_header_size(session))
+        if ph is not None and ph["block_size"]:
+            return ph["tag"], ph
+    ph = pool_header(session, buf - pool_header_size(session))
+    if ph is not None and ph["block_size"]:
+        return ph["tag"], ph
+    return None, None
+
+
+# -- decoding ----------------------------------------------------------------
+def empty_record():
+    return {"buffer": None, "length": None, "origin": None, "pool_tag": None, "lookaside": None, "mdl": None,
+            "read_only": None}
+
+
+def decode_memory(session, hdr, problems, handle=None):
+    """The memory record of the WDFMEMORY whose header is ``hdr`` (contract
+    keys plus ``class``, ``class_source``, ``object``, ``handle``,
+    ``object_size``, ``paged``, ``tag_source``, ``buffer_capacity``,
+    ``request``, ``lookaside_kind``). Problems go to ``problems``."""
+    target = session.target
+    cls, source = memory_class(session, hdr)
+    out = empty_record()
+    address = hdr.address
+    out.update({"class": cls, "class_source": source, "object": hx(address),
+                "handle": hx(handle if handle is not None else handle_of(address, target.pointer_size, hdr.object_size)),
+                "object_size": hdr.object_size, "paged": None, "tag_source": None, "buffer_capacity": None,
+                "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None})
+    if cls is None:
+        return out
+    out["origin"] = ORIGINS.get(cls)
+    what = "WDFMEMORY 0x%x (%s)" % (address, cls)
+    try:
+        rec, bad = read_record_partial(session, _wdf(cls), address)
+    except ReadError as e:
+        problems.add("UNREADABLE", e.address, "%s is unreadable" % what)
+        return out
+    if bad is not None:
+        problems.add("UNREADABLE", bad, "%s: part of the object is unreadable" % what)
+    bs = rec.get("m_BufferSize")
+    out["length"] = bs
+    out["read_only"] = False
+    maa = memory_alignment(session)
+    buf = None
+    if cls in INLINE:
+        buf = address + inline_offset(session, cls)
+        if bs is not None and hdr.object_size is not None:
+            want = inline_offset(session, cls) + _align(bs, maa)
+            if hdr.object_size != want:
+                problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: an inline buffer of 0x%x bytes at +0x%x needs m_ObjectSize 0x%x, the object says 0x%x" % (
+                    what, bs, inline_offset(session, cls), want, hdr.object_size))
+            out["buffer_capacity"] = max(0, hdr.object_size - inline_offset(session, cls))
+    elif cls in ("FxMemoryBufferFromPool", "FxMemoryPagedBufferFromPool", "FxMemoryBufferFromPoolLookaside",
+                 "FxMemoryPagedBufferFromPoolLookaside"):
+        buf = rec.get("m_Pool")
+    elif cls in ("FxMemoryBufferPreallocated", "FxRequestMemory"):
+        buf = rec.get("m_pBuffer")
+    out["buffer"] = px(buf)
+    out["paged"] = cls in PAGED or bool((hdr.flags or 0) & PASSIVE_FLAGS == PASSIVE_FLAGS and cls in ORIGINS and
+                                         ORIGINS[cls] in ("pool", "pool-lookaside"))
+    la = rec.get("m_pLookaside")
+    if cls in ("FxMemoryBufferFromLookaside", "FxMemoryBufferFromPoolLookaside", "FxMemoryPagedBufferFromPoolLookaside"):
+        out["lookaside"] = px(la)
+        lb = read_lookaside_base(session, la) if la else None
+        if lb is None:
+            if not la:
+                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside is NULL" % what)
+            elif not target.is_readable(la, 1):
+                problems.add("UNREADABLE", la, "%s: its lookaside 0x%x is unreadable" % (what, la))
+            else:
+                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside 0x%x is not a WDFLOOKASIDE" % (what, la))
+        else:
+            out["pool_tag"] = lb["pool_tag"]
+            out["tag_source"] = "lookaside"
+            la_cls = lookaside_class_of(session, la)
+            out["lookaside_kind"] = LOOKASIDE_KINDS.get(la_cls)
+            out["lookaside_handle"] = hx(handle_of(la, target.pointer_size, lb.get("object_size")))
+            if la_cls == "FxPagedLookasideListFromPool":
+                out["paged"] = True
+    if cls == "FxRequestMemory":
+        out["mdl"] = px(rec.get("m_Mdl"))
+        out["request"] = px(rec.get("m_Request"))
+        flags = rec.get("m_Flags")
+        out["flags"] = flags
+        out["read_only"] = bool((flags or 0) & IFX_MEMORY_FLAG_READ_ONLY)
+    # pool tag: the nt pool block holding the buffer (the object's own block
+    # for inline buffers); none for big (page-aligned), image or mapped buffers
+    if cls in INLINE:
+        tag, ph = object_allocation_tag(session, hdr)
+        if tag:
+            out["pool_tag"], out["tag_source"] = tag, "object-allocation"
+        elif cls == "FxMemoryBuffer":
+            out["pool_tag"], out["tag_source"] = None, None
+        # FxMemoryBufferFromLookaside without a readable header keeps the list's tag
+    elif cls != "FxRequestMemory":
+        out["pool_tag"], out["tag_source"] = None, None
+        tag, ph = buffer_pool_tag(session, buf)
+        if tag:
+            out["pool_tag"], out["tag_source"] = tag, "pool-header"
+            out["buffer_capacity"] = ph["capacity"]
+            if ORIGINS[cls] == "pool" and bs and ph["capacity"] is not None and ph["capacity"] < bs:
+                problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0x%x is past the end of its pool block at 0x%x ('%s', 0x%x usable bytes)" % (
+                    what, bs, ph["address"], ph["tag"], ph["capacity"]))
+    else:
+        out["pool_tag"], out["tag_source"] = None, None
+    # sanity of buffer and length
+    if bs == 0:
+        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0 (WdfMemoryCreate rejects a 0-byte buffer)" % what)
+    elif bs is not None and bs > MAX_SANE_LENGTH:
+        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0x%x cannot be right" % (what, bs))
+    if cls not in INLINE and cls in ORIGINS and ORIGINS[cls] is not None and not buf and "m_BufferSize" in rec:
+        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: its buffer pointer is NULL (length 0x%x)" % (what, bs or 0))
+    elif buf and bs and bs <= MAX_SANE_LENGTH:
+        for probe in (buf, buf + bs - 1):
+            if not target.is_readable(probe, 1):
+                problems.add("UNREADABLE", probe, "%s: its buffer 0x%x (0x%x bytes) is unreadable at 0x%x" % (what, buf, bs, probe))
+                break
+    return out
+
+
+# -- request buffers (offset handles) ---------------------------------------
+def request_layout_offsets(session):
+    lay = session.layouts.get(_wdf("FxRequest"))
+    out = {"input_offset": lay.offset("m_SystemBufferOffset"), "output_offset": lay.offset("m_OutputBufferOffset"),
+           "input": lay.offset("m_SystemBuffer"), "output": lay.offset("m_OutputBuffer")}
+    return out
+
+
+def request_buffer_handle(session, request, kind):
+    """The offset handle of a request's input or output WDFMEMORY."""
+    offs = request_layout_offsets(session)
+    field = request + offs["input_offset" if kind == "input" else "output_offset"]
+    return handle_of(field, session.target.pointer_size) | 1
+
+
+def read_irp_context(session, request, problems, req_rec=None):
+    """``{irp, major, minor, read_write_length, input_length, output_length,
+    io_control_code, method, mdl_address, system_buffer, user_buffer}``
+    from a request's IRP and its current stack location (None values where
+    unreadable)."""
+    ctx = {"irp": None, "major": None, "stack": None, "read_write_length": None, "input_length": None,
+           "output_length": None, "io_control_code": None, "method": None, "mdl_address": None,
+           "system_buffer": None, "user_buffer": None}
+    if req_rec is None:
+        try:
+            req_rec, _bad = read_record_partial(session, _wdf("FxRequest"), request)
+        except ReadError as e:
+            problems.add("UNREADABLE", e.address, "WDFREQUEST 0x%x is unreadable" % request)
+            return ctx
+    irp = _field(req_rec, "m_Irp.m_Irp", "m_Irp")
+    ctx["irp"] = irp
+    if not irp:
+        return ctx
+    try:
+        irp_rec, _bad = read_record_partial(session, "nt!_IRP", irp)
+    except ReadError as e:
+        problems.add("UNREADABLE", e.address, "WDFREQUEST 0x%x: its IRP 0x%x is unreadable" % (request, irp))
+        return ctx
+    ctx["mdl_address"] = _field(irp_rec, "MdlAddress")
+    ctx["system_buffer"] = _field(irp_rec, "AssociatedIrp.SystemBuffer", "AssociatedIrp")
+    ctx["user_buffer"] = _field(irp_rec, "UserBuffer")
+    stack = _field(irp_rec, "Tail.Overlay.CurrentStackLocation", "CurrentStackLocation")
+    ctx["stack"] = stack
+    if not stack:
+        return ctx
+    try:
+        st, _bad = read_record_partial(session, "nt!_IO_STACK_LOCATION", stack)
+    except ReadError as e:
+        problems.add("UNREADABLE", e.address, "WDFREQUEST 0x%x: IRP 0x%x's current stack location 0x%x is unreadable" % (request, irp, stack))
+        return ctx
+    major = st.get("MajorFunction")
+    ctx["major"] = major
+    if major == IRP_MJ_READ:
+        ctx["read_write_length"] = _field(st, "Parameters.Read.Length", "ReadWriteLength")
+    elif major == IRP_MJ_WRITE:
+        ctx["read_write_length"] = _field(st, "Parameters.Write.Length", "ReadWriteLength")
+    elif major in (IRP_MJ_DEVICE_CONTROL, IRP_MJ_INTERNAL_DEVICE_CONTROL):
+        ctx["output_length"] = _field(st, "Parameters.DeviceIoControl.OutputBufferLength", "OutputBufferLength")
+        ctx["input_length"] = _field(st, "Parameters.DeviceIoControl.InputBufferLength", "InputBufferLength")
+        code = _field(st, "Parameters.DeviceIoControl.IoControlCode", "IoControlCode")
+        ctx["io_control_code"] = code
+        ctx["method"] = None if code is None else code & 3
+    return ctx
+
+
+def _embedded_value(session, req_rec, request, kind):
+    name = "m_SystemBuffer" if kind == "input" else "m_OutputBuffer"
+    v = _field(req_rec, name + ".m_Buffer", name + ".m_Mdl")
+    if v is None:
+        try:
+            lay = session.layouts.get(_wdf("FxRequest"))
+            v = session.target.read_pointer(request + lay.offset(name) + session.target.pointer_size)
+        except (ReadError, LayoutError):
+            v = None
+    return v
+
+
+def decode_request_buffer(session, request, kind, problems, req_rec=None, ctx=None):
+    """A request's input (``kind="input"``, FxRequestSystemBuffer) or output
+    (``"output"``, FxRequestOutputBuffer) buffer: ``{handle, kind, buffer,
+    length, mdl, read_only}`` plus ``origin`` ("request"), ``request``,
+    ``address`` (the embedded IFxMemory), ``major_function``, ``method``,
+    ``io_control_code``, ``irp``, ``valid`` (False when this kind of buffer
+    does not exist for the request's major function)."""
+    target = session.target
+    offs = request_layout_offsets(session)
+    if req_rec is None:
+        try:
+            req_rec, _bad = read_record_partial(session, _wdf("FxRequest"), request)
+        except ReadError as e:
+            problems.add("UNREADABLE", e.address, "WDFREQUEST 0x%x is unreadable" % request)
+            req_rec = {}
+    if ctx is None:
+        ctx = read_irp_context(session, request, problems, req_rec) if req_rec else read_irp_context(session, request, problems, {})
+    handle = request_buffer_handle(session, request, kind)
+    value = _embedded_value(session, req_rec, request, kind)
+    major = ctx.get("major")
+    method = ctx.get("method")
+    out = {"handle": hx(handle), "kind": kind, "buffer": None, "length": None, "mdl": None, "read_only": None,
+           "origin": "request", "request": hx(request), "address": hx(request + offs[kind]), "value": px(value),
+           "irp": px(ctx.get("irp")), "major_function": MAJOR_NAMES.get(major, hx(major)) if major is not None else None,
+           "method": METHOD_NAMES.get(method) if method is not None else None,
+           "io_control_code": hx(ctx.get("io_control_code")), "valid": True, "io_type": None}
+    what = "WDFREQUEST 0x%x %s buffer" % (request, kind)
+    direct = False
+    if major in (IRP_MJ_READ, IRP_MJ_WRITE):
+        if kind == "output":
+            out["valid"] = False
+            return out
+        out["length"] = ctx.get("read_write_length")
+        out["read_only"] = major == IRP_MJ_WRITE
+        mdl_addr = ctx.get("mdl_address")
+        if value and mdl_addr and value == mdl_addr:
+            direct = True
+            out["io_type"] = "direct"
+        else:
+            out["io_type"] = "buffered" if value and value == ctx.get("system_buffer") else (
+                "neither" if value and value == ctx.get("user_buffer") else None)
+    elif major in (IRP_MJ_DEVICE_CONTROL, IRP_MJ_INTERNAL_DEVICE_CONTROL):
+        if kind == "input":
+            out["length"] = ctx.get("input_length")
+            out["read_only"] = method in (1, 2)
+        else:
+            out["length"] = ctx.get("output_length")
+            out["read_only"] = method == 1
+            direct = method in (1, 2)
+    elif major is None:
+        return out
+    else:
+        out["valid"] = False
+        return out
+    if direct:
+        out["mdl"] = px(value)
+        if value:
+            from wdfdbg.decoders.mdl import decode_mdl, mdl_system_address
+            try:
+                info = decode_mdl(session, value, problems)
+                sva = mdl_system_address(info.record)
+                out["buffer"] = px(sva)
+                length = out["length"]
+                if length is not None and info.byte_count is not None and length > info.byte_count and not info.next:
+                    problems.add("MEMORY_OUT_OF_BOUNDS", request, "%s: length 0x%x is more than its MDL 0x%x describes (0x%x bytes)" % (
+                        what, length, value, info.byte_count))
+            except ReadError as e:
+                problems.add("UNREADABLE", e.address, "%s: its MDL 0x%x is unreadable" % (what, value))
+        elif out["length"]:
+            problems.add("MEMORY_OUT_OF_BOUNDS", request, "%s: length 0x%x but no MDL" % (what, out["length"]))
+    else:
+        out["buffer"] = px(value)
+        length = out["length"]
+        neither = method == 3 and major in (IRP_MJ_DEVICE_CONTROL, IRP_MJ_INTERNAL_DEVICE_CONTROL)
+        if neither:
+            out["io_type"] = "neither"
+        if neither and not value:
+            pass  # METHOD_NEITHER: the framework keeps no buffer (unsafe user buffers only)
+        elif not value and length:
+            problems.add("MEMORY_OUT_OF_BOUNDS", request, "%s: length 0x%x but the buffer is NULL" % (what, length))
+        elif value and length and length <= MAX_SANE_LENGTH:
+            for probe in (value, value + length - 1):
+                if not target.is_readable(probe, 1):
+                    problems.add("UNREADABLE", probe, "%s: its buffer 0x%x (0x%x bytes) is unreadable at 0x%x" % (what, value, length, probe))
+                    break
+    return out
+
+
+def request_buffers(session, request, problems):
+    """Both embedded buffers of the FxRequest at ``request`` (those that
+    exist for its major function)."""
+    try:
+        req_rec, _bad = read_record_partial(session, _wdf("FxRequest"), request)
+    except ReadError as e:
+        problems.add("UNREADABLE", e.address, "WDFREQUEST 0x%x is unreadable" % request)
+        return []
+    ctx = read_irp_context(session, request, problems, req_rec)
+    out = []
+    for kind in ("input", "output"):
+        rb = decode_request_buffer(session, request, kind, problems, req_rec=req_rec, ctx=ctx)
+        if rb.get("valid"):
+            out.append(rb)
+    return out
+
+
+# -- handles -----------------------------------------------------------------
+class Resolved(object):
+    """What a handle/address names: ``object`` (FxObject address), ``kind``
+    ("object" or "request-buffer"), ``buffer_kind`` ("input"/"output") for an
+    offset handle, ``handle``, ``problem`` (message) when it cannot be
+    decoded, ``field`` (the address an offset handle points at)."""
+
+    __slots__ = ("object", "kind", "buffer_kind", "handle", "problem", "field")
+
+    def __init__(self, obj=None, kind="object", buffer_kind=None, handle=None, problem=None, field=None):
+        self.object = obj
+        self.kind = kind
+        self.buffer_kind = buffer_kind
+        self.handle = handle
+        self.problem = problem
+        self.field = field
+
+
+def resolve_memory(session, value):
+    """A WDFMEMORY handle (plain or offset), or an object address."""
+    target = session.target
+    if not looks_like_handle(value, target.pointer_size):
+        return Resolved(value, handle=None)
+    dh = decode_handle(target, value)
+    if dh.problem:
+        return Resolved(None, handle=value, problem=dh.problem, field=dh.field)
+    if dh.offset:
+        try:
+            offs = request_layout_offsets(session)
+        except LayoutError:
+            offs = {}
+        kind = None
+        if dh.offset == offs.get("input_offset"):
+            kind = "input"
+        elif dh.offset == offs.get("output_offset"):
+            kind = "output"
+        if kind is None:
+            return Resolved(dh.object, kind="offset", handle=value, field=dh.field,
+                            problem="offset handle 0x%x: offset 0x%x is neither a request's input (0x%x) nor output (0x%x) buffer" % (
+                                value, dh.offset, offs.get("input_offset", 0), offs.get("output_offset", 0)))
+        return Resolved(dh.object, kind="request-buffer", buffer_kind=kind, handle=value, field=dh.field)
+    return Resolved(dh.object, handle=value)
+
+
+def read_preview(session, address, length):
+    """``length`` bytes at ``address`` for a hex dump: a list of
+    ``(address, size, bytes or None)`` chunks of at most 16 bytes, aligned
+    to 16 (None = unreadable)."""
+    target = session.target
+    out = []
+    pos = address
+    end = address + max(0, length)
+    while pos < end:
+        n = min(16 - (pos % 16), end - pos)
+        try:
+            out.append((pos, n, target.read(pos, n)))
+        except ReadError:
+            out.append((pos, n, None))
+        pos += n
+    return out
