@@ -144,6 +144,23 @@ def run(body, argv=None):
         return EXIT_USAGE
 
 
+def standard_main(module, argv=None):
+    """The ``main()`` of a command module: parse, open the source, execute,
+    write, with wdfdbg's error contract. A module whose ``execute`` takes
+    ``out=`` streams JSON reports there instead of building the text."""
+    def body(a):
+        args = module.parse_args(a)
+        session = open_from_args(args)
+        m = markup_for(args, session)
+        if getattr(args, "json", False) and getattr(module, "STREAMS_JSON", False):
+            code, _ = module.execute(session, args, m, out=sys.stdout)
+            return code
+        code, out = module.execute(session, args, m)
+        emit(out, m)
+        return code
+    return run(body, sys.argv[1:] if argv is None else argv)
+
+
 def exit_code(problems):
     from wdfdbg.analysis.problems import ERROR
     return EXIT_PROBLEMS if any(p.severity == ERROR for p in problems) else EXIT_OK

@@ -227,7 +227,7 @@ def render_text(session, info, problems):
     return "\n".join(lines)
 
 
-def execute(session, args):
+def execute(session, args, markup=None):
     info, drivers, problems = gather(session, args)
     if args.json:
         doc = rep.build_report(session, _driver_infos(drivers), [], problems, extra={"info": info}, command=NAME)
@@ -235,16 +235,12 @@ def execute(session, args):
     return command.exit_code(problems), render_text(session, info, problems)
 
 
-def _main(argv):
-    args = make_parser().parse_args(argv)
-    session = command.open_from_args(args)
-    code, out = execute(session, args)
-    command.emit(out)
-    return code
+def parse_args(argv):
+    return make_parser().parse_args(argv)
 
 
 def main(argv=None):
-    return command.run(_main, sys.argv[1:] if argv is None else argv)
+    return command.standard_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

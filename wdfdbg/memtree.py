@@ -23,6 +23,7 @@ from wdfdbg.render import report as rep
 from wdfdbg.render import text as txt
 
 NAME = "memtree"
+STREAMS_JSON = True  # execute(..., out=stream) writes the JSON report as it goes
 
 
 def make_parser():
@@ -213,20 +214,8 @@ def execute(session, args, markup=None, out=None):
     return command.exit_code(problems), render_text(session, drivers, nodes, problems, m)
 
 
-def _main(argv):
-    args = parse_args(argv)
-    session = command.open_from_args(args)
-    m = command.markup_for(args, session)
-    if args.json:
-        code, _ = execute(session, args, m, out=sys.stdout)
-        return code
-    code, out = execute(session, args, m)
-    command.emit(out, m)
-    return code
-
-
 def main(argv=None):
-    return command.run(_main, sys.argv[1:] if argv is None else argv)
+    return command.standard_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -136,17 +136,8 @@ def execute(session, args, markup=None):
     return command.exit_code(problems), render_text(session, drivers, nodes, problems, usage, m)
 
 
-def _main(argv):
-    args = parse_args(argv)
-    session = command.open_from_args(args)
-    m = command.markup_for(args, session)
-    code, out = execute(session, args, m)
-    command.emit(out, m)
-    return code
-
-
 def main(argv=None):
-    return command.run(_main, sys.argv[1:] if argv is None else argv)
+    return command.standard_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

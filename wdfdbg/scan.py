@@ -164,7 +164,7 @@ def render_text(session, drivers, nodes, problems, stats, args):
     return "\n".join(out)
 
 
-def execute(session, args):
+def execute(session, args, markup=None):
     drivers, nodes, problems, stats = collect(session, args)
     if args.json:
         doc = rep.build_report(session, drivers, nodes, problems, extra={"scan": stats.to_json()}, command=NAME)
@@ -172,16 +172,8 @@ def execute(session, args):
     return command.exit_code(problems), render_text(session, drivers, nodes, problems, stats, args)
 
 
-def _main(argv):
-    args = parse_args(argv)
-    session = command.open_from_args(args)
-    code, out = execute(session, args)
-    command.emit(out)
-    return code
-
-
 def main(argv=None):
-    return command.run(_main, sys.argv[1:] if argv is None else argv)
+    return command.standard_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":
