@@ -3,85 +3,14 @@ ground truth: Buffer, Mdl and Handle descriptors (with and without
 WDFMEMORY_OFFSET), the out-of-bounds one at the truth's address, hand-made
 corruptions, text and JSON (schema-validated), with and without symbols."""
 
-import base64
-import gzip
-import json
-import os
 
 import pytest
 
-from wdfdbg import command
-from wdfdbg.target import snapshot as snapfmt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(ROOT, "fixtures")
+from cmdhelpers import FIXTURES, ROOT, fixture, load_doc, load_truth, patched, run, run_json, variant  # noqa: F401
+
 MODES = {"symbols": (None, []), "profile": (None, ["--no-symbols"]), "no-vtables": ("no-vtables", []),
          "bare": ("bare", [])}
-
-
-def fixture(name, ext):
-    path = os.path.join(FIXTURES, "%s.%s" % (name, ext))
-    if not os.path.exists(path):
-        pytest.skip("fixture %s is missing (run scripts/make_fixtures.py)" % os.path.basename(path))
-    return path
-
-
-def load_truth(name):
-    with open(fixture(name, "truth.json")) as f:
-        return json.load(f)
-
-
-def load_doc(path):
-    with open(path, "rb") as f:
-        return json.loads(gzip.decompress(f.read()).decode("utf-8"))
-
-
-_VARIANTS = {}
-
-
-def variant(tmp_path_factory, name, mode):
-    src = fixture(name, "wdfsnap.json.gz")
-    if mode is None:
-        return src
-    key = (name, mode)
-    if key not in _VARIANTS:
-        doc = load_doc(src)
-        doc["types"] = {}
-        doc["symbols"] = {} if mode == "bare" else dict((k, v) for k, v in doc["symbols"].items() if "vftable" not in k)
-        path = str(tmp_path_factory.mktemp("variants") / ("%s-%s.wdfsnap.json.gz" % (name, mode)))
-        snapfmt.save(doc, path)
-        _VARIANTS[key] = path
-    return _VARIANTS[key]
-
-
-def patched(tmp_path_factory, name, patches, tag):
-    doc = load_doc(fixture(name, "wdfsnap.json.gz"))
-    ranges = [(int(r["address"], 16), bytearray(base64.b64decode(r["data"])), r) for r in doc["memory"]]
-    for addr, data in patches:
-        for start, buf, r in ranges:
-            if start <= addr and addr + len(data) <= start + len(buf):
-                buf[addr - start:addr - start + len(data)] = data
-                r["data"] = base64.b64encode(bytes(buf)).decode("ascii")
-                break
-        else:
-            raise AssertionError("0x%x is not in the fixture" % addr)
-    path = str(tmp_path_factory.mktemp("patched") / ("%s-%s.wdfsnap.json.gz" % (name, tag)))
-    snapfmt.save(doc, path)
-    return path
-
-
-def run(module, argv):
-    args = module.parse_args(list(argv))
-    session = command.open_from_args(args)
-    return module.execute(session, args)
-
-
-def run_json(module, argv):
-    from conftest import validate_report
-    code, out = run(module, list(argv) + ["--json"])
-    doc = json.loads(out)
-    validate_report(doc)
-    return code, doc
 
 
 @pytest.mark.parametrize("name", ("typical", "corrupt"))

@@ -4,17 +4,13 @@ with ``!lookaside``'s arithmetic, the free SLIST, the memory objects
 allocated from each list, the corrupt SLISTs (a cycle, a header depth that
 disagrees), text and JSON (schema-validated), with and without symbols."""
 
-import gzip
-import json
-import os
 
 import pytest
 
-from wdfdbg import command
 from wdfdbg.target import snapshot as snapfmt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(ROOT, "fixtures")
+from cmdhelpers import FIXTURES, ROOT, fixture, load_truth, run, run_json, variant  # noqa: F401
+
 MODES = {
     "symbols": (None, [], "vtable"),
     "profile": (None, ["--no-symbols"], "vtable"),
@@ -22,51 +18,6 @@ MODES = {
     "bare": ("bare", [], "shape"),
 }
 STATS = ("depth", "max_depth", "total_allocates", "allocate_misses", "total_frees", "free_misses")
-
-
-def fixture(name, ext):
-    path = os.path.join(FIXTURES, "%s.%s" % (name, ext))
-    if not os.path.exists(path):
-        pytest.skip("fixture %s is missing (run scripts/make_fixtures.py)" % os.path.basename(path))
-    return path
-
-
-def load_truth(name):
-    with open(fixture(name, "truth.json")) as f:
-        return json.load(f)
-
-
-_VARIANTS = {}
-
-
-def variant(tmp_path_factory, name, mode):
-    src = fixture(name, "wdfsnap.json.gz")
-    if mode is None:
-        return src
-    key = (name, mode)
-    if key not in _VARIANTS:
-        with open(src, "rb") as f:
-            doc = json.loads(gzip.decompress(f.read()).decode("utf-8"))
-        doc["types"] = {}
-        doc["symbols"] = {} if mode == "bare" else dict((k, v) for k, v in doc["symbols"].items() if "vftable" not in k)
-        path = str(tmp_path_factory.mktemp("variants") / ("%s-%s.wdfsnap.json.gz" % (name, mode)))
-        snapfmt.save(doc, path)
-        _VARIANTS[key] = path
-    return _VARIANTS[key]
-
-
-def run(module, argv):
-    args = module.parse_args(list(argv))
-    session = command.open_from_args(args)
-    return module.execute(session, args)
-
-
-def run_json(module, argv):
-    from conftest import validate_report
-    code, out = run(module, list(argv) + ["--json"])
-    doc = json.loads(out)
-    validate_report(doc)
-    return code, doc
 
 
 def lookasides(truth):

@@ -4,65 +4,16 @@ mapped and nonpaged-pool), the corrupt ones (a Next cycle, a wrong Size, a
 mapped flag without a mapping) at the truth's addresses, the verifier's
 AllocatedMdls, text and JSON (schema-validated), with and without symbols."""
 
-import gzip
-import json
-import os
 
 import pytest
 
-from wdfdbg import command
 from wdfdbg.target import snapshot as snapfmt
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(ROOT, "fixtures")
+from cmdhelpers import FIXTURES, ROOT, fixture, load_truth, run, run_json, variant  # noqa: F401
+
 SCENARIOS = ("typical", "two_drivers", "corrupt")
 MODES = {"symbols": (None, []), "profile": (None, ["--no-symbols"]), "bare": ("bare", [])}
 MDL_CODES = ("MDL_CHAIN_CYCLE", "MDL_INCONSISTENT")
-
-
-def fixture(name, ext):
-    path = os.path.join(FIXTURES, "%s.%s" % (name, ext))
-    if not os.path.exists(path):
-        pytest.skip("fixture %s is missing (run scripts/make_fixtures.py)" % os.path.basename(path))
-    return path
-
-
-def load_truth(name):
-    with open(fixture(name, "truth.json")) as f:
-        return json.load(f)
-
-
-_VARIANTS = {}
-
-
-def variant(tmp_path_factory, name, mode):
-    src = fixture(name, "wdfsnap.json.gz")
-    if mode is None:
-        return src
-    key = (name, mode)
-    if key not in _VARIANTS:
-        with open(src, "rb") as f:
-            doc = json.loads(gzip.decompress(f.read()).decode("utf-8"))
-        doc["types"] = {}
-        doc["symbols"] = {}
-        path = str(tmp_path_factory.mktemp("variants") / ("%s-%s.wdfsnap.json.gz" % (name, mode)))
-        snapfmt.save(doc, path)
-        _VARIANTS[key] = path
-    return _VARIANTS[key]
-
-
-def run(module, argv):
-    args = module.parse_args(list(argv))
-    session = command.open_from_args(args)
-    return module.execute(session, args)
-
-
-def run_json(module, argv):
-    from conftest import validate_report
-    code, out = run(module, list(argv) + ["--json"])
-    doc = json.loads(out)
-    validate_report(doc)
-    return code, doc
 
 
 def check_record(rec, want):

@@ -2,41 +2,11 @@
 objects and bytes by driver, pool tag, origin and class, with totals, and
 the lookaside summary, in text and JSON (schema-validated)."""
 
-import json
-import os
 
 import pytest
 
-from wdfdbg import command
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(ROOT, "fixtures")
-
-
-def fixture(name, ext):
-    path = os.path.join(FIXTURES, "%s.%s" % (name, ext))
-    if not os.path.exists(path):
-        pytest.skip("fixture %s is missing (run scripts/make_fixtures.py)" % os.path.basename(path))
-    return path
-
-
-def load_truth(name):
-    with open(fixture(name, "truth.json")) as f:
-        return json.load(f)
-
-
-def run(module, argv):
-    args = module.parse_args(list(argv))
-    session = command.open_from_args(args)
-    return module.execute(session, args)
-
-
-def run_json(module, argv):
-    from conftest import validate_report
-    code, out = run(module, list(argv) + ["--json"])
-    doc = json.loads(out)
-    validate_report(doc)
-    return code, doc
+from cmdhelpers import FIXTURES, ROOT, fixture, load_truth, run, run_json  # noqa: F401
 
 
 def expected_tables(truth, driver=None):
