@@ -276,10 +276,8 @@ def read_contexts(session, hdr, problems=None):
         seen.add(addr)
         try:
             rec = lay.decode(session.target.read(addr, lay.size))
-        except ReadError as e:
-            if problems is not None and not out:
-                pass  # a context header that was not captured is not an error
-            break
+        except ReadError:
+            break  # a context header that was not captured is not an error
         if rec.get("Object") != hdr.address:
             break
         ctx = {"header": addr, "name": None, "size": None, "context": addr + lay.offset("Context"),

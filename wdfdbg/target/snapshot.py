@@ -164,7 +164,6 @@ def validate(doc):
         add("description: not a string")
     t = doc.get("target")
     ptr = 8
-    page_size = 4096
     if not isinstance(t, dict):
         add("target: missing or not an object")
     else:
@@ -182,8 +181,6 @@ def validate(doc):
             pg = t["page_size"]
             if not _is_int(pg) or pg < 512 or pg > (1 << 21) or pg & (pg - 1):
                 add("target.page_size: expected a power of two from 512 to 2 MiB, found %r" % (_short(pg),))
-            else:
-                page_size = pg
         if t.get("os_build") is not None and (not _is_int(t["os_build"]) or t["os_build"] < 0):
             add("target.os_build: not a non-negative integer")
         if t.get("kmdf_version") is not None and not isinstance(t["kmdf_version"], str):
