@@ -1,0 +1,198 @@
+"""``record``: run a wdfdbg command through a recording target, show its
+output as usual, and save what it read as a snapshot that replays the same
+command offline, byte for byte.
+
+    wdfdbg record OUT.wdfsnap.json.gz [--source SOURCE] [--description TEXT] [--force] -- COMMAND [ARGS...]
+    !py -m wdfdbg.record OUT.wdfsnap.json.gz -- memtree [ARGS...]      (inside WinDbg: the live target)
+
+The source is ``--source``, else the command's own SOURCE argument, else the
+debugger's target. Replay with ``wdfdbg COMMAND OUT.wdfsnap.json.gz ARGS``.
+
+A command can be recorded when its module has ``parse_args(argv)`` (or
+``make_parser()``) and ``execute(session, args[, markup]) -> (exit code,
+text)``. Ctrl+Break (which the ``!py`` front end raises as
+``SystemExit("CTRL+BREAK")``) stops the command and writes nothing.
+"""
+
+import importlib
+import inspect
+import os
+import sys
+
+from wdfdbg import command
+from wdfdbg.errors import InputError, UsageError
+
+NAME = "record"
+RECORDABLE = ("memtree", "memory", "lookaside", "mdl", "descriptor", "memusage", "info", "scan")
+LISTS_MEMORY = ("scan",)  # commands that scan every readable range
+_VALUE_OPTIONS = ("--source", "--engine", "--description")
+
+
+def make_parser():
+    p = command.parser(NAME, "run a command through a recording target and save what it read as a snapshot")
+    p.add_argument("out", metavar="OUT", help="snapshot to write (.wdfsnap.json or .wdfsnap.json.gz)")
+    p.add_argument("--source", default=None,
+                   help="snapshot or dump to record from (default: the command's SOURCE, else the live debugger)")
+    p.add_argument("--engine", choices=["auto", "pykd"], default=None, help="pykd: open --source with pykd.loadDump")
+    p.add_argument("--description", default=None, help="description stored in the snapshot")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    return p
+
+
+def split_argv(argv):
+    """(record's own arguments, [COMMAND, ARGS...]): split at ``--``, or
+    else before the second positional argument."""
+    argv = list(argv)
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    positionals = 0
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in _VALUE_OPTIONS:
+            i += 2
+            continue
+        if tok.startswith("-") and tok != "-":
+            i += 1
+            continue
+        positionals += 1
+        if positionals == 2:
+            return argv[:i], argv[i:]
+        i += 1
+    return argv, []
+
+
+def command_module(name):
+    """The module of a recordable command and its (parse, execute)."""
+    if name not in RECORDABLE:
+        raise UsageError("record: %r is not a command that can be recorded (one of: %s)"
+                         % (name, ", ".join(RECORDABLE)))
+    try:
+        module = importlib.import_module("wdfdbg.%s" % name)
+    except ImportError as e:
+        raise UsageError("record: wdfdbg %s is not available (%s)" % (name, e))
+    parse = getattr(module, "parse_args", None)
+    if parse is None and hasattr(module, "make_parser"):
+        parse = lambda a: module.make_parser().parse_args(a)  # noqa: E731
+    execute = getattr(module, "execute", None)
+    if parse is None or execute is None:
+        raise UsageError("record: wdfdbg %s cannot run on a recording session "
+                         "(it needs parse_args(argv) and execute(session, args, markup))" % name)
+    return module, parse, execute
+
+
+def takes_markup(execute):
+    """True when ``execute(session, args, markup)`` accepts a markup."""
+    try:
+        params = inspect.signature(execute).parameters
+    except (TypeError, ValueError):
+        return True
+    return "markup" in params or len(params) >= 3 or \
+        any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in params.values())
+
+
+def open_recording_session(args, source=None, engine=None, cache_pages=65536):
+    """Open the source for a command's parsed ``args`` (or ``source``) with
+    a :class:`~wdfdbg.target.recording.RecordingBackend` in front of it.
+    Returns ``(session, recorder)``."""
+    from wdfdbg.layouts import Layouts
+    from wdfdbg.session import Session, open_backend, sample_path
+    from wdfdbg.target.base import Target
+    from wdfdbg.target.recording import RecordingBackend
+
+    path = getattr(args, "source", None)
+    if source is not None:
+        if path and os.path.abspath(path) != os.path.abspath(source):
+            raise UsageError("record: give the source once (--source or the command's SOURCE)")
+        path = source
+    if getattr(args, "sample", False):
+        if path:
+            raise UsageError("give SOURCE or --sample, not both")
+        path = sample_path()
+    if engine is None:
+        engine = getattr(args, "engine", None)
+    if engine == "auto":
+        engine = None
+    if path is None:
+        from wdfdbg.target.pykd_target import live_backend
+        backend = live_backend()
+        if backend is None:
+            raise UsageError("no SOURCE given and not running inside a debugger: name a snapshot or dump file")
+    else:
+        backend = open_backend(path, engine=engine)
+    types_files = getattr(args, "types", None) or ()
+    if types_files:
+        from wdfdbg.target.typesfile import with_types
+        backend = with_types(backend, types_files)
+    recorder = RecordingBackend(backend)
+    target = Target(recorder, cache_pages=cache_pages)
+    target.interrupt_check = recorder.interrupt_check
+    layouts = Layouts(target, profile=getattr(args, "profile", None),
+                      use_symbols=not getattr(args, "no_symbols", False))
+    session = Session(target, layouts, recorder.kind, path, recorder.origin)
+    return session, recorder
+
+
+def _is_ctrl_break(exc):
+    return isinstance(exc, SystemExit) and exc.args and exc.args[0] == "CTRL+BREAK"
+
+
+def _main(argv):
+    from wdfdbg.target import snapshot as snapfmt
+
+    own, rest = split_argv(argv)
+    opts = make_parser().parse_args(own)
+    if not rest:
+        raise UsageError("record: name the command to record after --, e.g. wdfdbg record OUT -- memtree SOURCE")
+    name = rest[0]
+    _, parse, execute = command_module(name)
+    args = parse(rest[1:])
+    if os.path.exists(opts.out) and not opts.force:
+        raise UsageError("record: %s exists (use --force to overwrite it)" % opts.out)
+    session, recorder = open_recording_session(args, source=opts.source, engine=opts.engine)
+    if name in LISTS_MEMORY and recorder.inner.ranges() is None:
+        session.target.close()
+        raise UsageError("record: %s reads all listed memory, and this source (%s) cannot list its memory: "
+                         "record it from a dump or snapshot file" % (name, recorder.kind))
+    try:
+        m = command.markup_for(args, session) if takes_markup(execute) else None
+        try:
+            code, out = execute(session, args, m) if m is not None else execute(session, args)
+        except SystemExit as e:
+            if _is_ctrl_break(e):
+                raise KeyboardInterrupt()
+            raise
+        command.emit(out, m)
+        description = opts.description
+        if description is None:
+            description = "wdfdbg record: %s %s (from %s)" % (name, " ".join(rest[1:]), session.path or "live target")
+            description = " ".join(description.split())
+        doc = recorder.to_document(description=description)
+        problems, _ = snapfmt.validate(doc)
+        if problems:
+            raise InputError("record: the recorded snapshot does not validate (%s); nothing written"
+                             % "; ".join(problems[:3]))
+        try:
+            snapfmt.save(doc, opts.out)
+        except OSError as e:
+            raise InputError("record: cannot write %s: %s" % (opts.out, e.strerror or e))
+    finally:
+        try:
+            session.target.close()
+        except Exception:
+            pass
+    st = recorder.stats()
+    sys.stderr.write("wdfdbg: recorded %d pages (%d bytes), %d types, %d symbols to %s\n"
+                     % (st["pages"], st["bytes"], st["types"], st["symbols"], opts.out))
+    for w in recorder.warnings:
+        sys.stderr.write("wdfdbg: record: warning: %s\n" % w)
+    return code
+
+
+def main(argv=None):
+    return command.run(_main, sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

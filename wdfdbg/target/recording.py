@@ -1,0 +1,308 @@
+"""Record what an analysis reads, and save it as a snapshot that replays the
+same analysis offline.
+
+:class:`RecordingBackend` wraps any backend (pykd, a dump file, a snapshot)
+and forwards every call, keeping:
+
+- the pages read (whole pages, or the readable ranges of partial ones);
+  unreadable pages are left out, so they stay unreadable on replay;
+- the types looked up, per module, as ISF: the answers to every
+  ``user_type``/``base_type``/``enum`` question the analysis asked, plus the
+  types those embed (so the ISF validates), nothing else;
+- the symbols resolved: ``symbol(name)`` results, and for every
+  ``symbol_at(address)`` the exact symbol returned, at its own address
+  (``address - displacement``);
+- modules, bugcheck, arch, pointer and page size, OS build, KMDF version.
+
+:meth:`RecordingBackend.to_document` builds the snapshot document. A replay
+only knows the recorded symbols, and :class:`~wdfdbg.target.base.SymbolTable`
+answers ``symbol_at`` with the nearest *recorded* symbol at or below an
+address; :meth:`RecordingBackend.symbol_mismatches` lists the lookups whose
+replay answer would differ from the live one (for example an address with
+no symbol live, above some recorded symbol), and ``to_document`` keeps them
+in :attr:`RecordingBackend.warnings`.
+"""
+
+from wdfdbg.errors import ReadError
+from wdfdbg.target.base import Backend, SymbolTable
+from wdfdbg.target.snapshot import ORIGINS, build_document
+
+ISF_FORMAT = "6.2.0"
+MAX_CLOSURE = 100000
+
+
+class RecordingTypeSource(object):
+    """Forwards a type source and remembers every answer."""
+
+    def __init__(self, inner, module):
+        self.inner = inner
+        self.module = module
+        self.user_types = {}
+        self.base_types = {}
+        self.enums = {}
+        self.dropped = []
+
+    def user_type(self, name):
+        if name not in self.user_types:
+            self.user_types[name] = self.inner.user_type(name)
+        return self.user_types[name]
+
+    def base_type(self, name):
+        if name not in self.base_types:
+            self.base_types[name] = self.inner.base_type(name)
+        return self.base_types[name]
+
+    def enum(self, name):
+        if name not in self.enums:
+            self.enums[name] = self.inner.enum(name)
+        return self.enums[name]
+
+    def isf(self, producer_version):
+        """The ISF document of what was asked and what that embeds, or None
+        when nothing was found."""
+        self._close()
+        uts = dict((k, v) for k, v in self.user_types.items() if v is not None)
+        ens = dict((k, v) for k, v in self.enums.items() if v is not None)
+        bts = dict((k, v) for k, v in self.base_types.items() if v is not None)
+        if not uts and not ens:
+            return None
+        self.dropped = _drop_unresolved(uts, ens, bts)
+        return {
+            "metadata": {"format": ISF_FORMAT, "producer": {"name": "wdfdbg-recorder", "version": producer_version}},
+            "base_types": dict(sorted(bts.items())),
+            "user_types": dict(sorted(uts.items())),
+            "enums": dict(sorted(ens.items())),
+            "symbols": {},
+        }
+
+    def _close(self):
+        """Ask the inner source for every type a recorded type embeds (by
+        value, through arrays and bit fields), so the ISF is complete."""
+        from wdfdbg.layouts.model import _BUILTIN_BASE
+        budget = MAX_CLOSURE
+        todo = [v for v in self.user_types.values() if v is not None]
+        while todo and budget > 0:
+            ut = todo.pop()
+            for fd in (ut.get("fields") or {}).values():
+                budget -= 1
+                t = fd.get("type") if isinstance(fd, dict) else None
+                depth = 0
+                while isinstance(t, dict) and depth < 32:
+                    depth += 1
+                    kind = t.get("kind")
+                    if kind == "array":
+                        t = t.get("subtype")
+                        continue
+                    if kind == "bitfield":
+                        t = t.get("type")
+                        continue
+                    name = t.get("name")
+                    if kind in ("struct", "union", "class") and isinstance(name, str):
+                        if name not in self.user_types:
+                            sub = self.user_type(name)
+                            if sub is not None:
+                                todo.append(sub)
+                    elif kind == "enum" and isinstance(name, str):
+                        self.enum(name)
+                    elif kind == "base" and isinstance(name, str) and name not in _BUILTIN_BASE:
+                        self.base_type(name)
+                    break
+
+
+class RecordingBackend(Backend):
+    """Forwards ``inner`` and records what was read (see the module doc)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        for attr in ("arch", "pointer_size", "page_size", "os_build", "kmdf_version", "kind", "path", "origin",
+                     "description"):
+            setattr(self, attr, getattr(inner, attr, getattr(Backend, attr, None)))
+        self.interrupt_check = getattr(inner, "interrupt_check", None)
+        self.notes = getattr(inner, "notes", [])
+        self.pages = {}             # page address -> (bytes, valid or None)
+        self.unreadable = set()     # page addresses that failed
+        self.symbols = {}           # name -> address (symbol() hits)
+        self.missing_symbols = set()
+        self.lookups = {}           # address -> (name, disp) or None (symbol_at)
+        self.type_sources = {}      # module lower -> RecordingTypeSource or None
+        self._modules = None
+        self.ranges_unlisted = False  # the analysis asked for ranges the source cannot list
+        self.warnings = []
+
+    # -- forwarding with recording ---------------------------------------
+    def read_page(self, page_address):
+        try:
+            page = self.inner.read_page(page_address)
+        except ReadError:
+            self.unreadable.add(page_address)
+            raise
+        self.pages[page_address] = (bytes(page.data), page.valid)
+        self.unreadable.discard(page_address)
+        return page
+
+    def symbol(self, name):
+        addr = self.inner.symbol(name)
+        if addr is None:
+            self.missing_symbols.add(name)
+        else:
+            self.symbols[name] = addr
+        return addr
+
+    def symbol_at(self, address):
+        res = self.inner.symbol_at(address)
+        self.lookups[address] = res
+        return res
+
+    def modules(self):
+        if self._modules is None:
+            self._modules = list(self.inner.modules())
+        return list(self._modules)
+
+    def type_source(self, module):
+        key = module.lower()
+        if key not in self.type_sources:
+            src = self.inner.type_source(module)
+            self.type_sources[key] = (module, RecordingTypeSource(src, module) if src is not None else None)
+        return self.type_sources[key][1]
+
+    def bugcheck(self):
+        return self.inner.bugcheck()
+
+    def ranges(self):
+        r = self.inner.ranges()
+        if r is None:
+            self.ranges_unlisted = True
+        return r
+
+    def close(self):
+        self.inner.close()
+
+    # -- results ---------------------------------------------------------
+    def recorded_symbols(self):
+        """name -> address: symbol() hits and the exact symbols symbol_at
+        returned (at ``address - displacement``)."""
+        out = dict(self.symbols)
+        for addr, res in sorted(self.lookups.items()):
+            if res is None:
+                continue
+            name, disp = res
+            at = addr - disp
+            if name in out and out[name] != at:
+                self._warn("symbol %s was found at 0x%x and at 0x%x; the replay keeps 0x%x"
+                           % (name, out[name], at, out[name]))
+                continue
+            out[name] = at
+        return out
+
+    def symbol_mismatches(self, symbols=None):
+        """The symbol_at lookups a replay would answer differently:
+        a list of (address, live answer, replay answer)."""
+        table = SymbolTable(self.recorded_symbols() if symbols is None else symbols)
+        out = []
+        for addr, res in sorted(self.lookups.items()):
+            replay = table.at(addr)
+            if replay != res:
+                out.append((addr, res, replay))
+        return out
+
+    def memory(self):
+        """(address, bytes) ranges of everything read."""
+        out = []
+        for pa in sorted(self.pages):
+            data, valid = self.pages[pa]
+            if valid is None:
+                out.append((pa, data))
+            else:
+                for s, e in valid:
+                    if e > s:
+                        out.append((pa + s, data[s:e]))
+        return out
+
+    def snapshot_origin(self):
+        """``recorded`` when read through a debugger (pykd); a snapshot's own
+        origin when re-recording one; ``converted`` for other dump readers."""
+        if self.kind == "pykd":
+            return "recorded"
+        if self.origin in ORIGINS:
+            return self.origin
+        return "converted"
+
+    def _warn(self, text):
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def to_document(self, description=None, origin=None):
+        """The snapshot document of everything recorded so far."""
+        from wdfdbg import __version__
+        types = {}
+        for key, (module, src) in sorted(self.type_sources.items()):
+            if src is None:
+                continue
+            isf = src.isf(__version__)
+            if isf is not None:
+                types[module] = isf
+                for f in src.dropped:
+                    self._warn("%s!%s: its type is unknown; left out of the recorded types" % (module, f))
+        symbols = self.recorded_symbols()
+        for addr, live, replay in self.symbol_mismatches(symbols):
+            self._warn("symbol lookup at 0x%x: live %s, replay %s" % (addr, _sym(live), _sym(replay)))
+        if self.ranges_unlisted:
+            self._warn("the analysis asked for the readable memory ranges, which this source cannot list; "
+                       "a replay lists the recorded pages instead and may show more")
+        if description is None:
+            description = self.description
+        return build_document(origin or self.snapshot_origin(), self.arch, self.pointer_size, self.memory(),
+                              page_size=self.page_size, os_build=self.os_build, kmdf_version=self.kmdf_version,
+                              description=description, bugcheck=self.inner.bugcheck(), modules=self.modules(),
+                              symbols=symbols, types=types)
+
+    def stats(self):
+        mem = self.memory()
+        return {"pages": len(self.pages), "bytes": sum(len(d) for _, d in mem), "unreadable_pages": len(self.unreadable),
+                "symbols": len(self.recorded_symbols()),
+                "types": sum(len([v for v in s.user_types.values() if v is not None])
+                             for _, s in self.type_sources.values() if s is not None)}
+
+
+def _resolvable(t, uts, ens, bts):
+    from wdfdbg.layouts.model import _BUILTIN_BASE
+    depth = 0
+    while isinstance(t, dict) and depth < 32:
+        depth += 1
+        kind = t.get("kind")
+        if kind == "array":
+            t = t.get("subtype")
+        elif kind == "bitfield":
+            t = t.get("type")
+        elif kind in ("struct", "union", "class"):
+            return t.get("name") in uts
+        elif kind == "enum":
+            return t.get("name") in ens
+        elif kind == "base":
+            return t.get("name") in bts or t.get("name") in _BUILTIN_BASE
+        else:
+            return True
+    return False
+
+
+def _drop_unresolved(uts, ens, bts):
+    """Remove members whose type the source could not give (the ISF must
+    validate); returns ``["Type.field", ...]`` removed."""
+    dropped = []
+    for name in sorted(uts):
+        ut = uts[name]
+        fields = ut.get("fields") or {}
+        bad = [f for f, fd in fields.items() if not _resolvable(fd.get("type"), uts, ens, bts)]
+        if bad:
+            ut = dict(ut)
+            ut["fields"] = dict((f, fd) for f, fd in fields.items() if f not in bad)
+            uts[name] = ut
+            dropped.extend("%s.%s" % (name, f) for f in bad)
+    return dropped
+
+
+def _sym(res):
+    if res is None:
+        return "none"
+    name, disp = res
+    return name if not disp else "%s+0x%x" % (name, disp)
