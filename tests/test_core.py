@@ -2,8 +2,6 @@
 Python 3.8 syntax, and the tree walk on a tiny hand-laid heap."""
 
 import ast
-import copy
-import os
 import pathlib
 
 import pytest
@@ -275,7 +273,6 @@ def test_vermin_says_python_38():
     """API-level check (vermin): nothing in wdfdbg/ needs more than 3.8."""
     import shutil
     import subprocess
-    import sys
     exe = shutil.which("vermin")
     if exe is None:
         pytest.skip("vermin is not installed (pip install -e '.[test]' installs it)")

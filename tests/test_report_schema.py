@@ -1,6 +1,5 @@
 """The shipped JSON Schema is itself valid and rejects what the contract forbids."""
 
-import copy
 import json
 import os
 
