@@ -279,3 +279,24 @@ def test_vermin_says_python_38():
     r = subprocess.run([exe, "-t=3.8-", "--no-tips", "--violations", "--eval-annotations", str(ROOT / "wdfdbg")],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     assert r.returncode == 0, r.stdout
+
+
+@pytest.mark.parametrize("profile", ["win10-1607-x64", "win10-19041-x64", "win11-x64"])
+def test_profile_chosen_by_probing_and_by_build(profile):
+    """Without types or an OS build, probing the driver list picks the
+    profile whose FxDriverGlobalsList and Driver offsets hold; with a build
+    the build decides; --profile overrides both."""
+    from wdfdbg.decoders import drivers as drv
+    from wdfdbg.testing import build
+    doc = build("typical", profile=profile).document(types=False)
+    del doc["target"]["os_build"]
+    s = session_for(doc)
+    assert s.layouts.profile.name == profile
+    names = [d.name for d in drv.for_each_driver(s, ProblemLog())]
+    assert names == ["AmdPPM"]
+    builds = {"win10-1607-x64": 14393, "win10-19041-x64": 19041, "win11-x64": 22000}
+    doc["target"]["os_build"] = builds[profile]
+    assert session_for(doc).layouts.profile.name == profile
+    snap = snapfmt.loads(snapfmt.dumps(doc))
+    t = Target(snapfmt.SnapshotBackend(snap))
+    assert Layouts(t, profile="win10-x86").profile.name == "win10-x86"
