@@ -96,9 +96,7 @@ def open_recording_session(args, source=None, engine=None, cache_pages=65536):
     """Open the source for a command's parsed ``args`` (or ``source``) with
     a :class:`~wdfdbg.target.recording.RecordingBackend` in front of it.
     Returns ``(session, recorder)``."""
-    from wdfdbg.layouts import Layouts
-    from wdfdbg.session import Session, open_backend, sample_path
-    from wdfdbg.target.base import Target
+    from wdfdbg.session import open_session, sample_path
     from wdfdbg.target.recording import RecordingBackend
 
     path = getattr(args, "source", None)
@@ -114,23 +112,11 @@ def open_recording_session(args, source=None, engine=None, cache_pages=65536):
         engine = getattr(args, "engine", None)
     if engine == "auto":
         engine = None
-    if path is None:
-        from wdfdbg.target.pykd_target import live_backend
-        backend = live_backend()
-        if backend is None:
-            raise UsageError("no SOURCE given and not running inside a debugger: name a snapshot or dump file")
-    else:
-        backend = open_backend(path, engine=engine)
-    types_files = getattr(args, "types", None) or ()
-    if types_files:
-        from wdfdbg.target.typesfile import with_types
-        backend = with_types(backend, types_files)
-    recorder = RecordingBackend(backend)
-    target = Target(recorder, cache_pages=cache_pages)
-    target.interrupt_check = recorder.interrupt_check
-    layouts = Layouts(target, profile=getattr(args, "profile", None),
-                      use_symbols=not getattr(args, "no_symbols", False))
-    session = Session(target, layouts, recorder.kind, path, recorder.origin)
+    session = open_session(path, engine=engine, profile=getattr(args, "profile", None),
+                           types_files=getattr(args, "types", None) or (),
+                           use_symbols=not getattr(args, "no_symbols", False),
+                           cache_pages=cache_pages, wrap=RecordingBackend)
+    recorder = session.target.backend
     return session, recorder
 
 

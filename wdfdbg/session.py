@@ -63,9 +63,11 @@ def open_backend(path, engine=None):
     return snapfmt.SnapshotBackend(snap)
 
 
-def open_session(path=None, engine=None, profile=None, types_files=(), use_symbols=True, cache_pages=65536):
+def open_session(path=None, engine=None, profile=None, types_files=(), use_symbols=True, cache_pages=65536,
+                 wrap=None):
     """Open ``path`` (or the live debugger when ``path`` is None under
-    WinDbg) and return a :class:`Session`."""
+    WinDbg) and return a :class:`Session`. ``wrap(backend) -> backend``
+    puts a layer in front of the backend (e.g. a RecordingBackend)."""
     if path is None:
         try:
             from wdfdbg.target.pykd_target import live_backend
@@ -79,6 +81,8 @@ def open_session(path=None, engine=None, profile=None, types_files=(), use_symbo
     if types_files:
         from wdfdbg.target.typesfile import with_types
         backend = with_types(backend, types_files)
+    if wrap is not None:
+        backend = wrap(backend)
     target = Target(backend, cache_pages=cache_pages)
     if getattr(backend, "interrupt_check", None) is not None:
         target.interrupt_check = backend.interrupt_check
