@@ -209,3 +209,28 @@ def test_backend_reads_equal_distinct_pages():
     s.target.backend.read_page = spy
     memtree.execute(s, memtree.parse_args(["--json"]))
     assert s.target.backend_reads == len(pages)
+
+
+REAL_X64 = os.path.join(os.path.dirname(FIXTURES), "..", "shared", "dumps", "triage_x64.dmp")
+
+
+def test_memtree_on_the_real_triage_dump_falls_back_to_the_scan():
+    """The triage dump does not capture FxLibraryGlobals' list head: memtree
+    says so (a warning, not an error), scans, and shows AmdPPM's real tree
+    with its FxMemoryBuffer decoded by shape."""
+    if not os.path.exists(REAL_X64):
+        pytest.skip("real dump %s is absent" % REAL_X64)
+    s = open_session(REAL_X64)
+    code, text = memtree.execute(s, memtree.parse_args(["--json"]))
+    doc = json.loads(text)
+    validate_report(doc)
+    assert code == 0
+    codes = [p["code"] for p in doc["problems"]]
+    assert "SCAN_FALLBACK" in codes
+    assert all(p["severity"] != "error" for p in doc["problems"])
+    assert doc["source"]["profile"] == "win10-19041-x64"
+    amd = [o for o in doc["objects"] if o["driver"] == "AmdPPM"]
+    assert any(o["wdf_type"] == "WDFDRIVER" for o in amd)
+    mem = [o for o in amd if o["wdf_type"] == "WDFMEMORY"]
+    assert len(mem) == 1 and mem[0]["class"] == "FxMemoryBuffer" and mem[0]["memory"]["origin"] == "inline"
+    assert mem[0]["memory"]["length"] == 0x14
