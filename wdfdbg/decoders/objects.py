@@ -68,11 +68,14 @@ class ObjectNode(object):
         self.depth = depth
         self.driver = driver
         self.handle = handle
-        self.problems = []
+        # Shared empty tuples until a decoder assigns a list: most objects
+        # have no problems, MDLs or contexts, and a million objects should
+        # not pay for three empty lists each.
+        self.problems = ()
         self.memory = None
         self.lookaside = None
-        self.mdls = []
-        self.contexts = []
+        self.mdls = ()
+        self.contexts = ()
         self.extra = {}
 
     @property
@@ -263,12 +266,12 @@ def read_contexts(session, hdr, problems=None):
     """The context headers of an object: list of dicts {header, name,
     size, context}. Empty when ``m_ObjectSize`` is 0."""
     if not hdr.object_size:
-        return []
+        return ()
     try:
         lay = session.layouts.get("Wdf01000!FxContextHeader")
         ti_lay = session.layouts.get("Wdf01000!_WDF_OBJECT_CONTEXT_TYPE_INFO")
     except LayoutError:
-        return []
+        return ()
     out = []
     addr = hdr.address + hdr.object_size
     seen = set()
@@ -293,7 +296,7 @@ def read_contexts(session, hdr, problems=None):
                 pass
         out.append(ctx)
         addr = rec.get("NextHeader")
-    return out
+    return out or ()
 
 
 def walk_tree(session, root, problems, driver_names=None, max_objects=MAX_OBJECTS, max_depth=MAX_DEPTH,

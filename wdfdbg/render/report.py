@@ -45,7 +45,7 @@ def assign_problems(nodes, problems, span=None):
         node = nodes[order[j]]
         size = span or max(node.header.object_size or 0, 0x68)
         if p.address < node.address + size and p not in node.problems:
-            node.problems.append(p)
+            node.problems = list(node.problems) + [p]
 
 
 def object_record(session, node):
