@@ -9,28 +9,7 @@ Every report names the source through :meth:`Layouts.describe`.
 from wdfdbg.errors import LayoutError
 from wdfdbg.layouts.model import StructLayout, TypeCompiler  # noqa: F401
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME, PROFILES, choose_profile  # noqa: F401
-
-
-class IsfSource(object):
-    """Type source over one ISF document (a dict)."""
-
-    def __init__(self, doc):
-        self.doc = doc or {}
-        self._ut = self.doc.get("user_types") or {}
-        self._bt = self.doc.get("base_types") or {}
-        self._en = self.doc.get("enums") or {}
-
-    def user_type(self, name):
-        return self._ut.get(name)
-
-    def base_type(self, name):
-        return self._bt.get(name)
-
-    def enum(self, name):
-        return self._en.get(name)
-
-    def names(self):
-        return list(self._ut)
+from wdfdbg.target.base import IsfSource  # noqa: F401  (re-exported: layouts compile from it)
 
 
 def split_name(qualified, default_module="Wdf01000"):

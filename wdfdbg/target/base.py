@@ -135,6 +135,31 @@ class Backend(object):
         pass
 
 
+class IsfSource(object):
+    """A type source over one ISF document (``user_type``, ``base_type``,
+    ``enum`` return the ISF entries or None); ``label`` names where the
+    types came from in reports (None: the caller's default)."""
+
+    def __init__(self, doc, label=None):
+        self.doc = doc or {}
+        self.label = label
+        self._ut = self.doc.get("user_types") or {}
+        self._bt = self.doc.get("base_types") or {}
+        self._en = self.doc.get("enums") or {}
+
+    def user_type(self, name):
+        return self._ut.get(name)
+
+    def base_type(self, name):
+        return self._bt.get(name)
+
+    def enum(self, name):
+        return self._en.get(name)
+
+    def names(self):
+        return list(self._ut)
+
+
 class SymbolTable(object):
     """Name <-> address map with nearest-symbol lookup (for vtables)."""
 

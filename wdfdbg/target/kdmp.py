@@ -15,7 +15,7 @@ import sys
 
 from wdfdbg.errors import DumpError, InputError, ReadError
 from wdfdbg.target.base import Backend, Bugcheck, Module, Page, SymbolTable
-from wdfdbg.target.minidump import DUMP_TYPES, KERNEL_IMAGES, module_name
+from wdfdbg.target.minidump import DUMP_TYPES, KERNEL_IMAGES, header_symbols, module_name
 
 PAGE_SIZE = 0x1000
 HEADER_SIZE = 0x2000
@@ -362,13 +362,7 @@ class KdmpBackend(Backend):
 
     def _symbol_map(self):
         if self._symbols is None:
-            syms = {}
-            if self.ps_loaded_module_list:
-                syms["nt!PsLoadedModuleList"] = self.ps_loaded_module_list
-            if self.ps_active_process_head:
-                syms["nt!PsActiveProcessHead"] = self.ps_active_process_head
-            if self.kd_debugger_data_block:
-                syms["nt!KdDebuggerDataBlock"] = self.kd_debugger_data_block
+            syms = header_symbols(self)
             lib = derive_library_globals(self)
             if lib is not None:
                 syms["Wdf01000!FxLibraryGlobals"] = lib

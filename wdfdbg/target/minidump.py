@@ -634,13 +634,7 @@ class MinidumpBackend(Backend):
     def _symbol_map(self):
         if self._symbols is None:
             d = self.dump
-            syms = {}
-            if d.ps_loaded_module_list:
-                syms["nt!PsLoadedModuleList"] = d.ps_loaded_module_list
-            if d.ps_active_process_head:
-                syms["nt!PsActiveProcessHead"] = d.ps_active_process_head
-            if d.kd_debugger_data_block:
-                syms["nt!KdDebuggerDataBlock"] = d.kd_debugger_data_block
+            syms = header_symbols(d)
             for k, v in d.kdbg_symbols().items():
                 syms.setdefault(k, v)
             lib = find_library_globals(self)
@@ -720,6 +714,20 @@ def candidate_globals(backend):
                 out.append(g)
             i = raw.find(mask, i + 1)
     return out
+
+
+def header_symbols(header):
+    """The kernel symbols a dump header names (any object with
+    ``ps_loaded_module_list``, ``ps_active_process_head`` and
+    ``kd_debugger_data_block``): name -> address, zeros left out."""
+    syms = {}
+    for name, attr in (("nt!PsLoadedModuleList", "ps_loaded_module_list"),
+                       ("nt!PsActiveProcessHead", "ps_active_process_head"),
+                       ("nt!KdDebuggerDataBlock", "kd_debugger_data_block")):
+        v = getattr(header, attr, None)
+        if v:
+            syms[name] = v
+    return syms
 
 
 def find_library_globals(backend):

@@ -16,7 +16,7 @@ import re
 import zlib
 
 from wdfdbg.errors import ReadError, SnapshotError
-from wdfdbg.target.base import ARCH_POINTER_SIZE, Backend, Bugcheck, Module, Page, SymbolTable
+from wdfdbg.target.base import ARCH_POINTER_SIZE, Backend, Bugcheck, IsfSource, Module, Page, SymbolTable
 
 FORMAT = "wdfdbg-snapshot"
 VERSION = 1
@@ -417,22 +417,6 @@ def nearest_in_module(symtab, modules, address):
     return hit
 
 
-class IsfTypeSource(object):
-    def __init__(self, doc):
-        self._ut = doc.get("user_types") or {}
-        self._bt = doc.get("base_types") or {}
-        self._en = doc.get("enums") or {}
-
-    def user_type(self, name):
-        return self._ut.get(name)
-
-    def base_type(self, name):
-        return self._bt.get(name)
-
-    def enum(self, name):
-        return self._en.get(name)
-
-
 class SnapshotBackend(Backend):
     """Replays a :class:`Snapshot`: bytes not covered are unreadable."""
 
@@ -453,7 +437,7 @@ class SnapshotBackend(Backend):
         self._symtab = SymbolTable(snap.symbols)
         self._type_sources = {}
         for mod, isf in snap.types.items():
-            self._type_sources[mod.lower()] = IsfTypeSource(isf)
+            self._type_sources[mod.lower()] = IsfSource(isf)
 
     def read_page(self, pa):
         ps = self.page_size

@@ -13,32 +13,19 @@ import os
 
 from wdfdbg.errors import InputError, SnapshotError
 from wdfdbg.target import snapshot as snapfmt
-from wdfdbg.target.base import Backend
+from wdfdbg.target.base import Backend, IsfSource
 
 KERNEL_ALIASES = ("ntoskrnl", "ntkrnlmp", "ntkrnlpa", "ntkrpamp")
 MAX_TYPES_FILE = 512 << 20
 
 
-class IsfFileSource(object):
+class IsfFileSource(IsfSource):
     """A type source over one validated ISF file."""
 
     def __init__(self, doc, module, path):
-        self.doc = doc
+        IsfSource.__init__(self, doc, label="types-file:%s=%s" % (module, path))
         self.module = module
         self.path = path
-        self.label = "types-file:%s=%s" % (module, path)
-        self._ut = doc.get("user_types") or {}
-        self._bt = doc.get("base_types") or {}
-        self._en = doc.get("enums") or {}
-
-    def user_type(self, name):
-        return self._ut.get(name)
-
-    def base_type(self, name):
-        return self._bt.get(name)
-
-    def enum(self, name):
-        return self._en.get(name)
 
 
 def module_from_filename(path):
