@@ -14,8 +14,8 @@ import struct
 import sys
 
 from wdfdbg.errors import DumpError, InputError, ReadError
-from wdfdbg.target.base import Backend, Bugcheck, Module, Page, SymbolTable
-from wdfdbg.target.minidump import DUMP_TYPES, KERNEL_IMAGES, header_symbols, module_name
+from wdfdbg.target.base import Backend, Bugcheck, Module, Page
+from wdfdbg.target.minidump import DUMP_TYPES, KERNEL_IMAGES, DumpSymbols, header_symbols, module_name
 
 PAGE_SIZE = 0x1000
 HEADER_SIZE = 0x2000
@@ -161,7 +161,7 @@ def import_kdmp_parser():
     return kdmp_parser
 
 
-class KdmpBackend(Backend):
+class KdmpBackend(DumpSymbols, Backend):
     """A 64-bit x64 full/bitmap/kernel dump through kdmp-parser."""
 
     kind = "kernel-dump"
@@ -189,8 +189,6 @@ class KdmpBackend(Backend):
         self.notes = []
         self._modules = None
         self._ranges = None
-        self._symbols = None
-        self._symtab = None
         self._tables = {}
 
     # -- memory ---------------------------------------------------------------
@@ -360,27 +358,12 @@ class KdmpBackend(Backend):
             self.notes.append("the loaded module list could not be read past %d entries (%s)" % (len(out), e))
         return out
 
-    def _symbol_map(self):
-        if self._symbols is None:
-            syms = header_symbols(self)
-            lib = derive_library_globals(self)
-            if lib is not None:
-                syms["Wdf01000!FxLibraryGlobals"] = lib
-            self._symbols = syms
-            self._symtab = SymbolTable(syms)
-        return self._symbols
-
-    def symbol(self, name):
-        self._symbol_map()
-        return self._symtab.lookup(name)
-
-    def symbol_at(self, address):
-        self._symbol_map()
-        hit = self._symtab.at(address)
-        return hit if hit is not None and hit[1] == 0 else None
-
-    def symbols(self):
-        return dict(self._symbol_map())
+    def derived_symbols(self):
+        syms = header_symbols(self)
+        lib = derive_library_globals(self)
+        if lib is not None:
+            syms["Wdf01000!FxLibraryGlobals"] = lib
+        return syms
 
 
 def _merge(spans):

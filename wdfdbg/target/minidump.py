@@ -523,7 +523,37 @@ class TriageDump(object):
         return out
 
 
-class MinidumpBackend(Backend):
+class DumpSymbols(object):
+    """Symbols of a dump backend without PDBs: what ``derived_symbols()``
+    finds (header pointers, FxLibraryGlobals), computed once; only exact
+    addresses have names."""
+
+    _symbols = None
+    _symtab = None
+
+    def derived_symbols(self):
+        return {}
+
+    def _symbol_map(self):
+        if self._symbols is None:
+            self._symbols = self.derived_symbols()
+            self._symtab = SymbolTable(self._symbols)
+        return self._symbols
+
+    def symbol(self, name):
+        self._symbol_map()
+        return self._symtab.lookup(name)
+
+    def symbol_at(self, address):
+        self._symbol_map()
+        hit = self._symtab.at(address)
+        return hit if hit is not None and hit[1] == 0 else None
+
+    def symbols(self):
+        return dict(self._symbol_map())
+
+
+class MinidumpBackend(DumpSymbols, Backend):
     """Reads a triage dump: the saved data blocks (and call stack, KDBG copy,
     data page) are the readable memory; everything else is unreadable."""
 
@@ -547,8 +577,6 @@ class MinidumpBackend(Backend):
                 break
         self._modules = [Module(dr.name, dr.base, dr.size, dr.path, dr.timestamp) for dr in dump.drivers]
         self._build_index()
-        self._symbols = None
-        self._symtab = None
 
     # -- memory ---------------------------------------------------------------
     def _build_index(self):
@@ -631,36 +659,14 @@ class MinidumpBackend(Backend):
         return list(self._kmdf_table)
 
     # -- symbols -----------------------------------------------------------
-    def _symbol_map(self):
-        if self._symbols is None:
-            d = self.dump
-            syms = header_symbols(d)
-            for k, v in d.kdbg_symbols().items():
-                syms.setdefault(k, v)
-            lib = find_library_globals(self)
-            if lib is not None:
-                syms["Wdf01000!FxLibraryGlobals"] = lib
-            self._symbols = syms
-            self._symtab = SymbolTable(syms)
-        return self._symbols
-
-    def symbol(self, name):
-        self._symbol_map()
-        return self._symtab.lookup(name)
-
-    def symbol_at(self, address):
-        self._symbol_map()
-        hit = self._symtab.at(address)
-        if hit is None:
-            return None
-        # only exact symbols or symbols inside the same module
-        name, disp = hit
-        if disp == 0:
-            return hit
-        return None
-
-    def symbols(self):
-        return dict(self._symbol_map())
+    def derived_symbols(self):
+        syms = header_symbols(self.dump)
+        for k, v in self.dump.kdbg_symbols().items():
+            syms.setdefault(k, v)
+        lib = find_library_globals(self)
+        if lib is not None:
+            syms["Wdf01000!FxLibraryGlobals"] = lib
+        return syms
 
     def close(self):
         pass
