@@ -79,12 +79,18 @@ def node_line(node, m=PLAIN):
         facts.append("%s buffer %s tag '%s' depth %s/%s free %s" % (
             la.get("kind"), size_str(la.get("buffer_size")), la.get("pool_tag"), lst.get("depth"),
             lst.get("max_depth"), lst.get("free_entries")))
-    for c in node.contexts:
-        if c.get("name"):
-            facts.append("context %s %s (size %s)" % (c["name"], hx(c["context"]), size_str(c.get("size"))))
     line = INDENT * node.depth + "  ".join(parts)
     if facts:
         line += "  " + m.text("; ".join(facts))
+    for c in node.contexts:
+        if c.get("name"):
+            # like !wdfhandle's "dt <ctx> NAME": the type lives in the client driver's image
+            label = "context %s %s" % (c["name"], hx(c["context"]))
+            if node.driver:
+                label = m.link(label, "dt %s!%s 0x%x" % (node.driver, c["name"], c["context"]))
+            else:
+                label = m.text(label)
+            line += "  " + label + m.text(" (size %s)" % size_str(c.get("size")))
     extra = []
     for rb in node.extra.get("request_buffers") or []:
         handle = int(rb["handle"], 16) if rb.get("handle") else None
