@@ -60,7 +60,7 @@ class ObjectNode(object):
     """One object in a walked tree, with what decoders add to it."""
 
     __slots__ = ("header", "parent", "depth", "driver", "handle", "problems", "memory", "lookaside", "mdls",
-                 "contexts", "extra")
+                 "contexts", "_extra")
 
     def __init__(self, header, parent, depth, driver, handle):
         self.header = header
@@ -76,7 +76,22 @@ class ObjectNode(object):
         self.lookaside = None
         self.mdls = ()
         self.contexts = ()
-        self.extra = {}
+        self._extra = None
+
+    @property
+    def extra(self):
+        """Further decoded facts by name (created on first use)."""
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
+
+    @extra.setter
+    def extra(self, value):
+        self._extra = value
+
+    def extras(self):
+        """The extra facts for reading, without creating a dict."""
+        return self._extra or {}
 
     @property
     def address(self):
@@ -85,6 +100,32 @@ class ObjectNode(object):
     @property
     def wdf_type(self):
         return fxt.ddi_name(self.header.fx_type, self.header.cls)
+
+
+class ContextInfo(object):
+    """One FxContextHeader of an object: ``header`` (its address), ``name``
+    and ``size`` (from WDF_OBJECT_CONTEXT_TYPE_INFO), ``context`` (the
+    driver's context address), ``type_info``. Readable as a mapping too
+    (``c["name"]``, ``c.get("size")``); slotted because every object of a
+    large tree carries one."""
+
+    __slots__ = ("header", "name", "size", "context", "type_info")
+
+    def __init__(self, header, context, type_info, name=None, size=None):
+        self.header = header
+        self.context = context
+        self.type_info = type_info
+        self.name = name
+        self.size = size
+
+    def __getitem__(self, key):
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key)
+
+    def get(self, key, default=None):
+        return getattr(self, key, default)
 
 
 class Offsets(object):
@@ -263,8 +304,8 @@ def validate_child_list(session, obj):
 
 
 def read_contexts(session, hdr, problems=None):
-    """The context headers of an object: list of dicts {header, name,
-    size, context}. Empty when ``m_ObjectSize`` is 0."""
+    """The context headers of an object: a list of :class:`ContextInfo`
+    (empty when ``m_ObjectSize`` is 0)."""
     if not hdr.object_size:
         return ()
     try:
@@ -283,15 +324,14 @@ def read_contexts(session, hdr, problems=None):
             break  # a context header that was not captured is not an error
         if rec.get("Object") != hdr.address:
             break
-        ctx = {"header": addr, "name": None, "size": None, "context": addr + lay.offset("Context"),
-               "type_info": rec.get("ContextTypeInfo")}
         ti = rec.get("ContextTypeInfo")
+        ctx = ContextInfo(addr, addr + lay.offset("Context"), ti)
         if ti:
             try:
                 tir = ti_lay.decode(session.target.read(ti, ti_lay.size))
-                ctx["size"] = tir.get("ContextSize")
+                ctx.size = tir.get("ContextSize")
                 if tir.get("ContextName"):
-                    ctx["name"] = session.target.read_cstring(tir["ContextName"], 128)
+                    ctx.name = session.target.read_cstring(tir["ContextName"], 128)
             except ReadError:
                 pass
         out.append(ctx)

@@ -73,7 +73,7 @@ def object_record(session, node):
         "contexts": [{"header": hx(c["header"]), "name": c["name"], "size": c["size"], "context": hx(c["context"])}
                      for c in node.contexts],
     }
-    for k, v in sorted(node.extra.items()):
+    for k, v in sorted(node.extras().items()):
         rec.setdefault(k, v)
     return rec
 

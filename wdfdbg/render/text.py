@@ -92,7 +92,7 @@ def node_line(node, m=PLAIN):
                 label = m.text(label)
             line += "  " + label + m.text(" (size %s)" % size_str(c.get("size")))
     extra = []
-    for rb in node.extra.get("request_buffers") or []:
+    for rb in node.extras().get("request_buffers") or []:
         handle = int(rb["handle"], 16) if rb.get("handle") else None
         label = "%s WDFMEMORY %s" % (rb.get("kind") or "buffer", rb.get("handle") or "?")
         head = m.memory_link(label, handle) if handle is not None else m.text(label)
