@@ -234,3 +234,14 @@ def test_memtree_on_the_real_triage_dump_falls_back_to_the_scan():
     mem = [o for o in amd if o["wdf_type"] == "WDFMEMORY"]
     assert len(mem) == 1 and mem[0]["class"] == "FxMemoryBuffer" and mem[0]["memory"]["origin"] == "inline"
     assert mem[0]["memory"]["length"] == 0x14
+
+
+def test_depth_limit_does_not_read_deeper_objects():
+    full = open_session(snap("leak"))
+    memtree.execute(full, memtree.parse_args(["--json"]))
+    shallow = open_session(snap("leak"))
+    code, text = memtree.execute(shallow, memtree.parse_args(["--json", "--depth", "0"]))
+    doc = json.loads(text)
+    assert [o["depth"] for o in doc["objects"]] == [0]
+    assert not [p for p in doc["problems"] if p["code"] == "WALK_LIMIT"]
+    assert shallow.target.reads * 100 < full.target.reads

@@ -115,7 +115,7 @@ def collect(session, args):
     nodes = []
     limit = args.max_objects
     if root is not None:
-        nodes = fxo.walk_tree(session, root, problems, names, max_objects=limit)
+        nodes = fxo.walk_tree(session, root, problems, names, max_objects=limit, show_depth=args.depth)
     elif not drivers and not (args.handle or args.address or args.root):
         scan = _scan_fallback(session, problems)
         if scan is not None:
@@ -127,14 +127,14 @@ def collect(session, args):
             if not d.driver:
                 problems.add("UNREADABLE", d.globals, "driver %s: FX_DRIVER_GLOBALS.Driver is not readable" % d.label())
                 continue
-            nodes.extend(fxo.walk_tree(session, d.driver, problems, names, max_objects=max(1, limit - len(nodes))))
+            nodes.extend(fxo.walk_tree(session, d.driver, problems, names, max_objects=max(1, limit - len(nodes)),
+                                       show_depth=args.depth))
             if len(nodes) >= limit:
                 break
         if only and not any((d.name or "").lower() == only.lower() for d in drivers):
             raise UsageError("no KMDF driver named %r (drivers: %s)" % (only, ", ".join(d.label() for d in drivers) or "none"))
-    if args.depth is not None and nodes:
-        base = nodes[0].depth
-        nodes = [n for n in nodes if n.depth - base <= args.depth]
+    if args.depth is not None and nodes:  # (a scan's nodes are not walked with show_depth)
+        nodes = [n for n in nodes if n.depth <= args.depth]
     annotate(session, nodes, problems, args)
     try:
         from wdfdbg.analysis.triage import triage

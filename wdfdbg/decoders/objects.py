@@ -340,12 +340,14 @@ def read_contexts(session, hdr, problems=None):
 
 
 def walk_tree(session, root, problems, driver_names=None, max_objects=MAX_OBJECTS, max_depth=MAX_DEPTH,
-              on_node=None):
+              on_node=None, show_depth=None):
     """Pre-order list of :class:`ObjectNode` below ``root`` (an address).
 
     ``driver_names`` maps FX_DRIVER_GLOBALS address -> driver name.
     ``on_node(node)`` is called for each node as it is added. Iterative;
-    bounded by ``max_objects`` and ``max_depth`` (WALK_LIMIT)."""
+    bounded by ``max_objects`` and ``max_depth`` (WALK_LIMIT).
+    ``show_depth``: the caller wants only this many levels: deeper objects
+    are not read at all, and that is not a problem."""
     driver_names = driver_names or {}
     nodes = []
     visited = set()
@@ -370,6 +372,8 @@ def walk_tree(session, root, problems, driver_names=None, max_objects=MAX_OBJECT
         nodes.append(node)
         if on_node is not None:
             on_node(node)
+        if show_depth is not None and depth >= show_depth:
+            continue
         if depth >= max_depth:
             if hdr.child_flink and hdr.child_flink != hdr.address + offsets(session).child_head:
                 problems.add("WALK_LIMIT", hdr.address, "depth limit %d reached at 0x%x" % (max_depth, hdr.address))
