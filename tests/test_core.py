@@ -300,3 +300,14 @@ def test_profile_chosen_by_probing_and_by_build(profile):
     snap = snapfmt.loads(snapfmt.dumps(doc))
     t = Target(snapfmt.SnapshotBackend(snap))
     assert Layouts(t, profile="win10-x86").profile.name == "win10-x86"
+
+
+def test_handle_or_address():
+    from wdfdbg.decoders.handles import decode_handle_or_address
+
+    class T(object):
+        pointer_size = 8
+    assert decode_handle_or_address(T(), 0x000049f6bfe9d5d8).object == 0xffffb60940162a20
+    d = decode_handle_or_address(T(), 0xffffb60940162a20)
+    assert d.object == 0xffffb60940162a20 and d.handle is None and d.problem is None
+    assert decode_handle_or_address(T(), 0x49f6bfe9d5da).problem

@@ -20,7 +20,7 @@ from wdfdbg.decoders import memory as mem
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.annotate import annotate_memory
-from wdfdbg.decoders.handles import decode_handle, looks_like_handle
+from wdfdbg.decoders.handles import decode_handle_or_address
 from wdfdbg.errors import LayoutError, ReadError, UsageError
 from wdfdbg.memory import Link, check_destroyed, driver_of, kv_table, link_table, make_node, quiet_drivers, size_text
 from wdfdbg.memtree import fix_positionals
@@ -105,14 +105,11 @@ def collect(session, args):
     drivers = quiet_drivers(session)
     value = command.parse_int(args.root, "H")
     target = session.target
-    addr = value
-    handle = None
-    if looks_like_handle(value, target.pointer_size):
-        dh = decode_handle(target, value)
-        if dh.problem:
-            problems.add("BAD_HANDLE", dh.field, dh.problem)
-            return drivers, None, [], problems, None
-        addr, handle = dh.object, value
+    dh = decode_handle_or_address(target, value)
+    if dh.problem:
+        problems.add("BAD_HANDLE", dh.field, dh.problem)
+        return drivers, None, [], problems, None
+    addr, handle = dh.object, dh.handle
     try:
         hdr = fxo.read_object(session, addr)
     except ReadError as e:

@@ -17,7 +17,7 @@ from wdfdbg import command
 from wdfdbg.analysis.problems import ProblemLog
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import objects as fxo
-from wdfdbg.decoders.handles import decode_handle, looks_like_handle
+from wdfdbg.decoders.handles import decode_handle, decode_handle_or_address
 from wdfdbg.errors import UsageError
 from wdfdbg.render import report as rep
 from wdfdbg.render import text as txt
@@ -84,13 +84,11 @@ def resolve_root(session, args, drivers, problems):
         except UsageError:
             raise UsageError("ROOT %r is neither a KMDF driver name (drivers: %s) nor a handle or address"
                              % (args.root, ", ".join(d.label() for d in drivers) or "none found"))
-        if looks_like_handle(v, target.pointer_size):
-            dh = decode_handle(target, v)
-            if dh.problem:
-                problems.add("BAD_HANDLE", dh.field, dh.problem)
-                return None, None
-            return dh.object, None
-        return v, None
+        dh = decode_handle_or_address(target, v)
+        if dh.problem:
+            problems.add("BAD_HANDLE", dh.field, dh.problem)
+            return None, None
+        return dh.object, None
     return None, args.driver
 
 

@@ -68,3 +68,12 @@ def looks_like_handle(value, pointer_size):
     if pointer_size == 8:
         return value < (1 << 63)
     return value < 0x80000000
+
+
+def decode_handle_or_address(target, value):
+    """What users type: a handle (decoded, offset handles included) or, when
+    ``value`` looks like a kernel pointer, the object address itself (then
+    ``handle`` on the result is None)."""
+    if looks_like_handle(value, target.pointer_size):
+        return decode_handle(target, value)
+    return DecodedHandle(None, value, 0, value)

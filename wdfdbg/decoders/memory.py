@@ -38,7 +38,7 @@ address.
 
 from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.common import read_record_partial, tag_string
-from wdfdbg.decoders.handles import decode_handle, handle_of, looks_like_handle
+from wdfdbg.decoders.handles import decode_handle_or_address, handle_of
 from wdfdbg.decoders.lookaside import (lookaside_shape_class, read_lookaside_base, KINDS as LOOKASIDE_KINDS,
                                        memory_alignment)
 from wdfdbg.errors import LayoutError, ReadError
@@ -717,10 +717,9 @@ class Resolved(object):
 
 def resolve_memory(session, value):
     """A WDFMEMORY handle (plain or offset), or an object address."""
-    target = session.target
-    if not looks_like_handle(value, target.pointer_size):
+    dh = decode_handle_or_address(session.target, value)
+    if dh.handle is None:
         return Resolved(value, handle=None)
-    dh = decode_handle(target, value)
     if dh.problem:
         return Resolved(None, handle=value, problem=dh.problem, field=dh.field)
     if dh.offset:
