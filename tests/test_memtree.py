@@ -245,3 +245,41 @@ def test_depth_limit_does_not_read_deeper_objects():
     assert [o["depth"] for o in doc["objects"]] == [0]
     assert not [p for p in doc["problems"] if p["code"] == "WALK_LIMIT"]
     assert shallow.target.reads * 100 < full.target.reads
+
+
+def test_tree_walk_reads_no_buffer_pages_but_memory_command_probes_them():
+    """A big pool buffer has pages of its own: the tree walk must not pay a
+    round trip for them (the pool tag needs only the page holding the pool
+    header); `memory H` checks the buffer's last byte and reports it
+    unreadable when that page is missing."""
+    import tempfile
+    from wdfdbg import memory
+    from wdfdbg.target import snapshot as snapfmt
+    t = truth("typical")
+    pool = [o for o in t["objects"] if o.get("memory") and o["memory"]["origin"] == "pool"
+            and o["memory"]["length"] > 0x1000][0]
+    buf = int(pool["memory"]["buffer"], 16)
+    last_page = (buf + pool["memory"]["length"] - 1) & ~0xfff
+    obj_pages = set(int(o["address"], 16) & ~0xfff for o in t["objects"])
+    assert last_page not in obj_pages
+    s = open_session(snap("typical"))
+    touched = set()
+    orig = s.target.backend.read_page
+    s.target.backend.read_page = lambda pa: (touched.add(pa), orig(pa))[1]
+    memtree.execute(s, memtree.parse_args(["--json"]))
+    assert last_page not in touched
+    # drop that page: memtree does not notice, `memory` reports it
+    full = snapfmt.load(snap("typical"))
+    kept = []
+    for a, d in full.memory:
+        if a <= last_page < a + len(d):
+            kept += [(a, d[:last_page - a]), (last_page + 0x1000, d[last_page + 0x1000 - a:])]
+        else:
+            kept.append((a, d))
+    doc = snapfmt.build_document(full.origin, "x64", 8, kept, os_build=19041, modules=full.modules,
+                                 symbols=full.symbols, types=full.types, bugcheck=full.bugcheck)
+    path = os.path.join(tempfile.mkdtemp(), "nobuf.wdfsnap.json.gz")
+    snapfmt.save(doc, path)
+    code, out = memory.execute(open_session(path), memory.parse_args([path, pool["handle"], "--json"]))
+    problems = json.loads(out)["problems"]
+    assert any(p["code"] == "UNREADABLE" and int(p["address"], 16) >= last_page for p in problems), problems

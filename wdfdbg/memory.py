@@ -236,13 +236,13 @@ def collect(session, args):
         return drivers, node, record, problems, extra
     node = make_node(session, hdr, drivers, handle=value if res.handle else None)
     destroyed = check_destroyed(hdr, value, problems)
-    if not annotate_memory(session, node, problems):
+    if not annotate_memory(session, node, problems, probe_buffer=True):
         stale = mem.memory_shape_class(session, hdr) if destroyed else None
         if stale is not None:
             # a freed object keeps its image (the vptr goes back to a base
             # class): show what is left of it, by shape
             hdr.cls, hdr.cls_source = stale, "shape"
-            annotate_memory(session, node, problems)
+            annotate_memory(session, node, problems, probe_buffer=True)
             return drivers, node, node.memory, problems, extra
         problems.add("BAD_HANDLE", res.object, "0x%x names a %s (%s), not a WDFMEMORY" % (
             value, node.wdf_type or "type 0x%x" % (hdr.fx_type or 0), hdr.cls or "FxObject"))

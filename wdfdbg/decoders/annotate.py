@@ -39,14 +39,17 @@ def _mdl_records(session, address, problems, seen):
     return out
 
 
-def annotate_memory(session, node, problems):
+def annotate_memory(session, node, problems, probe_buffer=False):
+    """Set ``node.memory`` (and its MDLs) for a WDFMEMORY; False when the
+    node is not one. ``probe_buffer``: see :func:`memory.decode_memory` (off
+    in tree walks, on for the single-object commands)."""
     hdr = node.header
     if not mem.is_memory(session, hdr):
         return False
     if hdr.cls is None:
         cls, source = mem.memory_class(session, hdr)
         hdr.cls, hdr.cls_source = cls, source
-    node.memory = mem.decode_memory(session, hdr, problems, handle=node.handle)
+    node.memory = mem.decode_memory(session, hdr, problems, handle=node.handle, probe_buffer=probe_buffer)
     if node.memory.get("mdl"):
         node.mdls = _mdl_records(session, int(node.memory["mdl"], 16), problems, set())
     return True

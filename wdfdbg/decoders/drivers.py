@@ -39,7 +39,9 @@ class DriverInfo(object):
 
 def read_driver(session, globals_addr, dump_names=None):
     """Decode one ``_FX_DRIVER_GLOBALS``; returns (DriverInfo, first
-    unreadable address or None). Raises ReadError if none of it is readable."""
+    unreadable address or None). Raises ReadError if none of it is readable.
+    ``dump_names()`` gives globals -> name from the bugcheck driver-info
+    table; it is called only for a driver whose globals hold no name."""
     rec, bad = read_record_partial(session, "Wdf01000!_FX_DRIVER_GLOBALS", globals_addr)
     d = DriverInfo(globals_addr)
     d.handle_mask = rec.get("WdfHandleMask")
@@ -61,8 +63,8 @@ def read_driver(session, globals_addr, dump_names=None):
             name = None
     if name:
         d.name, d.name_source = name, "globals"
-    elif dump_names and globals_addr in dump_names:
-        d.name, d.name_source = dump_names[globals_addr], "bugcheck-driver-info"
+    elif dump_names is not None and globals_addr in dump_names():
+        d.name, d.name_source = dump_names()[globals_addr], "bugcheck-driver-info"
     elif d.image_address:
         mod = session.target.module_of(d.image_address)
         if mod is not None:
@@ -97,6 +99,19 @@ def dump_driver_names(session):
     return out
 
 
+class _Lazy(object):
+    """Call ``fn`` once, on first use (memory reads only when needed)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.value = None
+
+    def __call__(self):
+        if self.fn is not None:
+            self.value, self.fn = self.fn(), None
+        return self.value
+
+
 def driver_list_head(session):
     lib = session.target.symbol("Wdf01000!FxLibraryGlobals")
     if lib is None:
@@ -117,7 +132,7 @@ def for_each_driver(session, problems, limit=MAX_DRIVERS):
     if head is None:
         problems.add("NO_DRIVERS", None, "symbol Wdf01000!FxLibraryGlobals is not available: the driver list cannot be found")
         return
-    names = dump_driver_names(session)
+    names = _Lazy(lambda: dump_driver_names(session))
     ptr = target.pointer_size
     try:
         entry = target.read_pointer(head)

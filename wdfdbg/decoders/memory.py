@@ -410,11 +410,16 @@ def empty_record():
             "read_only": None}
 
 
-def decode_memory(session, hdr, problems, handle=None):
+def decode_memory(session, hdr, problems, handle=None, probe_buffer=True):
     """The memory record of the WDFMEMORY whose header is ``hdr`` (contract
     keys plus ``class``, ``class_source``, ``object``, ``handle``,
     ``object_size``, ``paged``, ``tag_source``, ``buffer_capacity``,
-    ``request``, ``lookaside_kind``). Problems go to ``problems``."""
+    ``request``, ``lookaside_kind``). Problems go to ``problems``.
+
+    ``probe_buffer`` checks that the buffer's first and last bytes are
+    readable (UNREADABLE if not). That touches the buffer's pages, a
+    debugger round trip each, so a whole-tree walk leaves it off and the
+    single-object commands keep it on."""
     target = session.target
     cls, source = memory_class(session, hdr)
     out = empty_record()
@@ -507,7 +512,7 @@ def decode_memory(session, hdr, problems, handle=None):
         problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0x%x cannot be right" % (what, bs))
     if cls not in INLINE and cls in ORIGINS and ORIGINS[cls] is not None and not buf and "m_BufferSize" in rec:
         problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: its buffer pointer is NULL (length 0x%x)" % (what, bs or 0))
-    elif buf and bs and bs <= MAX_SANE_LENGTH:
+    elif probe_buffer and buf and bs and bs <= MAX_SANE_LENGTH:
         for probe in (buf, buf + bs - 1):
             if not target.is_readable(probe, 1):
                 problems.add("UNREADABLE", probe, "%s: its buffer 0x%x (0x%x bytes) is unreadable at 0x%x" % (what, buf, bs, probe))

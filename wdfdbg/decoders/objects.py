@@ -327,16 +327,30 @@ def read_contexts(session, hdr, problems=None):
         ti = rec.get("ContextTypeInfo")
         ctx = ContextInfo(addr, addr + lay.offset("Context"), ti)
         if ti:
-            try:
-                tir = ti_lay.decode(session.target.read(ti, ti_lay.size))
-                ctx.size = tir.get("ContextSize")
-                if tir.get("ContextName"):
-                    ctx.name = session.target.read_cstring(tir["ContextName"], 128)
-            except ReadError:
-                pass
+            ctx.name, ctx.size = _context_type(session, ti_lay, ti)
         out.append(ctx)
         addr = rec.get("NextHeader")
     return out or ()
+
+
+def _context_type(session, ti_lay, ti):
+    """(name, size) of a WDF_OBJECT_CONTEXT_TYPE_INFO, read once per type:
+    every object of a type points at the same one."""
+    cache = getattr(session, "_context_types", None)
+    if cache is None:
+        cache = session._context_types = {}
+    hit = cache.get(ti)
+    if hit is None:
+        name = size = None
+        try:
+            tir = ti_lay.decode(session.target.read(ti, ti_lay.size))
+            size = tir.get("ContextSize")
+            if tir.get("ContextName"):
+                name = session.target.read_cstring(tir["ContextName"], 128)
+        except ReadError:
+            pass
+        hit = cache[ti] = (name, size)
+    return hit
 
 
 def walk_tree(session, root, problems, driver_names=None, max_objects=MAX_OBJECTS, max_depth=MAX_DEPTH,
