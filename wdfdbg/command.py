@@ -57,10 +57,6 @@ def add_source_args(p, source_required=False):
     p.add_argument("--dml", choices=["auto", "on", "off"], default="auto", help="DML links (WinDbg)")
 
 
-def add_handle_arg(p, name="handle", helptext="WDF handle or object address"):
-    p.add_argument(name, metavar=name.upper(), help=helptext)
-
-
 def parse_int(text, what="value"):
     """Parse a number the way WinDbg users type it: ``0x..``, bare hex
     (``ffffc08b`0de9d0870``), or ``0n`` decimal."""

@@ -102,9 +102,9 @@ def execute(session, args, markup=None):
     nodes = [node] if node is not None else []
     rep.assign_problems(nodes, problems)
     if args.json:
-        extra = {"descriptor": desc, "_extra_mdls": len(desc.get("mdls") or [])}
         owner = [d for d in drivers if node is not None and d.globals == node.header.globals]
-        doc = rep.build_report(session, owner, nodes, problems, extra=extra, command=NAME)
+        doc = rep.build_report(session, owner, nodes, problems, extra={"descriptor": desc}, command=NAME,
+                               extra_mdls=len(desc.get("mdls") or []))
         return command.exit_code(problems), rep.dumps(doc)
     m = markup or command.markup_for(args, session)
     return command.exit_code(problems), render_text(session, desc, node, problems, m)

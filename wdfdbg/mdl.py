@@ -104,8 +104,8 @@ def execute(session, args, markup=None):
         extra = {"mdls": chain}
         if args.allocated:
             extra["allocated_mdls"] = allocated
-        extra["_extra_mdls"] = len(chain) + sum(1 for e in allocated if e.get("record"))
-        doc = rep.build_report(session, drivers, [], problems, extra=extra, command=NAME)
+        doc = rep.build_report(session, drivers, [], problems, extra=extra, command=NAME,
+                               extra_mdls=len(chain) + sum(1 for e in allocated if e.get("record")))
         return command.exit_code(problems), rep.dumps(doc)
     m = markup or command.markup_for(args, session)
     return command.exit_code(problems), render_text(session, args, drivers, chain, allocated, problems, m)

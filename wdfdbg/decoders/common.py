@@ -4,12 +4,6 @@ that a dump captured only in part, pool tags."""
 from wdfdbg.errors import ReadError
 
 
-def read_record(session, qualified, address):
-    """Read and decode the whole struct ``qualified`` at ``address`` in one
-    read; raises ReadError."""
-    return session.layouts.read(qualified, address)
-
-
 def read_record_partial(session, qualified, address):
     """Decode what is readable of a struct: ``(record, first_unreadable)``.
 

@@ -107,8 +107,10 @@ def driver_json(d, nodes):
             "verifier": d.verifier_on}
 
 
-def build_report(session, drivers, nodes, problems, extra=None, command=None):
-    """The whole report document. ``extra``: keys to add at the top level."""
+def build_report(session, drivers, nodes, problems, extra=None, command=None, extra_mdls=0):
+    """The whole report document. ``extra``: keys to add at the top level;
+    ``extra_mdls``: MDLs reported outside object records (counted in the
+    summary)."""
     problems = list(problems)
     doc = {
         "schema": SCHEMA_ID,
@@ -118,7 +120,7 @@ def build_report(session, drivers, nodes, problems, extra=None, command=None):
         "drivers": [driver_json(d, nodes) for d in drivers],
         "objects": [object_record(session, n) for n in nodes],
         "problems": [p.to_json() for p in problems],
-        "summary": summary(nodes, problems, extra_mdls=(extra or {}).pop("_extra_mdls", 0) if extra else 0),
+        "summary": summary(nodes, problems, extra_mdls=extra_mdls),
     }
     if command:
         doc["command"] = command

@@ -156,9 +156,6 @@ class IsfSource(object):
     def enum(self, name):
         return self._en.get(name)
 
-    def names(self):
-        return list(self._ut)
-
 
 class SymbolTable(object):
     """Name <-> address map with nearest-symbol lookup (for vtables)."""
@@ -378,13 +375,6 @@ class Target(object):
 
     def ranges(self):
         return self.backend.ranges()
-
-    def reset_counters(self):
-        self.backend_reads = 0
-        self.reads = 0
-
-    def drop_cache(self):
-        self._cache.clear()
 
     def close(self):
         self.backend.close()
