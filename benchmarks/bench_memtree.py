@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from wdfdbg import memtree  # noqa: E402
 from wdfdbg.layouts import Layouts  # noqa: E402
 from wdfdbg.session import Session  # noqa: E402
-from wdfdbg.target.base import Target  # noqa: E402
+from wdfdbg.sources.base import Target  # noqa: E402
 from wdfdbg.testing import build  # noqa: E402
 
 

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from wdfdbg import command
-from wdfdbg.target import snapshot as snapfmt
+from wdfdbg.sources import snapshot as snapfmt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "fixtures")

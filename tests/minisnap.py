@@ -6,8 +6,8 @@ import copy
 import struct
 
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME
-from wdfdbg.target.base import Module
-from wdfdbg.target.snapshot import build_document
+from wdfdbg.sources.base import Module
+from wdfdbg.sources.snapshot import build_document
 
 BASE = 0xffffc08b00000000
 WDF = 0xfffff80479950000

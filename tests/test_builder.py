@@ -12,8 +12,8 @@ from wdfdbg.errors import ReadError
 from wdfdbg.layouts import IsfSource
 from wdfdbg.layouts.model import TypeCompiler
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME
-from wdfdbg.target import snapshot as snapfmt
-from wdfdbg.target.base import Target
+from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.sources.base import Target
 from wdfdbg.testing import FIXTURES, build, compact_objects, expand_objects, load_truth
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -15,8 +15,8 @@ from wdfdbg.layouts import IsfSource, Layouts
 from wdfdbg.layouts.model import TypeCompiler
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME
 from wdfdbg.session import Session
-from wdfdbg.target import snapshot as snapfmt
-from wdfdbg.target.base import Backend, Page, Target
+from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.sources.base import Backend, Page, Target
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

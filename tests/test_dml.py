@@ -12,7 +12,7 @@ import pytest
 from minisnap import document
 from wdfdbg.render.dml import DmlMarkup, chunks, debugger_wants_dml, escape, unescape, write_dml
 from wdfdbg.render.markup import PLAIN
-from wdfdbg.target import snapshot as snapfmt
+from wdfdbg.sources import snapshot as snapfmt
 from wdfdbg.testing.fake_pykd import fake_pykd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

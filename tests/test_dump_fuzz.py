@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from test_minidump import X64, build_bitmap_dump, build_triage_dump, need_x64
 from wdfdbg.errors import InputError, ReadError
-from wdfdbg.target import minidump
+from wdfdbg.sources import minidump
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = build_triage_dump()
@@ -179,7 +179,7 @@ def test_fuzz_real_dump_header(choices, values):
        value=VALUES, cut=st.one_of(st.none(), st.integers(min_value=0, max_value=0x8000)))
 def test_fuzz_kdmp_header(tmp_path_factory, field, value, cut):
     pytest.importorskip("kdmp_parser", reason="kdmp-parser is not installed")
-    from wdfdbg.target.dumpfile import open_dump
+    from wdfdbg.sources.dumpfile import open_dump
     data = bytearray(build_bitmap_dump({0xffffc08b00000000: b"A" * 0x1000}))
     off, fmt = field
     struct.pack_into(fmt, data, off, value & ((1 << (8 * struct.calcsize(fmt))) - 1))

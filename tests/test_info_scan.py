@@ -242,7 +242,7 @@ def _scan_doc(path, capsys):
 
 def test_snapshot_of_synthetic_triage_replays(tmp_path, capsys):
     from wdfdbg import snapshot
-    from wdfdbg.target import snapshot as snapfmt
+    from wdfdbg.sources import snapshot as snapfmt
     p = write(tmp_path, "t.dmp", build_triage_dump())
     out = str(tmp_path / "t.wdfsnap.json.gz")
     assert snapshot.main([p, "-o", out]) == 0
@@ -262,7 +262,7 @@ def test_snapshot_of_synthetic_triage_replays(tmp_path, capsys):
 
 def test_snapshot_all_and_around(tmp_path, capsys):
     from wdfdbg import snapshot
-    from wdfdbg.target import snapshot as snapfmt
+    from wdfdbg.sources import snapshot as snapfmt
     stack = (0xffff850429890000, b"S" * 0x800)
     p = write(tmp_path, "t.dmp", build_triage_dump(stack=stack))
     out = str(tmp_path / "a.wdfsnap.json")

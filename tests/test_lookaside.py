@@ -7,7 +7,7 @@ disagrees), text and JSON (schema-validated), with and without symbols."""
 
 import pytest
 
-from wdfdbg.target import snapshot as snapfmt
+from wdfdbg.sources import snapshot as snapfmt
 
 from cmdhelpers import FIXTURES, ROOT, fixture, load_truth, run, run_json, variant  # noqa: F401
 
@@ -194,7 +194,7 @@ def test_statistics_arithmetic_on_a_hand_made_list():
     from wdfdbg.decoders.lookaside import decode_kernel_lookaside
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
-    from wdfdbg.target.base import Target
+    from wdfdbg.sources.base import Target
     base = 0xffffc08b00010000
     mem = bytearray(0x1000)
     entries = [base + 0x100, base + 0x200]
@@ -226,7 +226,7 @@ def test_x86_lookasides_from_what_the_builder_placed():
     from wdfdbg.decoders.objects import walk_tree
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
-    from wdfdbg.target.base import Target
+    from wdfdbg.sources.base import Target
     from wdfdbg.testing import scenarios
     built = scenarios.build("typical", arch="x86")
     b = built.b

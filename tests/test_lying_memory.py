@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from conftest import FIXTURES, validate_report
 from wdfdbg import lookaside, memory, memtree, memusage
 from wdfdbg.session import open_session
-from wdfdbg.target import snapshot as snapfmt
+from wdfdbg.sources import snapshot as snapfmt
 from wdfdbg.testing.builder import load_truth
 
 PATH = os.path.join(FIXTURES, "typical.wdfsnap.json.gz")
@@ -33,7 +33,7 @@ def corrupted_session(writes):
     snap = snapfmt.Snapshot(SNAP.doc, [(a, bytes(d)) for a, d in mem], path="corrupted")
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
-    from wdfdbg.target.base import Target
+    from wdfdbg.sources.base import Target
     t = Target(snapfmt.SnapshotBackend(snap))
     s = Session(t, Layouts(t), "snapshot", "corrupted", "synthetic")
     base = open_session(PATH)

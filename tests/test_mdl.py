@@ -7,7 +7,7 @@ AllocatedMdls, text and JSON (schema-validated), with and without symbols."""
 
 import pytest
 
-from wdfdbg.target import snapshot as snapfmt
+from wdfdbg.sources import snapshot as snapfmt
 
 from cmdhelpers import FIXTURES, ROOT, fixture, load_truth, run, run_json, variant  # noqa: F401
 
@@ -186,7 +186,7 @@ def test_hand_made_mdl_checks():
     from wdfdbg.decoders.mdl import decode_mdl
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
-    from wdfdbg.target.base import Target
+    from wdfdbg.sources.base import Target
 
     def session(arch, ptr, base, mem):
         doc = snapfmt.build_document("synthetic", arch, ptr, [(base, bytes(mem))], os_build=19041)
@@ -239,7 +239,7 @@ def test_x86_mdls_from_what_the_builder_placed():
     from wdfdbg.decoders.mdl import for_each_mdl
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
-    from wdfdbg.target.base import Target
+    from wdfdbg.sources.base import Target
     from wdfdbg.testing import scenarios
     for scenario in ("typical", "corrupt"):
         built = scenarios.build(scenario, arch="x86")

@@ -387,7 +387,7 @@ def test_x86_from_what_the_builder_placed(scenario):
     from wdfdbg.decoders.objects import read_object
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
-    from wdfdbg.target.base import Target
+    from wdfdbg.sources.base import Target
     from wdfdbg.testing import scenarios
     built = scenarios.build(scenario, arch="x86")
     placed = placed_memory(built)
@@ -415,7 +415,7 @@ def test_shape_edge_cases_built_at_test_time():
     from wdfdbg.decoders.objects import read_object
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
-    from wdfdbg.target.base import Target
+    from wdfdbg.sources.base import Target
     from wdfdbg.testing.builder import HeapBuilder
 
     class B(object):

@@ -254,7 +254,7 @@ def test_tree_walk_reads_no_buffer_pages_but_memory_command_probes_them():
     unreadable when that page is missing."""
     import tempfile
     from wdfdbg import memory
-    from wdfdbg.target import snapshot as snapfmt
+    from wdfdbg.sources import snapshot as snapfmt
     t = truth("typical")
     pool = [o for o in t["objects"] if o.get("memory") and o["memory"]["origin"] == "pool"
             and o["memory"]["length"] > 0x1000][0]

@@ -19,8 +19,8 @@ import uuid
 import pytest
 
 from wdfdbg.errors import DumpError, InputError
-from wdfdbg.target import minidump
-from wdfdbg.target.dumpfile import open_dump
+from wdfdbg.sources import minidump
+from wdfdbg.sources.dumpfile import open_dump
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DUMPS = os.path.join(os.path.dirname(ROOT), "shared", "dumps")
@@ -499,7 +499,7 @@ def _profile_doc():
 
 
 def test_types_file_answers_type_source(tmp_path):
-    from wdfdbg.target.typesfile import parse_spec, with_types
+    from wdfdbg.sources.typesfile import parse_spec, with_types
     p = tmp_path / "Wdf01000.isf.json.gz"
     with gzip.open(str(p), "wt") as f:
         json.dump(_profile_doc(), f)
@@ -515,7 +515,7 @@ def test_types_file_answers_type_source(tmp_path):
 
 
 def test_types_file_refusals(tmp_path):
-    from wdfdbg.target.typesfile import with_types
+    from wdfdbg.sources.typesfile import with_types
     b = open_dump(write(tmp_path, "t.dmp", build_triage_dump()))
     doc = _profile_doc()
     doc["user_types"]["FxObject"]["fields"]["m_Type"]["offset"] = 0x1000
@@ -557,7 +557,7 @@ def test_bugcheck_names():
 def test_wdf_violation_decoding(tmp_path):
     from wdfdbg.decoders.bugcheck import describe_bugcheck
     from wdfdbg.session import open_session
-    from wdfdbg.target.base import Bugcheck
+    from wdfdbg.sources.base import Bugcheck
     s = open_session(write(tmp_path, "t.dmp", build_triage_dump()))
     d = describe_bugcheck(s, s.target.bugcheck())
     assert d["code"] == "0x10d" and d["name"] == "WDF_VIOLATION"

@@ -1,7 +1,7 @@
 """The pykd backend, through the snapshot-backed stand-in for pykd
 (wdfdbg.testing.fake_pykd): same bytes, types, symbols and analysis as the
 snapshot backend; the triage-info fallback; and the rule that only
-wdfdbg/target/pykd_target.py imports pykd (lazily)."""
+wdfdbg/sources/pykd_target.py imports pykd (lazily)."""
 
 import ast
 import glob
@@ -15,8 +15,8 @@ import pytest
 from minisnap import WDF, document
 from wdfdbg.layouts import IsfSource, Layouts
 from wdfdbg.layouts.model import TypeCompiler
-from wdfdbg.target import snapshot as snapfmt
-from wdfdbg.target.base import Target
+from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.sources.base import Target
 from wdfdbg.testing.fake_pykd import fake_pykd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,7 +77,7 @@ def test_bytes_symbols_modules_match_snapshot(source):
     snap = snapshot_of(source)
     sb = snapfmt.SnapshotBackend(snap)
     with fake_pykd(snap):
-        from wdfdbg.target.pykd_target import PykdBackend, live_backend
+        from wdfdbg.sources.pykd_target import PykdBackend, live_backend
         pb = live_backend()
         assert isinstance(pb, PykdBackend)
         assert (pb.kind, pb.origin) == ("pykd", "dump")
@@ -117,7 +117,7 @@ def test_layouts_from_pykd_types_equal_snapshot_isf(source):
     if not snap.types:
         pytest.skip("snapshot without types")
     with fake_pykd(snap):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         pb = live_backend()
         checked = 0
         for module, isf in snap.types.items():
@@ -140,7 +140,7 @@ def test_layouts_from_pykd_types_equal_snapshot_isf(source):
 
 def test_layouts_object_uses_symbols_through_pykd():
     with fake_pykd(document()):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         t = Target(live_backend())
         lay = Layouts(t)
         for name in ("FxObject", "FxMemoryBuffer", "FxMemoryBufferFromPool", "FxNPagedLookasideList", "_MDL"):
@@ -163,7 +163,7 @@ def test_partial_pages_exact_in_small_dump_mode():
     snap = snapshot_of(doc)
     sb = snapfmt.SnapshotBackend(snap)
     with fake_pykd(snap):
-        from wdfdbg.target.pykd_target import PykdBackend
+        from wdfdbg.sources.pykd_target import PykdBackend
         import pykd
         pb = PykdBackend(pykd, origin="dump", partial_pages=True, gap_granularity=1)
         for pa in (base, base + 0x1000, base + 0x2000, base + 0x3000):
@@ -173,7 +173,7 @@ def test_partial_pages_exact_in_small_dump_mode():
 def test_live_mode_keeps_only_readable_prefix():
     doc, base = sparse_doc()
     with fake_pykd(doc, live=True) as pk:
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         from wdfdbg.errors import ReadError
         pb = live_backend()
         assert pb.origin == "live" and not pb.partial_pages
@@ -193,7 +193,7 @@ def test_target_reads_through_pykd_match_snapshot(source):
     snap = snapshot_of(source)
     st = Target(snapfmt.SnapshotBackend(snap))
     with fake_pykd(snap):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         from wdfdbg.errors import ReadError
         pt = Target(live_backend())
         for a, d in snap.memory:
@@ -255,7 +255,7 @@ def test_open_dump_backend_with_engine_pykd(tmp_path):
 
 def test_open_dump_backend_errors(tmp_path):
     from wdfdbg.errors import InputError
-    from wdfdbg.target import pykd_target
+    from wdfdbg.sources import pykd_target
     sys.modules["pykd"] = None  # pykd not importable
     try:
         with pytest.raises(InputError):
@@ -274,13 +274,13 @@ def test_open_dump_backend_errors(tmp_path):
 
 
 def test_bugcheck_and_x86_target():
-    from wdfdbg.target.base import Bugcheck, Module
+    from wdfdbg.sources.base import Bugcheck, Module
     doc = snapfmt.build_document("synthetic", "x86", 4, [(0x81000000, b"\x11" * 0x1000)], os_build=19041,
                                  bugcheck=Bugcheck(0x10d, [5, 0x1234, 0x1000, 0x8a000000]),
                                  modules=[Module("Wdf01000", 0x82000000, 0x10000)],
                                  symbols={"Wdf01000!FxLibraryGlobals": 0x82001000}, types={})
     with fake_pykd(doc):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         pb = live_backend()
         assert (pb.arch, pb.pointer_size) == ("x86", 4)
         bc = pb.bugcheck()
@@ -320,7 +320,7 @@ PROFILE_OFFSETS = {"m_Type": 8, "m_ObjectSize": 0xA, "m_ChildListHead": 0x20, "m
 
 def test_triage_info_confirms_profile():
     with fake_pykd(triage_doc(PROFILE_OFFSETS)):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         pb = live_backend()
         assert pb.kmdf_version == "1.33"
         assert pb.type_source("Wdf01000") is None
@@ -332,7 +332,7 @@ def test_triage_info_confirms_profile():
 def test_triage_info_builds_minimal_fxobject_when_profile_disagrees():
     odd = dict(PROFILE_OFFSETS, m_ParentObject=0x38, m_ChildEntry=0x50)
     with fake_pykd(triage_doc(odd, raw_size=0x70)):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         pb = live_backend()
         src = pb.type_source("Wdf01000")
         assert src is not None
@@ -347,7 +347,7 @@ def test_triage_info_builds_minimal_fxobject_when_profile_disagrees():
 
 def test_no_types_no_triage_note():
     with fake_pykd(document(with_types=False)):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         pb = live_backend()
         assert pb.type_source("Wdf01000") is None
         assert any("built-in layout profile" in n for n in pb.notes)
@@ -391,7 +391,7 @@ def test_only_pykd_target_imports_pykd_and_lazily():
         tree = ast.parse(src, path)
         rel = os.path.relpath(path, ROOT).replace(os.sep, "/")
         imports = _pykd_imports(tree)
-        if rel == "wdfdbg/target/pykd_target.py":
+        if rel == "wdfdbg/sources/pykd_target.py":
             assert imports and not any(top for _, top in imports), "pykd must be imported inside functions"
         else:
             assert not imports, "%s imports pykd (line %d)" % (rel, imports[0][0])
@@ -409,10 +409,10 @@ def test_whole_package_imports_without_pykd():
         "        importlib.import_module(m.name)\n"
         "    except Exception as e:\n"
         "        bad.append('%s: %r' % (m.name, e))\n"
-        "for name in ('wdfdbg.target.pykd_target', 'wdfdbg.target.recording', 'wdfdbg.record', 'wdfdbg.render.dml',\n"
+        "for name in ('wdfdbg.sources.pykd_target', 'wdfdbg.sources.recording', 'wdfdbg.record', 'wdfdbg.render.dml',\n"
         "             'wdfdbg.testing.fake_pykd'):\n"
         "    importlib.import_module(name)\n"
-        "from wdfdbg.target.pykd_target import live_backend\n"
+        "from wdfdbg.sources.pykd_target import live_backend\n"
         "assert live_backend() is None\n"
         "from wdfdbg.render.dml import debugger_wants_dml\n"
         "assert debugger_wants_dml() is False\n"
@@ -428,7 +428,7 @@ def test_sources_parse_as_python38():
     """No 3.9+ syntax in the files this suite covers (ast with feature_version)."""
     if sys.version_info < (3, 8):
         pytest.skip("needs Python 3.8+")
-    mine = ["wdfdbg/target/pykd_target.py", "wdfdbg/target/recording.py", "wdfdbg/record.py", "wdfdbg/render/dml.py",
+    mine = ["wdfdbg/sources/pykd_target.py", "wdfdbg/sources/recording.py", "wdfdbg/record.py", "wdfdbg/render/dml.py",
             "wdfdbg/testing/fake_pykd/__init__.py"]
     mine += [os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "scripts", "wdfdbg.*"))]
     for rel in mine:

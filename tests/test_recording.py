@@ -10,9 +10,9 @@ import pytest
 
 from minisnap import DRIVER, MEMORY, VT, document
 from wdfdbg.layouts import Layouts
-from wdfdbg.target import snapshot as snapfmt
-from wdfdbg.target.base import Target
-from wdfdbg.target.recording import RecordingBackend
+from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.sources.base import Target
+from wdfdbg.sources.recording import RecordingBackend
 from wdfdbg.testing.fake_pykd import fake_pykd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,7 +63,7 @@ def test_record_replay_memtree_through_pykd(source_path):
     pytest.importorskip("wdfdbg.memtree")
     for argv in ([], ["--json"]):
         with fake_pykd(source_path):
-            from wdfdbg.target.pykd_target import live_backend
+            from wdfdbg.sources.pykd_target import live_backend
             rec = RecordingBackend(live_backend())
             code1, out1 = run_memtree(session_over(rec), list(argv))
             doc = rec.to_document(description="test")
@@ -93,7 +93,7 @@ def test_record_from_snapshot_keeps_origin_and_replays(source_path):
 def test_replayed_reads_equal_recorded_reads(source_path):
     snap = snapfmt.load(source_path)
     with fake_pykd(snap):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         from wdfdbg.errors import ReadError
         rec = RecordingBackend(live_backend())
         t = Target(rec)
@@ -128,7 +128,7 @@ def test_replayed_reads_equal_recorded_reads(source_path):
 
 def test_only_requested_types_and_what_they_embed():
     with fake_pykd(document()):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         rec = RecordingBackend(live_backend())
         lay = Layouts(Target(rec))
         lay.get("Wdf01000!FxObject")
@@ -147,7 +147,7 @@ def test_only_requested_types_and_what_they_embed():
 
 def test_symbols_exact_for_symbol_at_and_by_name():
     with fake_pykd(document()):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         rec = RecordingBackend(live_backend())
         t = Target(rec)
         assert t.symbol_at(VT["FxMemoryBuffer"]) == ("Wdf01000!FxMemoryBuffer::`vftable'", 0)
@@ -167,7 +167,7 @@ def test_symbols_exact_for_symbol_at_and_by_name():
 
 def test_symbol_lookup_the_replay_cannot_reproduce_is_reported():
     with fake_pykd(document()):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         rec = RecordingBackend(live_backend())
         t = Target(rec)
         assert t.symbol_at(VT["FxDriver"]) is not None
@@ -180,7 +180,7 @@ def test_other_facts_recorded():
     doc = document()
     doc["bugcheck"] = {"code": "0x10d", "parameters": ["0x5", "0x1", "0x1000", "0x0"]}
     with fake_pykd(doc):
-        from wdfdbg.target.pykd_target import live_backend
+        from wdfdbg.sources.pykd_target import live_backend
         inner = live_backend()
         rec = RecordingBackend(inner)
         Target(rec).read(DRIVER, 8)
@@ -254,7 +254,7 @@ def test_split_argv():
 def test_ctrl_break_writes_nothing(tmp_path, capsys, monkeypatch):
     pytest.importorskip("wdfdbg.memtree")
     from wdfdbg import record
-    from wdfdbg.target.recording import RecordingBackend as RB
+    from wdfdbg.sources.recording import RecordingBackend as RB
     orig = RB.read_page
 
     def boom(self, pa):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from minisnap import document
 from wdfdbg import memtree
 from wdfdbg.errors import SnapshotError
-from wdfdbg.target import snapshot as snapfmt
+from wdfdbg.sources import snapshot as snapfmt
 
 
 def write(tmp_path, data, name="x.wdfsnap.json"):

@@ -3,7 +3,7 @@
 Layers, data flowing one way:
 target (bytes, types, symbols) -> layouts (types as data) -> decoders
 (pure functions over a target) -> analysis (triage) -> render -> commands.
-Only :mod:`wdfdbg.target.pykd_target` imports pykd.
+Only :mod:`wdfdbg.sources.pykd_target` imports pykd.
 """
 
 __version__ = "0.1.0"

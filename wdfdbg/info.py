@@ -20,7 +20,7 @@ from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders.common import cstring, read_record_partial
 from wdfdbg.errors import LayoutError, ReadError
 from wdfdbg.render import report as rep
-from wdfdbg.target.minidump import kmdf_driver_table
+from wdfdbg.sources.minidump import kmdf_driver_table
 
 NAME = "info"
 

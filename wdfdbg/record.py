@@ -94,10 +94,10 @@ def takes_markup(execute):
 
 def open_recording_session(args, source=None, engine=None, cache_pages=65536):
     """Open the source for a command's parsed ``args`` (or ``source``) with
-    a :class:`~wdfdbg.target.recording.RecordingBackend` in front of it.
+    a :class:`~wdfdbg.sources.recording.RecordingBackend` in front of it.
     Returns ``(session, recorder)``."""
     from wdfdbg.session import open_session, sample_path
-    from wdfdbg.target.recording import RecordingBackend
+    from wdfdbg.sources.recording import RecordingBackend
 
     path = getattr(args, "source", None)
     if source is not None:
@@ -125,7 +125,7 @@ def _is_ctrl_break(exc):
 
 
 def _main(argv):
-    from wdfdbg.target import snapshot as snapfmt
+    from wdfdbg.sources import snapshot as snapfmt
 
     own, rest = split_argv(argv)
     opts = make_parser().parse_args(own)

@@ -1,6 +1,6 @@
 """Open a source (snapshot, dump file, live debugger) into a Session.
 
-A :class:`Session` bundles the :class:`~wdfdbg.target.base.Target`, its
+A :class:`Session` bundles the :class:`~wdfdbg.sources.base.Target`, its
 :class:`~wdfdbg.layouts.Layouts` and what a report says about the source.
 Format detection is by content, never by file name.
 """
@@ -9,7 +9,7 @@ import os
 
 from wdfdbg.errors import InputError, UsageError
 from wdfdbg.layouts import Layouts
-from wdfdbg.target.base import Target
+from wdfdbg.sources.base import Target
 
 SAMPLE_NAME = "sample.wdfsnap.json.gz"
 
@@ -41,7 +41,7 @@ class Session(object):
 def open_backend(path, engine=None):
     """Return a backend for the file at ``path`` by sniffing its content."""
     if engine == "pykd":
-        from wdfdbg.target.pykd_target import open_dump_backend
+        from wdfdbg.sources.pykd_target import open_dump_backend
         return open_dump_backend(path)
     try:
         with open(path, "rb") as f:
@@ -49,11 +49,11 @@ def open_backend(path, engine=None):
     except OSError as e:
         raise InputError("%s: cannot open: %s" % (path, e.strerror or e))
     if head[:4] == b"PAGE":
-        from wdfdbg.target.dumpfile import open_dump
+        from wdfdbg.sources.dumpfile import open_dump
         return open_dump(path)
     if head[:4] == b"MDMP":
         raise InputError("%s: a user-mode minidump (MDMP); wdfdbg reads kernel dumps and snapshots" % path)
-    from wdfdbg.target import snapshot as snapfmt
+    from wdfdbg.sources import snapshot as snapfmt
     raw = snapfmt.read_bytes(path)
     if not raw:
         raise InputError("%s: empty file" % path)
@@ -70,7 +70,7 @@ def open_session(path=None, engine=None, profile=None, types_files=(), use_symbo
     puts a layer in front of the backend (e.g. a RecordingBackend)."""
     if path is None:
         try:
-            from wdfdbg.target.pykd_target import live_backend
+            from wdfdbg.sources.pykd_target import live_backend
         except ImportError:
             live_backend = None
         backend = live_backend() if live_backend is not None else None
@@ -79,7 +79,7 @@ def open_session(path=None, engine=None, profile=None, types_files=(), use_symbo
     else:
         backend = open_backend(path, engine=engine)
     if types_files:
-        from wdfdbg.target.typesfile import with_types
+        from wdfdbg.sources.typesfile import with_types
         backend = with_types(backend, types_files)
     if wrap is not None:
         backend = wrap(backend)

@@ -65,7 +65,7 @@ def _plain_session(recorder, session):
     sweep, whose reads of all memory are not what the analysis needs)."""
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
-    from wdfdbg.target.base import Target
+    from wdfdbg.sources.base import Target
     target = Target(recorder.inner)
     layouts = Layouts(target, profile=session.layouts._explicit, use_symbols=session.layouts.use_symbols)
     plain = Session(target, layouts, recorder.kind, session.path, recorder.origin)
@@ -160,7 +160,7 @@ class _InfoArgs(object):
 
 def build(args):
     from wdfdbg.record import open_recording_session
-    from wdfdbg.target import snapshot as snapfmt
+    from wdfdbg.sources import snapshot as snapfmt
     session, recorder = open_recording_session(args, engine=None if args.engine == "auto" else args.engine)
     try:
         from wdfdbg.decoders.memory import shape_classifier

@@ -131,7 +131,7 @@ def driver_from_globals(session, address):
     KMDF's driver table in the dump; None when neither knows it."""
     if session is None or not address:
         return None
-    from wdfdbg.target.minidump import kmdf_driver_table
+    from wdfdbg.sources.minidump import kmdf_driver_table
     for e in kmdf_driver_table(getattr(session.target, "backend", None)):
         if e.globals == address:
             return e.name
@@ -260,7 +260,7 @@ def decode_parameters(session, code, params):
 
 
 def describe_bugcheck(session, bc):
-    """The report's ``bugcheck`` dict for a :class:`~wdfdbg.target.base.Bugcheck`."""
+    """The report's ``bugcheck`` dict for a :class:`~wdfdbg.sources.base.Bugcheck`."""
     if bc is None:
         return None
     params = list(bc.parameters)[:4]

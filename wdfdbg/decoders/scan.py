@@ -187,7 +187,7 @@ class Scanner(object):
         self.stats.alignment = self.align
         self.wdf = self.target.module("Wdf01000")
         self.known_globals = {}     # address -> name from KMDF's table in the dump
-        from wdfdbg.target.minidump import kmdf_driver_table
+        from wdfdbg.sources.minidump import kmdf_driver_table
         self._kmdf_table = kmdf_driver_table(getattr(self.target, "backend", None))
         for e in self._kmdf_table:
             if e.globals:

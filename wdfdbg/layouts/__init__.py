@@ -9,7 +9,7 @@ Every report names the source through :meth:`Layouts.describe`.
 from wdfdbg.errors import LayoutError
 from wdfdbg.layouts.model import StructLayout, TypeCompiler  # noqa: F401
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME, PROFILES, choose_profile  # noqa: F401
-from wdfdbg.target.base import IsfSource  # noqa: F401  (re-exported: layouts compile from it)
+from wdfdbg.sources.base import IsfSource  # noqa: F401  (re-exported: layouts compile from it)
 
 
 def split_name(qualified, default_module="Wdf01000"):

@@ -6,7 +6,7 @@ clicked (the tags are documented in the Windows debugger docs,
 "Customizing Debugger Output Using DML": ``& < > "`` must be escaped).
 Every argument is plain text; nothing passed in is trusted as markup.
 
-pykd is imported lazily and only through :mod:`wdfdbg.target.pykd_target`'s
+pykd is imported lazily and only through :mod:`wdfdbg.sources.pykd_target`'s
 rules: this module never imports it at module level.
 """
 
@@ -61,7 +61,7 @@ DML = DmlMarkup()
 def _pykd_in_debugger():
     """pykd, when running inside a debugger that renders DML; else None."""
     try:
-        from wdfdbg.target import pykd_target
+        from wdfdbg.sources import pykd_target
         p = pykd_target.import_pykd()
     except Exception:
         return None

@@ -8,7 +8,7 @@ binaries do (``shared/reference/kmdf.md``): nt ``_POOL_HEADER`` ->
 the real encoding, child lists really link, the driver globals hang off
 ``Wdf01000!FxLibraryGlobals``. Scenarios (:mod:`wdfdbg.testing.scenarios`)
 drive it; :class:`Built` turns the result into a snapshot document, an
-in-memory :class:`~wdfdbg.target.snapshot.SnapshotBackend` and a ground-truth
+in-memory :class:`~wdfdbg.sources.snapshot.SnapshotBackend` and a ground-truth
 dict, all deterministic (no clock, only a seeded ``random.Random``).
 
 Ground truth ("truth", ``fixtures/<name>.truth.json``) is what was placed
@@ -81,8 +81,8 @@ from wdfdbg.decoders import types as fxt
 from wdfdbg.layouts import IsfSource
 from wdfdbg.layouts.model import TypeCompiler
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME
-from wdfdbg.target import snapshot as snapfmt
-from wdfdbg.target.base import Module, Target
+from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.sources.base import Module, Target
 
 PAGE = 4096
 TRUTH_FORMAT = "wdfdbg-truth"
@@ -1556,7 +1556,7 @@ class Built(object):
         return snapfmt.dumps(self.document(types, symbols), compress=compress)
 
     def snapshot(self, types=True, symbols=True):
-        """A validated :class:`~wdfdbg.target.snapshot.Snapshot` built
+        """A validated :class:`~wdfdbg.sources.snapshot.Snapshot` built
         straight from memory (no JSON, no base64)."""
         doc = self._head(types, symbols)
         doc["memory"] = []

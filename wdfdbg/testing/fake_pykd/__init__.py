@@ -36,7 +36,7 @@ import contextlib
 import sys
 import types as _types
 
-from wdfdbg.target import snapshot as _snapfmt
+from wdfdbg.sources import snapshot as _snapfmt
 
 
 # -- exceptions (pykd/dbgexcept.h registerExceptions) ------------------------
@@ -751,7 +751,7 @@ _SAVED = []
 def install_fake_pykd(source=None, live=False, dump_type="KernelSmall", windbg=True, kernel=True,
                       prefer_dml_text="DML versions of commands on by default\n"):
     """Make ``import pykd`` return a fake backed by ``source`` (a snapshot
-    path, a snapshot document, a :class:`~wdfdbg.target.snapshot.Snapshot`,
+    path, a snapshot document, a :class:`~wdfdbg.sources.snapshot.Snapshot`,
     or None for "no target"). ``live``: a live session (else a dump of
     ``dump_type``). Returns the module; its ``fake`` attribute is the
     :class:`FakePykd` (captured output in ``fake.output``)."""

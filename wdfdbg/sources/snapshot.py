@@ -16,7 +16,7 @@ import re
 import zlib
 
 from wdfdbg.errors import ReadError, SnapshotError
-from wdfdbg.target.base import ARCH_POINTER_SIZE, Backend, Bugcheck, IsfSource, Module, Page, SymbolTable
+from wdfdbg.sources.base import ARCH_POINTER_SIZE, Backend, Bugcheck, IsfSource, Module, Page, SymbolTable
 
 FORMAT = "wdfdbg-snapshot"
 VERSION = 1

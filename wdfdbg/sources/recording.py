@@ -15,7 +15,7 @@ and forwards every call, keeping:
 - modules, bugcheck, arch, pointer and page size, OS build, KMDF version.
 
 :meth:`RecordingBackend.to_document` builds the snapshot document. A replay
-only knows the recorded symbols, and :class:`~wdfdbg.target.base.SymbolTable`
+only knows the recorded symbols, and :class:`~wdfdbg.sources.base.SymbolTable`
 answers ``symbol_at`` with the nearest *recorded* symbol at or below an
 address; :meth:`RecordingBackend.symbol_mismatches` lists the lookups whose
 replay answer would differ from the live one (for example an address with
@@ -24,8 +24,8 @@ in :attr:`RecordingBackend.warnings`.
 """
 
 from wdfdbg.errors import ReadError
-from wdfdbg.target.base import Backend, SymbolTable
-from wdfdbg.target.snapshot import ORIGINS, build_document
+from wdfdbg.sources.base import Backend, SymbolTable
+from wdfdbg.sources.snapshot import ORIGINS, build_document
 
 ISF_FORMAT = "6.2.0"
 MAX_CLOSURE = 100000

@@ -3,7 +3,7 @@ optional ``kdmp-parser`` package (``pip install wdfdbg[dumps]``).
 
 kdmp-parser indexes the physical pages and translates virtual addresses
 through the dump's x64 page tables; this backend asks it for one page at a
-time (the :class:`~wdfdbg.target.base.Target` page cache stitches pages into
+time (the :class:`~wdfdbg.sources.base.Target` page cache stitches pages into
 arbitrary reads). The header is checked here first, against the file size,
 so that a hostile file cannot make the C++ parser loop over absurd page
 counts: DumpError for anything out of bounds.
@@ -14,8 +14,8 @@ import struct
 import sys
 
 from wdfdbg.errors import DumpError, InputError, ReadError
-from wdfdbg.target.base import Backend, Bugcheck, Module, Page
-from wdfdbg.target.minidump import DUMP_TYPES, KERNEL_IMAGES, DumpSymbols, header_symbols, module_name
+from wdfdbg.sources.base import Backend, Bugcheck, Module, Page
+from wdfdbg.sources.minidump import DUMP_TYPES, KERNEL_IMAGES, DumpSymbols, header_symbols, module_name
 
 PAGE_SIZE = 0x1000
 HEADER_SIZE = 0x2000

@@ -49,7 +49,7 @@ import re
 import struct
 
 from wdfdbg.errors import DumpError, InputError, ReadError, UsageError
-from wdfdbg.target.base import Backend, Bugcheck, Module, Page
+from wdfdbg.sources.base import Backend, Bugcheck, Module, Page
 
 VOID = {"kind": "base", "name": "void"}
 VOID_PTR = {"kind": "pointer", "subtype": VOID}

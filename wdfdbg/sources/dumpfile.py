@@ -1,8 +1,8 @@
 """Open a Windows kernel dump file by its header's DumpType.
 
-* DumpType 4 (triage, "small memory dump"): :mod:`wdfdbg.target.minidump`.
+* DumpType 4 (triage, "small memory dump"): :mod:`wdfdbg.sources.minidump`.
 * Full (1), bitmap (5, 6) and RDMP kernel/complete (8, 9, 10) 64-bit dumps:
-  :mod:`wdfdbg.target.kdmp` through the optional ``kdmp-parser`` package.
+  :mod:`wdfdbg.sources.kdmp` through the optional ``kdmp-parser`` package.
 
 Every refusal is a :class:`~wdfdbg.errors.DumpError` with one clear line
 (empty, truncated, wrong signature, absurd counts, unsupported kind).
@@ -11,7 +11,7 @@ Every refusal is a :class:`~wdfdbg.errors.DumpError` with one clear line
 import os
 
 from wdfdbg.errors import DumpError
-from wdfdbg.target import minidump
+from wdfdbg.sources import minidump
 
 KDMP_TYPES = (1, 5, 6, 8, 9, 10)
 
@@ -36,7 +36,7 @@ def open_dump(path):
         if lay.bits != 64:
             raise DumpError("%s: a 32-bit %s dump (DumpType %d): only 64-bit full and kernel dumps are supported"
                             % (path, name, dump_type))
-        from wdfdbg.target.kdmp import open_kdmp
+        from wdfdbg.sources.kdmp import open_kdmp
         return open_kdmp(path)
     raise DumpError("%s: DumpType %d (%s) is not a dump kind wdfdbg reads (triage 4; full 1; bitmap 5, 6; "
                     "kernel/complete 8, 9, 10)" % (path, dump_type, name))

@@ -34,7 +34,7 @@ import struct
 import uuid
 
 from wdfdbg.errors import DumpError, ReadError
-from wdfdbg.target.base import Backend, Bugcheck, Module, Page, SymbolTable
+from wdfdbg.sources.base import Backend, Bugcheck, Module, Page, SymbolTable
 
 PAGE_SIZE = 0x1000
 MAX_FILE = 4 << 30            # a triage dump is a few MB; refuse files past 4 GiB
@@ -791,7 +791,7 @@ def kmdf_driver_table(backend):
 
 
 def _table_from_doc(entries):
-    from wdfdbg.target.snapshot import parse_hex
+    from wdfdbg.sources.snapshot import parse_hex
     out = []
     if not isinstance(entries, list):
         return out

@@ -4,7 +4,7 @@ module named by the file: ``Wdf01000.json``, ``Wdf01000.isf.json.gz``,
 
 A file is an ISF document (volatility3's Intermediate Symbol Format, the
 same shape a snapshot's ``types`` hold), optionally gzip-compressed. It is
-validated with :func:`wdfdbg.target.snapshot.validate_isf` before use and
+validated with :func:`wdfdbg.sources.snapshot.validate_isf` before use and
 then answers ``type_source(module)`` for its module, ahead of the source's
 own types. See ``docs/types.md`` for making one from a PDB.
 """
@@ -12,8 +12,8 @@ own types. See ``docs/types.md`` for making one from a PDB.
 import os
 
 from wdfdbg.errors import InputError, SnapshotError
-from wdfdbg.target import snapshot as snapfmt
-from wdfdbg.target.base import Backend, IsfSource
+from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.sources.base import Backend, IsfSource
 
 KERNEL_ALIASES = ("ntoskrnl", "ntkrnlmp", "ntkrnlpa", "ntkrpamp")
 MAX_TYPES_FILE = 512 << 20

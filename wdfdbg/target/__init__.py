@@ -1,9 +1,0 @@
-"""Targets: where bytes, types and symbols come from.
-
-:class:`~wdfdbg.target.base.Target` is the one interface decoders see. It
-wraps a *backend* (snapshot replay, a dump file, pykd) behind a page cache:
-the backend is asked for whole pages, each page once, and every backend call
-is counted in :attr:`Target.backend_reads`.
-"""
-
-from wdfdbg.target.base import Backend, Bugcheck, Module, Page, Target  # noqa: F401
