@@ -98,24 +98,29 @@ def markup_for(args, session=None):
     return PLAIN
 
 
-def emit(text, markup=None):
-    """Write command output: through pykd's dprint (with DML) when running
-    inside the debugger, else stdout."""
-    if markup is not None and getattr(markup, "dml", False):
+def output_for(markup=None):
+    """The :class:`~wdfdbg.render.output.Output` a command writes to: DML
+    through pykd's ``dprint(piece, True)`` under WinDbg, else the current
+    ``sys.stdout``; in pieces of at most 8,000 characters either way."""
+    from wdfdbg.render.markup import PLAIN
+    from wdfdbg.render.output import Output, stdout_sink
+    markup = markup if markup is not None else PLAIN
+    sink = None
+    if getattr(markup, "dml", False):
         try:
-            from wdfdbg.render.dml import write_dml
-            write_dml(text)
-            return
+            from wdfdbg.render.dml import dml_sink
+            sink = dml_sink()
         except ImportError:
-            pass
-    out = sys.stdout
-    try:
-        out.write(text)
-        if not text.endswith("\n"):
-            out.write("\n")
-        out.flush()
-    except BrokenPipeError:
-        pass
+            sink = None
+    return Output(sink or stdout_sink(), markup)
+
+
+def emit(text, markup=None):
+    """Write a whole text through :func:`output_for` (a final newline is
+    added when missing)."""
+    out = output_for(markup)
+    out.write(text)
+    out.close()
 
 
 def run(body, argv=None):
@@ -148,11 +153,13 @@ def standard_main(module, argv=None):
         args = module.parse_args(a)
         session = open_from_args(args)
         m = markup_for(args, session)
+        out = output_for(m)
         if getattr(args, "json", False) and getattr(module, "STREAMS_JSON", False):
-            code, _ = module.execute(session, args, m, out=sys.stdout)
-            return code
-        code, out = module.execute(session, args, m)
-        emit(out, m)
+            code, _ = module.execute(session, args, m, out=out)
+        else:
+            code, text = module.execute(session, args, m)
+            out.write(text)
+        out.close()
         return code
     return run(body, sys.argv[1:] if argv is None else argv)
 

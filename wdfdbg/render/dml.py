@@ -105,19 +105,24 @@ def chunks(text, limit=CHUNK):
     return out
 
 
+def dml_sink():
+    """A sink for :class:`~wdfdbg.render.output.Output`: each piece through
+    ``pykd.dprint(piece, True)`` under WinDbg; on stdout (as is) anywhere
+    else."""
+    from wdfdbg.render.output import stdout_sink
+    p = _pykd_in_debugger()
+    if p is None:
+        return stdout_sink()
+
+    def sink(piece):
+        p.dprint(piece, True)
+    return sink
+
+
 def write_dml(text):
     """Write DML through ``pykd.dprint(text, True)`` under WinDbg; to stdout
     (as is) anywhere else. A final newline is added when missing."""
-    if not text.endswith("\n"):
-        text += "\n"
-    p = _pykd_in_debugger()
-    if p is None:
-        out = sys.stdout
-        try:
-            out.write(text)
-            out.flush()
-        except BrokenPipeError:
-            pass
-        return
-    for piece in chunks(text):
-        p.dprint(piece, True)
+    from wdfdbg.render.output import Output
+    out = Output(dml_sink(), DML)
+    out.write(text)
+    out.close()
