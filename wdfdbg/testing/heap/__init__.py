@@ -32,15 +32,16 @@ their offsets come from):
 ==============  ===============================================================
 
 Why mixins and not collaborator objects: every part writes into the same
-address space through the same layout cache and pool, and they call each
-other constantly (a lookaside allocates FxObjects and sets memory tails; a
-request builds MDLs; every object header needs a vtable symbol). Scenarios
-and tests speak to one flat builder (``b.memory_create``, ``b.mdl``,
-``built.b.objects``). As mixins over :class:`~wdfdbg.testing.heap.core.
-HeapCore`, each part is one class in its own module that adds its own state
-in ``_init_<part>`` and its own finalize step, while every existing call site
-stays as it was; collaborators would need either ~40 forwarding methods or a
-rewrite of every scenario, plus a back-reference to the core in each part.
+address space through the same layout cache and pool, and the parts call
+each other constantly (a lookaside allocates FxObjects and sets memory
+tails; a request builds MDLs; every object header needs a vtable symbol).
+Scenarios and tests speak to one flat builder (``b.memory_create``,
+``b.mdl``, ``built.b.objects``: some 40 names). As mixins over
+:class:`~wdfdbg.testing.heap.core.HeapCore`, each part is one class in its
+own module that adds its own state in ``_init_<part>`` (and, where it has
+one, its own finalize step), and every call site stays as it was;
+collaborators would need either a forwarding method per name or a rewrite of
+every scenario, plus a back-reference to the core in each part.
 :class:`HeapBuilder` below is the whole composition: the order of the
 ``_init_*`` calls and of the finalize steps is explicit there.
 """

@@ -28,8 +28,8 @@ their counters and SLIST headers written at finalize.
 
 import struct
 
-from wdfdbg.testing.heap.objects import CLASS_TYPE, F_COMMITTED, F_PASSIVE, STATE_DESTROYED, Obj, adopt, \
-    device_ancestor
+from wdfdbg.testing.heap.objects import (CLASS_TYPE, F_COMMITTED, F_PASSIVE, STATE_DESTROYED, Obj, adopt,
+                                         device_ancestor)
 from wdfdbg.testing.heap.space import PAGE, align, tag_value
 
 LOOKASIDE_KINDS = {"npaged": "FxNPagedLookasideList", "npaged-from-pool": "FxNPagedLookasideListFromPool",
