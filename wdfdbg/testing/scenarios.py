@@ -1,4 +1,4 @@
-"""Named scenarios: each a function returning a :class:`~wdfdbg.testing.builder.Built`.
+"""Named scenarios: each a function returning a :class:`~wdfdbg.testing.heap.built.Built`.
 
 * ``typical``: one driver (AmdPPM, 'AmdP', verifier and object debug on):
   WDFDRIVER -> WDFDEVICE -> 2 queues -> requests, a WDFMEMORY of every class,
@@ -14,7 +14,7 @@
 ``scripts/make_fixtures.py`` commits.
 """
 
-from wdfdbg.testing.builder import PAGE, HeapBuilder
+from wdfdbg.testing.heap import PAGE, HeapBuilder
 
 SAMPLE_SCENARIO = "typical"
 
