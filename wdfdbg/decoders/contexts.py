@@ -38,7 +38,7 @@ comes back to a header it passed.
 import weakref
 
 from wdfdbg.analysis.problems import ProblemLog
-from wdfdbg.decoders.facts import NOT_CAPTURED, hex_json, plain_json, pointer_json, read_fields
+from wdfdbg.decoders.facts import NOT_CAPTURED, hex_json, module_offset, plain_json, pointer_json, read_fields
 from wdfdbg.errors import CorruptionError, LayoutError, ReadError
 
 HEADER_TYPE = "Wdf01000!FxContextHeader"
@@ -196,12 +196,7 @@ def _fill_type(session, off, ctx):
                     name = target.read_cstring(rec["ContextName"], MAX_NAME) or None
                 except ReadError:
                     name = NOT_CAPTURED
-        where = None
-        try:
-            where = target.describe_address(ctx.type_info)
-        except Exception:  # naming an address must never fail the walk
-            where = None
-        hit = cache[ctx.type_info] = (name, size, where)
+        hit = cache[ctx.type_info] = (name, size, module_offset(target, ctx.type_info))
     ctx.name, ctx.size, ctx.type_info_where = hit
 
 

@@ -142,3 +142,15 @@ def read_fields(target, base, fields):
         except ReadError:
             out[name] = NOT_CAPTURED
     return out
+
+
+def module_offset(target, address):
+    """``module+0x...`` for an address inside a loaded image, else None.
+    From the module list only: no symbol lookup, so it asks the debugger
+    nothing and a recording replays it identically."""
+    if not address or isinstance(address, _Marker):
+        return None
+    mod = target.module_of(address)
+    if mod is None:
+        return None
+    return "%s+0x%x" % (mod.name, address - mod.base)
