@@ -154,6 +154,9 @@ def analyse(session, recorder, problems):
         info_cmd.gather(session, _InfoArgs())
     except ReadError:
         pass
+    # the exception record behind the bugcheck (the triage headline reads it)
+    from wdfdbg.decoders.exception import decode_exception
+    decode_exception(session)
 
 
 class _InfoArgs(object):
