@@ -58,9 +58,9 @@ MAX_WAITERS = 256
 HISTORY_ENTRIES = 10   # FX_SPIN_LOCK_NUM_HISTORY_ENTRIES [src fxspinlock.hpp; pdb array of 10]
 
 # name -> (offset, size), per pointer size
-_WAIT_64 = {"Type": (0x68, 1), "SignalState": (0x6C, 4), "WaitListHead.Flink": (0x70, 8),
+_WAIT_64 = {"Type": (0x68, 1), "Size": (0x6A, 1), "SignalState": (0x6C, 4), "WaitListHead.Flink": (0x70, 8),
             "WaitListHead.Blink": (0x78, 8), "Initialized": (0x80, 1), "m_OwningThread": (0x88, 8)}
-_WAIT_32 = {"Type": (0x38, 1), "SignalState": (0x3C, 4), "WaitListHead.Flink": (0x40, 4),
+_WAIT_32 = {"Type": (0x38, 1), "Size": (0x3A, 1), "SignalState": (0x3C, 4), "WaitListHead.Flink": (0x40, 4),
             "WaitListHead.Blink": (0x44, 4), "Initialized": (0x48, 1), "m_OwningThread": (0x4C, 4)}
 _SPIN_64 = {"Initialized": (0x68, 1), "m_Lock": (0x70, 8), "m_Irql": (0x78, 1), "m_InterruptLock": (0x79, 1)}
 _SPIN_32 = {"Initialized": (0x38, 1), "m_Lock": (0x3C, 4), "m_Irql": (0x40, 1), "m_InterruptLock": (0x41, 1)}
@@ -74,7 +74,8 @@ class LockRecord(object):
     """One decoded lock.
 
     ``address``, ``kind`` (``WDFWAITLOCK`` / ``WDFSPINLOCK``), ``handle``,
-    ``driver``; ``state`` "held", "free" or NOT_CAPTURED; ``owner`` (the
+    ``driver``; ``state`` "held", "free", NOT_CAPTURED, or UNKNOWN (the
+    bytes do not look like an initialised lock); ``owner`` (the
     holder's KTHREAD, 0 for none, NOT_CAPTURED, or UNKNOWN for a held spin
     lock without verifier history: a KSPIN_LOCK names no owner);
     ``owner_source`` (the field the owner came from, None when none did);
@@ -133,6 +134,8 @@ class LockRecord(object):
         thread)``, ``free``, ``state not captured``."""
         if self.state is NOT_CAPTURED:
             return "lock state not captured"
+        if self.state is UNKNOWN:
+            return "lock state unknown (%s)" % "; ".join(self.notes) if self.notes else "lock state unknown"
         if self.state != "held":
             return "free"
         if self.owner is UNKNOWN:
@@ -203,7 +206,7 @@ def decode_wait_lock(session, address):
     base = _WAIT_64 if ptr == 8 else _WAIT_32
     ev = ptr * 2 + 8 if ptr == 8 else 0x10   # KEVENT size: WaitListHead ends it
     table, from_symbols = _table(session, "Wdf01000!FxWaitLock", base, {
-        "Type": ("m_Event", 0), "SignalState": ("m_Event", 4), "WaitListHead.Flink": ("m_Event", 8),
+        "Type": ("m_Event", 0), "Size": ("m_Event", 2), "SignalState": ("m_Event", 4), "WaitListHead.Flink": ("m_Event", 8),
         "WaitListHead.Blink": ("m_Event", 8 + ptr), "Initialized": ("m_Event", ev),
         "m_OwningThread": ("m_OwningThread", 0)})
     rec = LockRecord(address, "WDFWAITLOCK")
@@ -217,10 +220,14 @@ def decode_wait_lock(session, address):
     rec.initialized = bool(f["Initialized"]) if captured(f["Initialized"]) else NOT_CAPTURED
     rec.owner = f["m_OwningThread"]
     rec.owner_source = "m_OwningThread"
-    if captured(sig):
+    if captured(f["Type"]) and captured(f["Size"]) and (f["Type"] != 1 or f["Size"] * 4 != ev):
+        # KeInitializeEvent(SynchronizationEvent) writes Type 1 and Size
+        # sizeof(KEVENT)/4: anything else is not an initialised lock event
+        rec.state = UNKNOWN
+        rec.notes.append("its KEVENT is not an initialised synchronization event (Type 0x%x, Size 0x%x)"
+                         % (f["Type"], f["Size"]))
+    elif captured(sig):
         rec.state = "held" if sig == 0 else "free"
-    if rec.event_type not in (NOT_CAPTURED, "synchronization"):
-        rec.notes.append("its event is not a synchronization event (type %s)" % rec.event_type)
     if rec.state == "free" and captured(rec.owner) and rec.owner:
         rec.notes.append("the event is signalled but m_OwningThread still names a thread (released without "
                          "clearing the owner, or a torn read)")
