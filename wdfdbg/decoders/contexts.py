@@ -62,8 +62,10 @@ class Context(object):
     (``module+0x...`` of the type info, which lives in the driver's image),
     ``cleanup`` / ``destroy`` (EvtCleanupCallback / EvtDestroyCallback, 0 for
     NULL), ``next_header``, ``index`` (0 for the inline header), and
-    ``captured`` (False for a chained header the dump did not hold: then
-    only ``header`` is known and every other field is NOT_CAPTURED)."""
+    ``captured`` (False when the dump did not hold the header, or held it
+    without its ContextTypeInfo field, so whether a context is there is not
+    known: then only ``header`` is known and every other field is
+    NOT_CAPTURED)."""
 
     __slots__ = ("header", "context", "type_info", "name", "size", "type_info_where", "cleanup",
                  "destroy", "next_header", "index", "captured")
@@ -222,6 +224,12 @@ def validate_context_chain(session, hdr):
 def read_object_contexts(session, hdr, problems=None):
     """All typed contexts of an object as a list (empty when none)."""
     return list(for_each_context(session, hdr, problems))
+
+
+def typed_contexts(contexts):
+    """The contexts whose header was read: what an object record lists as
+    its contexts (the others are headers the dump did not hold)."""
+    return [c for c in contexts if c.captured]
 
 
 def contexts_json(contexts):
