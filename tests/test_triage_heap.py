@@ -4,9 +4,7 @@ locks, exception records, laid out per kmdf.md, with holes that stand for
 memory a dump did not capture. Also where the real dump is found.
 
 The real dump is looked up at ``../shared/dumps`` from the project root
-(``conftest.DUMPS``), or under ``$WDFDBG_SHARED/dumps`` (worktrees live one
-level deeper than the main checkout); tests that need it skip when it is
-absent.
+(``conftest.DUMPS``); tests that need it skip when it is absent.
 """
 
 import copy
@@ -22,8 +20,7 @@ from wdfdbg.session import Session
 from wdfdbg.sources import snapshot as snapfmt
 from wdfdbg.sources.base import Bugcheck, Module, Target
 
-REAL_X64 = os.path.join(os.environ["WDFDBG_SHARED"], "dumps", "triage_x64.dmp") \
-    if os.environ.get("WDFDBG_SHARED") else os.path.join(DUMPS, "triage_x64.dmp")
+REAL_X64 = os.path.join(DUMPS, "triage_x64.dmp")
 need_real = pytest.mark.skipif(not os.path.exists(REAL_X64), reason="real dump %s is absent" % REAL_X64)
 
 BASE = 0xffffc08b20000000

@@ -87,6 +87,15 @@ def test_free_and_uninitialised_wait_locks_are_not_problems():
     assert not len(log)
 
 
+def test_lock_by_type_code_not_by_a_folded_vtable_symbol():
+    heap = Heap()
+    heap.obj(LOCK, 0x1017, 0)                                        # FxResourceCm sharing FxWaitLock's vtable
+    s = heap.session()
+    node = node_of(s, LOCK)
+    node.header.cls, node.header.cls_source = "FxWaitLock", "vtable"
+    assert locks.decode_lock(s, node, THREAD) is None
+
+
 def test_wait_lock_not_captured():
     heap = Heap()
     wait_lock(heap, LOCK, 0, THREAD)

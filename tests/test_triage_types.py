@@ -21,8 +21,6 @@ SECTION_3 = [0x1000, 0x1001, 0x1002, 0x1003, 0x1004, 0x1006, 0x1007, 0x1008, 0x1
 def test_every_code_of_the_fact_sheet_is_in_the_table():
     assert sorted(fxt.FX_TYPES) == sorted(SECTION_3)
     path = os.path.join(SHARED, "reference", "kmdf.md")
-    alt = os.path.join(os.environ.get("WDFDBG_SHARED", ""), "reference", "kmdf.md")
-    path = path if os.path.exists(path) else alt
     if not os.path.exists(path):
         pytest.skip("kmdf.md is absent")
     text = open(path).read()

@@ -42,7 +42,10 @@ SHORT_LIVED = frozenset(("WDFMEMORY", "WDFREQUEST", "WDFWORKITEM", "WDFTIMER", "
                          "WDFOBJECT", "WDFCOLLECTION", "WDFDMATRANSACTION", "WDFWAITLOCK", "WDFSPINLOCK"))
 PILING_CHILDREN = 100
 UNKNOWN_TAG = "unknown"
-OTHER_PARENT = "other"      # a parent that is not a long-lived object (its type is not kept)
+# a parent whose type the aggregate did not keep: not a long-lived object,
+# or one it was not fed (a parent not captured); callers that know the type
+# pass it to feed_node
+OTHER_PARENT = "other"
 NO_PARENT = "none"
 
 

@@ -109,9 +109,14 @@ class _Offsets(object):
         self.type_info_size = t.size
 
 
+_OFFSETS = weakref.WeakKeyDictionary()     # session -> _Offsets (one per session, not per object)
+
+
 def _offsets(session):
-    # small and cheap: one layout lookup each (the Layouts object caches)
-    return _Offsets(session)
+    off = _OFFSETS.get(session)
+    if off is None:
+        off = _OFFSETS[session] = _Offsets(session)
+    return off
 
 
 def for_each_context(session, hdr, problems, limit=MAX_CONTEXTS):

@@ -320,7 +320,9 @@ LOCK_TYPES = (fxt.FX_TYPE_WAIT_LOCK, fxt.FX_TYPE_SPIN_LOCK)
 
 
 def is_lock(hdr):
-    return hdr.fx_type in LOCK_TYPES or hdr.cls in ("FxWaitLock", "FxSpinLock")
+    # by m_Type only: a vtable symbol can name FxWaitLock on an FxResourceCm
+    # (folded vtables, decoders/types.py)
+    return hdr.fx_type in LOCK_TYPES
 
 
 def decode_lock(session, node, thread=None):
@@ -330,7 +332,7 @@ def decode_lock(session, node, thread=None):
     hdr = node.header
     if not is_lock(hdr):
         return None
-    if hdr.fx_type == fxt.FX_TYPE_WAIT_LOCK or hdr.cls == "FxWaitLock":
+    if hdr.fx_type == fxt.FX_TYPE_WAIT_LOCK:
         rec = decode_wait_lock(session, hdr.address)
     else:
         rec = decode_spin_lock(session, hdr.address, hdr.object_size)
