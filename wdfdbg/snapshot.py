@@ -11,7 +11,9 @@ the bugcheck, the symbols the source knows and the types used are kept too,
 so ``wdfdbg memtree OUT`` / ``scan`` / ``info`` replay offline.
 
 A triage dump's KMDF driver table (secondary dump data, not memory) is kept
-under the extra top-level key ``kmdf_drivers`` (readers ignore unknown keys).
+under the extra top-level key ``kmdf_drivers`` (readers ignore unknown keys),
+and the crashing processor's current thread (KPRCB.CurrentThread, from the
+triage header) under ``crash_thread``.
 """
 
 import os
@@ -152,6 +154,9 @@ def analyse(session, recorder, problems):
         info_cmd.gather(session, _InfoArgs())
     except ReadError:
         pass
+    # the exception record behind the bugcheck (the triage headline reads it)
+    from wdfdbg.decoders.exception import decode_exception
+    decode_exception(session)
 
 
 class _InfoArgs(object):
@@ -192,6 +197,10 @@ def build(args):
         if entries:
             doc["kmdf_drivers"] = [{"name": e.name, "globals": "0x%x" % e.globals,
                                     "version": "%d.%d.%d" % tuple(e.version)} for e in entries]
+    from wdfdbg.decoders.locks import SNAPSHOT_KEY, backend_crash_thread
+    thread = backend_crash_thread(recorder.inner)
+    if thread:
+        doc[SNAPSHOT_KEY] = "0x%x" % thread
     # validate what we wrote: a snapshot must load back
     errors, _mem = snapfmt.validate(doc)
     if errors:

@@ -28,6 +28,13 @@ CODES = {
     "LOOKASIDE_ALWAYS_MISSES": WARNING,
     "UNKNOWN_TYPE": WARNING,
     "BUGCHECK": INFO,
+    # issue 11 (triage): decoders/contexts.py, decoders/locks.py,
+    # analysis/piling.py, decoders/alignment.py
+    "CONTEXT_CHAIN_CORRUPT": ERROR,
+    "LOCK_HELD": WARNING,
+    "LOCK_HELD_BY_CRASHING_THREAD": WARNING,
+    "OBJECTS_PILING_UP": WARNING,
+    "BUFFER_MISALIGNED": WARNING,
 }
 
 

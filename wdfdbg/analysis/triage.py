@@ -36,7 +36,7 @@ def _leaks(nodes, problems):
         if count >= LEAK_CHILDREN:
             owner = by_addr.get(parent)
             what = owner.wdf_type if owner is not None else "object"
-            problems.add("LIKELY_LEAK", parent, "%s 0x%x holds %d WDFMEMORY children (%d bytes): memory parented here is "
+            problems.add("LIKELY_LEAK", parent, "%s 0x%x holds %d WDFMEMORY children (0x%x bytes): memory parented here is "
                          "freed only when the parent is deleted" % (what, parent, count, total), WARNING)
 
 

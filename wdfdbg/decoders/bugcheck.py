@@ -56,6 +56,40 @@ NAMES = {
 # The "_M" variants: the same bugcheck with 0x10000000 set.
 M_FLAG = 0x10000000
 
+# What a bugcheck means, in one line for people (Microsoft's bug check
+# reference, windows-driver-docs debugger/bug-check-0x*.md, shortened).
+MEANINGS = {
+    0x0A: "kernel code touched pageable or invalid memory at raised IRQL",
+    0x1A: "the memory manager found its own structures corrupt",
+    0x1E: "a kernel-mode exception that no handler caught",
+    0x3B: "an exception in a system service that no handler caught",
+    0x44: "a driver completed the same IRP twice",
+    0x4E: "the page frame list is corrupt",
+    0x50: "a reference to memory that is not valid (freed, or never allocated)",
+    0x7A: "a page of kernel data could not be read in from the paging file",
+    0x7E: "a system thread raised an exception that no handler caught",
+    0x7F: "a trap the kernel cannot handle (often a double fault: stack overflow)",
+    0x8E: "a kernel-mode exception that no handler caught",
+    0x9F: "a driver did not complete a power request in time",
+    0xBE: "a driver wrote to read-only memory",
+    0xC1: "a driver wrote past its special-pool allocation",
+    0xC2: "a driver made a bad pool request",
+    0xC4: "Driver Verifier caught a driver breaking a rule",
+    0xC5: "a driver corrupted the pool",
+    0xD1: "a driver touched pageable or invalid memory at raised IRQL",
+    0xD5: "a driver used special-pool memory after freeing it",
+    0xE2: "the crash was started by hand",
+    0xEF: "a critical system process died",
+    0xFC: "the processor was asked to execute non-executable memory",
+    0x101: "a processor stopped answering clock interrupts",
+    0x10D: "the framework (KMDF) caught a driver error",
+    0x124: "the hardware reported an uncorrectable error",
+    0x133: "a DPC or the DPC queue ran too long",
+    0x139: "the kernel found a critical structure corrupt (a security check failed)",
+    0x13A: "the kernel heap is corrupt",
+    0x1C8: "the crash was started by holding the power button",
+}
+
 NTSTATUS = {
     0xC0000005: "STATUS_ACCESS_VIOLATION",
     0x80000003: "STATUS_BREAKPOINT",
@@ -66,6 +100,10 @@ NTSTATUS = {
     0xC0000409: "STATUS_STACK_BUFFER_OVERRUN",
     0xC0000420: "STATUS_ASSERTION_FAILURE",
     0xC0000006: "STATUS_IN_PAGE_ERROR",
+    0x80000004: "STATUS_SINGLE_STEP",
+    0xC0000095: "STATUS_INTEGER_OVERFLOW",
+    0xC00000FD: "STATUS_STACK_OVERFLOW",
+    0xC000008C: "STATUS_ARRAY_BOUNDS_EXCEEDED",
 }
 
 # WDF_VIOLATION (0x10D) parameter 1 (kmdf.md §10, wdfbugcodes.h)
@@ -101,6 +139,11 @@ DMA_STATES = ["Invalid", "Created", "Reserved", "Initialized", "Transfer", "Tran
 
 def hx(v):
     return None if v is None else "0x%x" % v
+
+
+def bugcheck_meaning(code):
+    """One line of what the bugcheck means, or None."""
+    return MEANINGS.get(code & ~M_FLAG if code & M_FLAG else code)
 
 
 def bugcheck_name(code):

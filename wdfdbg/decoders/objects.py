@@ -21,7 +21,7 @@ UNREADABLE at the first address that could not be read.
 from wdfdbg.analysis.problems import ProblemLog
 from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.handles import handle_of
-from wdfdbg.errors import CorruptionError, LayoutError, ReadError
+from wdfdbg.errors import CorruptionError, ReadError
 
 FXOBJECT = "Wdf01000!FxObject"
 MAX_CHILDREN = 1 << 20
@@ -304,53 +304,21 @@ def validate_child_list(session, obj):
 
 
 def read_contexts(session, hdr, problems=None):
-    """The context headers of an object: a list of :class:`ContextInfo`
-    (empty when ``m_ObjectSize`` is 0)."""
-    if not hdr.object_size:
-        return ()
-    try:
-        lay = session.layouts.get("Wdf01000!FxContextHeader")
-        ti_lay = session.layouts.get("Wdf01000!_WDF_OBJECT_CONTEXT_TYPE_INFO")
-    except LayoutError:
-        return ()
+    """The typed contexts of an object as :class:`ContextInfo` records
+    (empty when it has none), from :func:`wdfdbg.decoders.contexts.for_each_context`:
+    only headers whose ContextTypeInfo is set have a context; a name or
+    size the dump did not capture is None here (the Context records of
+    ``decoders/contexts.py`` say "not captured"); a chained header that was
+    not captured is left out."""
+    from wdfdbg.decoders import contexts as ctxs
+    from wdfdbg.decoders.facts import known
     out = []
-    addr = hdr.address + hdr.object_size
-    seen = set()
-    while addr and addr not in seen and len(out) < MAX_CONTEXTS:
-        seen.add(addr)
-        try:
-            rec = lay.decode(session.target.read(addr, lay.size))
-        except ReadError:
-            break  # a context header that was not captured is not an error
-        if rec.get("Object") != hdr.address:
-            break
-        ti = rec.get("ContextTypeInfo")
-        ctx = ContextInfo(addr, addr + lay.offset("Context"), ti)
-        if ti:
-            ctx.name, ctx.size = _context_type(session, ti_lay, ti)
-        out.append(ctx)
-        addr = rec.get("NextHeader")
+    for c in ctxs.for_each_context(session, hdr, problems):
+        if not c.captured:
+            continue
+        out.append(ContextInfo(c.header, c.context, c.type_info, c.name if known(c.name) else None,
+                               c.size if known(c.size) else None))
     return out or ()
-
-
-def _context_type(session, ti_lay, ti):
-    """(name, size) of a WDF_OBJECT_CONTEXT_TYPE_INFO, read once per type:
-    every object of a type points at the same one."""
-    cache = getattr(session, "_context_types", None)
-    if cache is None:
-        cache = session._context_types = {}
-    hit = cache.get(ti)
-    if hit is None:
-        name = size = None
-        try:
-            tir = ti_lay.decode(session.target.read(ti, ti_lay.size))
-            size = tir.get("ContextSize")
-            if tir.get("ContextName"):
-                name = session.target.read_cstring(tir["ContextName"], 128)
-        except ReadError:
-            pass
-        hit = cache[ti] = (name, size)
-    return hit
 
 
 def walk_tree(session, root, problems, driver_names=None, max_objects=MAX_OBJECTS, max_depth=MAX_DEPTH,

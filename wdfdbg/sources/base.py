@@ -126,6 +126,11 @@ class Backend(object):
         """A :class:`Bugcheck` or None."""
         return None
 
+    def crash_thread(self):
+        """The KTHREAD address the crashing processor was running, or None
+        when this source does not say."""
+        return None
+
     def ranges(self):
         """Readable ``(address, size)`` ranges when they can be listed (for a
         scan of all memory), else None."""

@@ -653,6 +653,17 @@ class MinidumpBackend(DumpSymbols, Backend):
     def bugcheck(self):
         return Bugcheck(self.dump.bugcheck_code, self.dump.bugcheck_parameters)
 
+    def crash_thread(self):
+        """``KPRCB.CurrentThread`` of the crashing processor: the triage
+        header's ``PrcbOffset`` is a copy of that processor's KPRCB, and
+        CurrentThread is at +0x8 on x64 (after ULONG MxCsr and four UCHARs;
+        [pdb] nt!_KPRCB, [dump] 0xffffc08bde9e1640 in triage_x64.dmp). Other
+        architectures: None (their KPRCB offset is unverified)."""
+        off = self.dump.triage.get("PrcbOffset") or 0
+        if self.arch != "x64" or not off or off + 0x10 > self.dump.file_size:
+            return None
+        return _u64(self.dump.data, off + 0x8) or None
+
     def kmdf_drivers(self):
         """KMDF's own driver table from the dump's secondary data:
         list of :class:`KmdfDriverEntry` (the framework is entry 0)."""
