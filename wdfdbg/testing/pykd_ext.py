@@ -50,8 +50,9 @@ strict as it where wdfdbg depends on it. Each rule and its source:
   write after that many writes; on 3.9+ nothing is raised and the result
   says ``hung``.
 
-The in-process runner cannot make a real sub-interpreter: modules stay
-imported between runs (a real ``!py`` imports them again).
+The in-process runner cannot make a real sub-interpreter: the module run
+is imported afresh, the rest of wdfdbg stays imported between runs (a real
+``!py`` imports everything again).
 """
 
 import runpy
@@ -242,12 +243,16 @@ def run(args, cut=BUFFER, python=None, ctrl_break_after=None):
         sys.setrecursionlimit(500)
         sys.argv = [""] + tokens[1:]
         res.argv = list(sys.argv)
+        # a new sub-interpreter imports the module afresh (runpy warns otherwise)
+        stale = sys.modules.pop(tokens[0], None)
         try:
             runpy.run_module(tokens[0], run_name="__main__", alter_sys=True)
         except SystemExit as e:
             res.interrupted = e.args == ("CTRL+BREAK",)
         except BaseException:
             res.parts.append(("error", "\n\n" + "".join(traceback.format_exception(*sys.exc_info())), False))
+        if stale is not None:
+            sys.modules[tokens[0]] = stale
     finally:
         sys.stdout, sys.stderr, sys.stdin, sys.argv, limit = saved
         sys.setrecursionlimit(limit)
