@@ -397,6 +397,7 @@ class PykdBackend(Backend):
             partial_pages = origin == "dump"
         self.partial_pages = bool(partial_pages)
         self._ranges = False      # not looked for yet
+        self._kmdf = []
         self.memory = PykdMemory(p, self.page_size, live=origin == "live")
         self._symbols = {}
         self._symbols_at = {}
@@ -446,6 +447,12 @@ class PykdBackend(Backend):
             self._ranges = self._find_ranges()
         return None if self._ranges is None else list(self._ranges)
 
+    def kmdf_drivers(self):
+        """KMDF's driver-info table (``WdfDumpGuid2``, a triage dump's
+        secondary data) from the dump file :meth:`ranges` found, else []."""
+        self.ranges()
+        return list(self._kmdf)
+
     def _find_ranges(self):
         try:
             r = _walk_regions(self._p)
@@ -485,6 +492,9 @@ class PykdBackend(Backend):
                 (mine is None) == (theirs is None)
                 and (mine is None or (mine.code, mine.parameters) == (theirs.code, theirs.parameters)))
             ranges = other.ranges() if same else None
+            if ranges is not None:
+                from wdfdbg.sources.minidump import kmdf_driver_table
+                self._kmdf = kmdf_driver_table(other)
         except Exception:
             ranges = None
         finally:
