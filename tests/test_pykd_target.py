@@ -499,3 +499,24 @@ def test_launcher_output_equals_module_output(tmp_path):
     b = _run([sys.executable, "-m", "wdfdbg.memtree", snap, "--json"], cwd=str(tmp_path))
     assert a.returncode == b.returncode == 0, a.stderr + b.stderr
     assert a.stdout == b.stdout
+
+
+# -- the stand-in's type rules (kdlib enumFields, udtfield.h) -------------------------
+def test_stand_in_types_as_pykd_reports_them():
+    from wdfdbg.testing.fake_pykd.model import TypeException
+    with fake_pykd(document()) as pk:
+        ti = pk.typeInfo("Wdf01000!FxMemoryBuffer")
+        names = [n for n, _ in ti.fields()]
+        assert names.count("__VFN_table") == 2            # primary and IFxMemory's vtable
+        vt = ti.field("__VFN_table")
+        assert vt.isPointer() and not vt.isVtbl() and vt.deref().isVtbl() and vt.deref().name() == "VTable"
+        statics = [n for n in names if ti.isStaticField(n)]
+        consts = [n for n in names if ti.isConstField(n)]
+        assert statics and consts
+        for n in statics + consts:
+            with pytest.raises(TypeException):
+                ti.fieldOffset(n)
+        # and the pykd type source skips them: the layout equals the snapshot's
+        from wdfdbg.sources.pykd_target import live_backend
+        fields = live_backend().type_source("Wdf01000").user_type("FxMemoryBuffer")["fields"]
+        assert not set(statics + consts) & set(fields) and fields["__vfptr"]["offset"] == 0
