@@ -2,8 +2,9 @@
 and 10^6 framework objects (the scenario builder's ``bulk`` scenario).
 
 Prints, per size: objects per second (analysis + JSON, streamed to a null
-sink), backend reads per object (the debugger round trip: one per distinct
-page), Target.read calls per object, and the analysis's peak memory
+sink), backend reads per object (round trips to the backend: one per
+distinct page on a snapshot, which does no read-ahead), pages fetched per
+object, Target.read calls per object, and the analysis's peak memory
 (tracemalloc, in a second pass started after the heap is built), then how
 each figure grows from one size to the next.
 
@@ -51,7 +52,7 @@ def run_once(backend, trace=False):
     if trace:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    return {"seconds": dt, "backend_reads": target.backend_reads, "reads": target.reads,
+    return {"seconds": dt, "backend_reads": target.backend_reads, "pages": target.pages_fetched, "reads": target.reads,
             "peak": peak, "json_chars": sink.chars, "exit": code}
 
 
@@ -62,8 +63,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")]
     rows = []
-    print("%10s %9s %12s %14s %14s %12s %12s" % ("objects", "build s", "objects/s", "backend rd/obj",
-                                                   "reads/obj", "peak MB", "peak B/obj"))
+    print("%10s %9s %12s %14s %12s %14s %12s %12s" % ("objects", "build s", "objects/s", "backend rd/obj",
+                                                        "pages/obj", "reads/obj", "peak MB", "peak B/obj"))
     for n in sizes:
         t0 = time.perf_counter()
         built = build("bulk", n_objects=n)
@@ -74,10 +75,10 @@ def main(argv=None):
         if not a.no_memory:
             r["peak"] = run_once(backend, trace=True)["peak"]
         row = {"n": objects, "build": build_s, "ops": objects / r["seconds"], "brpo": r["backend_reads"] / objects,
-               "rpo": r["reads"] / objects, "peak": r["peak"]}
+               "ppo": r["pages"] / objects, "rpo": r["reads"] / objects, "peak": r["peak"]}
         rows.append(row)
-        print("%10d %9.1f %12.0f %14.4f %14.2f %12s %12s" % (
-            objects, build_s, row["ops"], row["brpo"], row["rpo"],
+        print("%10d %9.1f %12.0f %14.4f %12.4f %14.2f %12s %12s" % (
+            objects, build_s, row["ops"], row["brpo"], row["ppo"], row["rpo"],
             "-" if r["peak"] is None else "%.1f" % (r["peak"] / 1e6),
             "-" if r["peak"] is None else "%.0f" % (r["peak"] / objects)))
         sys.stdout.flush()

@@ -6,13 +6,16 @@ import glob
 import importlib
 import os
 import re
+import sys
 
 import pytest
 
 from minisnap import document
-from wdfdbg.render.dml import DmlMarkup, chunks, debugger_wants_dml, escape, unescape, write_dml
-from wdfdbg.render.markup import PLAIN
+from wdfdbg.render.dml import DML, DmlMarkup, debugger_wants_dml, dml_sink, escape, unescape
+from wdfdbg.render.markup import PLAIN, PY
+from wdfdbg.render.output import Output
 from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.testing import pykd_ext
 from wdfdbg.testing.fake_pykd import fake_pykd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,10 +39,13 @@ def test_link_escapes_label_and_command():
 
 
 def test_link_helpers_make_commands():
-    assert M.handle_link("WDFDEVICE 0x10", 0x10) == '<link cmd="!py -m wdfdbg.memtree --handle 0x10">WDFDEVICE 0x10</link>'
-    assert 'cmd="!py -m wdfdbg.memory 0x20"' in M.memory_link("m", 0x20)
-    assert 'cmd="!py -m wdfdbg.mdl 0x30"' in M.mdl_link("m", 0x30)
-    assert 'cmd="!py -m wdfdbg.lookaside 0x40"' in M.lookaside_link("l", 0x40)
+    import sys
+    py = "!py -%d.%d -m " % sys.version_info[:2]   # the running interpreter, as pykd-ext's -3.x takes it
+    assert PY == py
+    assert M.handle_link("WDFDEVICE 0x10", 0x10) == '<link cmd="%swdfdbg.memtree --handle 0x10">WDFDEVICE 0x10</link>' % py
+    assert 'cmd="%swdfdbg.memory 0x20"' % py in M.memory_link("m", 0x20)
+    assert 'cmd="%swdfdbg.mdl 0x30"' % py in M.mdl_link("m", 0x30)
+    assert 'cmd="%swdfdbg.lookaside 0x40"' % py in M.lookaside_link("l", 0x40)
     assert 'cmd="!lookaside 0x50"' in M.kernel_lookaside_link("k", 0x50)
     assert 'cmd="dt Wdf01000!FxMemoryBuffer 0x60"' in M.object_link("o", "FxMemoryBuffer", 0x60)
 
@@ -52,52 +58,67 @@ def test_debugger_wants_dml():
     finally:
         del sys.modules["pykd"]
     with fake_pykd(document()) as pk:
-        assert debugger_wants_dml() is True
-        assert ".prefer_dml" in pk.fake.commands
-    with fake_pykd(document(), prefer_dml_text="DML versions of commands off by default\n"):
-        assert debugger_wants_dml() is False
-    with fake_pykd(document(), prefer_dml_text=""):
-        assert debugger_wants_dml() is True  # unknown: on under WinDbg
-    with fake_pykd(document(), windbg=False):
-        assert debugger_wants_dml() is False  # pykd outside WinDbg (e.g. --engine pykd)
+        assert debugger_wants_dml() is False  # pykd outside WinDbg (no writedml on stdout: --engine pykd)
+        with pykd_ext.debugger_output():
+            assert debugger_wants_dml() is True
+            assert pk.fake.calls.get("getDebugOptions")   # decided by the engine option, not by parsing text
+            assert pk.fake.commands == []
+            pk.dbgCommand(".prefer_dml 0")
+            assert debugger_wants_dml() is False
+    with fake_pykd(document(), prefer_dml=False):
+        with pykd_ext.debugger_output():
+            assert debugger_wants_dml() is False
 
 
-def test_write_dml_through_dprint_and_stdout(capsys):
+def test_dml_goes_through_dprint_to_writedml(capsys):
     with fake_pykd(document()) as pk:
-        write_dml("<b>x</b>")
+        with pykd_ext.debugger_output() as res:
+            out = Output(dml_sink(), DML)
+            out.write("<b>x</b>")
+            out.close()
         assert pk.fake.output == [("<b>x</b>\n", True)]
+        assert res.parts == [("out", "<b>x</b>\n", True)]
     assert capsys.readouterr()[0] == ""
-    write_dml("<b>y</b>")  # no pykd: as is on stdout
+    out = Output(dml_sink(), DML)  # no pykd: as is on stdout
+    out.write("<b>y</b>")
+    out.close()
     assert capsys.readouterr()[0] == "<b>y</b>\n"
 
 
-def test_chunks_split_at_lines():
+def test_long_dml_arrives_in_pieces_at_lines():
     text = "".join("line %04d <link cmd=\"x\">y</link>\n" % i for i in range(2000))
-    parts = chunks(text, limit=1000)
-    assert "".join(parts) == text and all(len(p) <= 1000 for p in parts)
-    assert all(p.endswith("\n") for p in parts)
-    with fake_pykd(document()) as pk:
-        write_dml(text)
-        assert "".join(t for t, _ in pk.fake.output) == text and len(pk.fake.output) > 1
+    with fake_pykd(document()):
+        with pykd_ext.debugger_output() as res:
+            out = Output(dml_sink(), DML)
+            out.write(text)
+            out.close()
+    assert res.text() == text and len(res.parts) > 1
+    assert all(dml and len(t) <= 8000 and t.endswith("\n") for _, t, dml in res.parts)
 
 
-def test_markup_for_and_emit_under_the_debugger():
+def test_markup_for_and_emit_under_the_debugger(tmp_path):
     memtree = pytest.importorskip("wdfdbg.memtree")
     from wdfdbg import command
     from wdfdbg.session import open_session
-    with fake_pykd(document(), live=True) as pk:
-        s = open_session(None)
-        args = memtree.parse_args([])
-        m = command.markup_for(args, s)
-        assert getattr(m, "dml", False)
-        assert not getattr(command.markup_for(memtree.parse_args(["--dml", "off"]), s), "dml", False)
-        assert not getattr(command.markup_for(memtree.parse_args(["--json"]), s), "dml", False)
-        assert memtree.main([]) == 0
-        assert all(dml for _, dml in pk.fake.output)
-        assert "<link cmd=" in pk.fake.text()
-    with fake_pykd(document(), live=True, prefer_dml_text=".prefer_dml 0\nDML versions of commands off by default\n"):
-        s = open_session(None)
-        assert not getattr(command.markup_for(memtree.parse_args([]), s), "dml", False)
+    mini = str(tmp_path / "mini.wdfsnap.json")
+    snapfmt.save(document(), mini)   # a dump file the debugger names in '||' (partly captured pages)
+    with fake_pykd(mini):
+        with pykd_ext.debugger_output():
+            s = open_session(None)
+            args = memtree.parse_args([])
+            m = command.markup_for(args, s)
+            assert getattr(m, "dml", False)
+            assert not getattr(command.markup_for(memtree.parse_args(["--dml", "off"]), s), "dml", False)
+            assert not getattr(command.markup_for(memtree.parse_args(["--json"]), s), "dml", False)
+        res = pykd_ext.run("-m wdfdbg.memtree")
+        assert res.parts and all(dml for c, _, dml in res.parts if c == "out")
+        assert "<link cmd=" in res.text()
+    with fake_pykd(mini, prefer_dml=False):
+        with pykd_ext.debugger_output():
+            s = open_session(None)
+            assert not getattr(command.markup_for(memtree.parse_args([]), s), "dml", False)
+        res = pykd_ext.run("-m wdfdbg.memtree")
+        assert res.text() and not any(dml for _, _, dml in res.parts)
 
 
 # -- well-formed DML and links that parse -------------------------------------
@@ -162,9 +183,8 @@ def parse_py_link(cmd):
     exist yet."""
     toks = bootstrapper_args(cmd)
     assert toks[0] == "!py"
-    toks = toks[1:]
-    if toks and toks[0] in ("-m", "--module"):
-        toks = toks[1:]
+    opts, toks = pykd_ext.parse(" ".join(toks[1:]))
+    assert opts["module"] and opts["version"] == "%d.%d" % sys.version_info[:2], cmd
     modname = toks[0]
     assert modname.startswith("wdfdbg."), cmd
     try:
@@ -197,7 +217,7 @@ def test_memtree_dml_is_well_formed_and_links_parse(tmp_path):
             assert cmds, "no links in memtree output for %s" % path
             for c in sorted(set(cmds)):
                 if c.startswith("!py"):
-                    key = bootstrapper_args(c)[:3]
+                    key = bootstrapper_args(c)[:4]
                     per_module[tuple(key)] = per_module.get(tuple(key), 0) + 1
                     if per_module[tuple(key)] > 40:
                         continue  # enough of this command's links

@@ -76,12 +76,14 @@ def pages_of(snap, extra=True):
 def test_bytes_symbols_modules_match_snapshot(source):
     snap = snapshot_of(source)
     sb = snapfmt.SnapshotBackend(snap)
-    with fake_pykd(snap):
+    with fake_pykd(snap, dump_path=None if isinstance(source, dict) else source):
         from wdfdbg.sources.pykd_target import PykdBackend, live_backend
         pb = live_backend()
         assert isinstance(pb, PykdBackend)
         assert (pb.kind, pb.origin) == ("pykd", "dump")
         assert pb.partial_pages  # a snapshot is sparse like a small dump
+        if not isinstance(source, dict):
+            assert pb.ranges() == sb.ranges()  # from the file the debugger names
         for attr in ("arch", "pointer_size", "page_size", "os_build"):
             assert getattr(pb, attr) == getattr(sb, attr), attr
         for pa in pages_of(snap):
@@ -158,34 +160,59 @@ def sparse_doc():
     return doc, base
 
 
-def test_partial_pages_exact_in_small_dump_mode():
+def test_partial_pages_exact_when_the_dump_file_is_known(tmp_path):
+    """The debugger names the dump in '||': its ranges give every readable
+    run of a page, one loadBytes per run, none for an unreadable page, and
+    never a lost byte (the stand-in's loadBytes is all or nothing)."""
     doc, base = sparse_doc()
+    path = str(tmp_path / "sparse.wdfsnap.json")
+    snapfmt.save(doc, path)
     snap = snapshot_of(doc)
     sb = snapfmt.SnapshotBackend(snap)
-    with fake_pykd(snap):
+    with fake_pykd(path) as pk:
         from wdfdbg.sources.pykd_target import PykdBackend
         import pykd
-        pb = PykdBackend(pykd, origin="dump", partial_pages=True, gap_granularity=1)
-        for pa in (base, base + 0x1000, base + 0x2000, base + 0x3000):
+        pb = PykdBackend(pykd, origin="dump")
+        assert pb.ranges() == sb.ranges()
+        for pa, runs in ((base, 2), (base + 0x1000, 1), (base + 0x2000, 1), (base + 0x3000, 0)):
+            before = pk.fake.calls.get("loadBytes", 0)
             assert read_page(pb, pa) == read_page(sb, pa), hex(pa)
+            assert pk.fake.calls.get("loadBytes", 0) - before == runs, hex(pa)
+        assert not pk.fake.calls.get("isVaRegionValid")
 
 
-def test_live_mode_keeps_only_readable_prefix():
+def test_partial_pages_without_the_dump_file_keep_the_readable_prefix():
+    """No dump file to list ranges: a page's readable prefix is found by a
+    binary search (isVaRegionValid), a handful of calls, bytes exact."""
+    doc, base = sparse_doc()
+    with fake_pykd(doc) as pk:
+        from wdfdbg.sources.pykd_target import PykdBackend
+        from wdfdbg.errors import ReadError
+        import pykd
+        pb = PykdBackend(pykd, origin="dump")
+        assert pb.ranges() is None
+        pb.memory.window = 1
+        page = pb.read_page(base + 0x2000)   # 0x800 readable bytes, then nothing
+        assert page.valid == ((0, 0x800),) and page.get(0, 0x800) == b"D" * 0x800
+        c = pk.fake.calls
+        assert c["loadBytes"] + c["isValid"] + c["isVaRegionValid"] <= 15   # page, first byte, search, prefix
+        with pytest.raises(ReadError) as ei:
+            pb.read_page(base)   # first byte unreadable: two calls
+        assert ei.value.address == base
+
+
+def test_live_unreadable_page_costs_one_call():
     doc, base = sparse_doc()
     with fake_pykd(doc, live=True) as pk:
         from wdfdbg.sources.pykd_target import live_backend
         from wdfdbg.errors import ReadError
         pb = live_backend()
-        assert pb.origin == "live" and not pb.partial_pages
-        with pytest.raises(ReadError) as ei:
-            pb.read_page(base)  # starts unreadable: no gap search live
-        assert ei.value.address == base
-        page = pb.read_page(base + 0x2000)  # readable prefix of 0x800 bytes
-        assert page.valid == ((0, 0x800),) and bytes(page.data[:0x800]) == b"D" * 0x800
+        assert pb.origin == "live" and pb.ranges() is None
         assert bytes(pb.read_page(base + 0x1000).data) == b"C" * 0x1000
         before = pk.fake.calls["loadBytes"]
-        with pytest.raises(ReadError):
+        with pytest.raises(ReadError) as ei:
             pb.read_page(base + 0x9000)
+        assert ei.value.address == base + 0x9000
         assert pk.fake.calls["loadBytes"] - before == 1  # one call for an unreadable page
 
 
@@ -428,8 +455,10 @@ def test_sources_parse_as_python38():
     """No 3.9+ syntax in the files this suite covers (ast with feature_version)."""
     if sys.version_info < (3, 8):
         pytest.skip("needs Python 3.8+")
-    mine = ["wdfdbg/sources/pykd_target.py", "wdfdbg/sources/recording.py", "wdfdbg/record.py", "wdfdbg/render/dml.py",
-            "wdfdbg/testing/fake_pykd/__init__.py"]
+    mine = ["wdfdbg/sources/pykd_target.py", "wdfdbg/sources/pykd_memory.py", "wdfdbg/sources/recording.py",
+            "wdfdbg/sources/base.py", "wdfdbg/record.py", "wdfdbg/render/dml.py", "wdfdbg/render/markup.py",
+            "wdfdbg/testing/pykd_ext.py"]
+    mine += [os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "wdfdbg", "testing", "fake_pykd", "*.py"))]
     mine += [os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "scripts", "wdfdbg.*"))]
     for rel in mine:
         with open(os.path.join(ROOT, rel), "rb") as f:
@@ -470,3 +499,24 @@ def test_launcher_output_equals_module_output(tmp_path):
     b = _run([sys.executable, "-m", "wdfdbg.memtree", snap, "--json"], cwd=str(tmp_path))
     assert a.returncode == b.returncode == 0, a.stderr + b.stderr
     assert a.stdout == b.stdout
+
+
+# -- the stand-in's type rules (kdlib enumFields, udtfield.h) -------------------------
+def test_stand_in_types_as_pykd_reports_them():
+    from wdfdbg.testing.fake_pykd.model import TypeException
+    with fake_pykd(document()) as pk:
+        ti = pk.typeInfo("Wdf01000!FxMemoryBuffer")
+        names = [n for n, _ in ti.fields()]
+        assert names.count("__VFN_table") == 2            # primary and IFxMemory's vtable
+        vt = ti.field("__VFN_table")
+        assert vt.isPointer() and not vt.isVtbl() and vt.deref().isVtbl() and vt.deref().name() == "VTable"
+        statics = [n for n in names if ti.isStaticField(n)]
+        consts = [n for n in names if ti.isConstField(n)]
+        assert statics and consts
+        for n in statics + consts:
+            with pytest.raises(TypeException):
+                ti.fieldOffset(n)
+        # and the pykd type source skips them: the layout equals the snapshot's
+        from wdfdbg.sources.pykd_target import live_backend
+        fields = live_backend().type_source("Wdf01000").user_type("FxMemoryBuffer")["fields"]
+        assert not set(statics + consts) & set(fields) and fields["__vfptr"]["offset"] == 0

@@ -123,7 +123,7 @@ def test_replayed_reads_equal_recorded_reads(source_path):
             stored.add(p)
             p += ps
     assert stored <= set(rec.pages)
-    assert stored == set(pa for pa, (data, valid) in rec.pages.items() if valid is None or valid)
+    assert stored == set(pa for pa, runs in rec.pages.items() if runs)
 
 
 def test_only_requested_types_and_what_they_embed():
@@ -223,7 +223,9 @@ def test_record_cli_inside_debugger(tmp_path, capsys):
     pytest.importorskip("wdfdbg.memtree")
     from wdfdbg import record
     out = str(tmp_path / "live.wdfsnap.json")
-    with fake_pykd(document(), live=True, prefer_dml_text="DML versions of commands off by default\n") as pk:
+    mini = str(tmp_path / "mini.wdfsnap.json")
+    snapfmt.save(document(), mini)   # a dump the debugger opened (partly captured pages)
+    with fake_pykd(mini, prefer_dml=False) as pk:
         code = record.main([out, "--", "memtree"])
         printed = pk.fake.text()
     o, err = capsys.readouterr()
@@ -255,15 +257,23 @@ def test_ctrl_break_writes_nothing(tmp_path, capsys, monkeypatch):
     pytest.importorskip("wdfdbg.memtree")
     from wdfdbg import record
     from wdfdbg.sources.recording import RecordingBackend as RB
-    orig = RB.read_page
+    orig, orig_run = RB.read_page, RB.read_run
 
     def boom(self, pa):
         if pa == MEMORY & ~0xfff:
             raise SystemExit("CTRL+BREAK")
         return orig(self, pa)
+
+    def boom_run(self, pa, n):   # the page cache asks for runs of pages (read-ahead)
+        if pa <= MEMORY & ~0xfff < pa + n * 0x1000:
+            raise SystemExit("CTRL+BREAK")
+        return orig_run(self, pa, n)
     monkeypatch.setattr(RB, "read_page", boom)
+    monkeypatch.setattr(RB, "read_run", boom_run)
     out = str(tmp_path / "c.json")
-    with fake_pykd(document(), live=True):
+    mini = str(tmp_path / "mini.wdfsnap.json")
+    snapfmt.save(document(), mini)
+    with fake_pykd(mini):
         code = record.main([out, "--", "memtree"])
     assert code == 130
     assert "interrupted" in capsys.readouterr()[1]
@@ -315,7 +325,9 @@ def test_record_replay_other_commands_through_pykd(source_path):
                 code1, out1 = run(session)
                 doc = rec.to_document()
             else:
-                with fake_pykd(source_path, live=True):
+                # a dump the debugger opened (its pages are partly captured, as in a triage
+                # dump; live memory is readable by whole pages, which a snapshot cannot be)
+                with fake_pykd(source_path):
                     session, rec = open_recording_session(args)
                     code1, out1 = run(session)
                     doc = rec.to_document()

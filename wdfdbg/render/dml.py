@@ -11,14 +11,11 @@ rules: this module never imports it at module level.
 """
 
 import re
-import sys
 
 from wdfdbg.render.markup import PlainMarkup
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 _SPECIAL = re.compile(r'[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
-# dbgeng output calls are safest well below the 16 KiB extension output limit
-CHUNK = 8000
 
 
 def _sub(m):
@@ -74,41 +71,25 @@ def _pykd_in_debugger():
 
 
 def debugger_wants_dml():
-    """True when running under WinDbg and its ``.prefer_dml`` setting is not
-    off (unknown counts as on); False without pykd or outside WinDbg."""
+    """True when running under WinDbg (``pykd.isWindbgExt()``: ``sys.stdout``
+    has ``writedml``, pykd ``pykd/pydbgio.h``) and the engine prefers DML:
+    ``pykd.getDebugOptions() & pykd.debugOptions.PreferDml`` (both exported
+    by pykd ``pykd/pymod.cpp``; the bit is dbgeng's DEBUG_ENGOPT_PREFER_DML,
+    which ``.prefer_dml 1`` sets). Unknown counts as on; False without pykd
+    or outside WinDbg."""
     p = _pykd_in_debugger()
     if p is None:
         return False
     try:
-        out = str(p.dbgCommand(".prefer_dml"))
+        return bool(int(p.getDebugOptions()) & int(p.debugOptions.PreferDml))
     except Exception:
         return True
-    if re.search(r"\boff\b", out, re.IGNORECASE) or re.search(r"prefer_dml\s+0\b", out):
-        return False
-    return True
-
-
-def chunks(text, limit=CHUNK):
-    """Split ``text`` at line ends into pieces of at most ``limit``
-    characters (a single longer line stays whole: tags never span lines)."""
-    out = []
-    cur = []
-    size = 0
-    for line in text.splitlines(True):
-        if cur and size + len(line) > limit:
-            out.append("".join(cur))
-            cur, size = [], 0
-        cur.append(line)
-        size += len(line)
-    if cur:
-        out.append("".join(cur))
-    return out
 
 
 def dml_sink():
     """A sink for :class:`~wdfdbg.render.output.Output`: each piece through
-    ``pykd.dprint(piece, True)`` under WinDbg; on stdout (as is) anywhere
-    else."""
+    ``pykd.dprint(piece, True)`` under WinDbg (which calls
+    ``sys.stdout.writedml``); on stdout (as is) anywhere else."""
     from wdfdbg.render.output import stdout_sink
     p = _pykd_in_debugger()
     if p is None:
@@ -117,12 +98,3 @@ def dml_sink():
     def sink(piece):
         p.dprint(piece, True)
     return sink
-
-
-def write_dml(text):
-    """Write DML through ``pykd.dprint(text, True)`` under WinDbg; to stdout
-    (as is) anywhere else. A final newline is added when missing."""
-    from wdfdbg.render.output import Output
-    out = Output(dml_sink(), DML)
-    out.write(text)
-    out.close()

@@ -80,6 +80,60 @@ class Page(object):
                 return None
         return pos if pos < end else None
 
+    def get(self, off, size):
+        """The bytes at ``[off, off + size)`` (the caller checked they are valid)."""
+        return bytes(self.data[off:off + size])
+
+    def runs(self):
+        """``[(offset, bytes)]`` of the readable runs."""
+        if self.valid is None:
+            return [(0, bytes(self.data))]
+        return [(s, bytes(self.data[s:e])) for s, e in self.valid if e > s]
+
+    def nbytes(self):
+        """What the page costs in a cache (its readable bytes, at least a header's worth)."""
+        if self.valid is None:
+            return len(self.data) + PAGE_OVERHEAD
+        return sum(e - s for s, e in self.valid) + PAGE_OVERHEAD * (1 + len(self.valid))
+
+
+class SparsePage(Page):
+    """A partly readable page kept as its readable runs only: a huge page
+    (``page_size`` up to 2 MiB) holding a few captured bytes costs those
+    bytes, not a page-sized buffer. ``segments`` are ``(offset, bytes-like)``
+    sorted, non-overlapping; ``data`` builds the full page on demand."""
+
+    __slots__ = ("segments", "size")
+
+    def __init__(self, segments, size):
+        self.segments = tuple(segments)
+        self.size = size
+        self.valid = tuple((s, s + len(d)) for s, d in self.segments)
+
+    @property
+    def data(self):
+        buf = bytearray(self.size)
+        for s, d in self.segments:
+            buf[s:s + len(d)] = d
+        return buf
+
+    def get(self, off, size):
+        out = []
+        end = off + size
+        for s, d in self.segments:
+            e = s + len(d)
+            if e <= off or s >= end:
+                continue
+            lo = max(s, off)
+            out.append(bytes(d[lo - s:min(e, end) - s]))
+        return b"".join(out)
+
+    def runs(self):
+        return [(s, bytes(d)) for s, d in self.segments if len(d)]
+
+
+PAGE_OVERHEAD = 64
+
 
 class Backend(object):
     """What a :class:`Target` reads from. Subclasses override what they know.
@@ -131,13 +185,94 @@ class Backend(object):
         when this source does not say."""
         return None
 
+    # Read-ahead: how many bytes a Target may ask for in one read_run when
+    # a page is missed. 0 (local files): a page costs no round trip, so
+    # fetch only what is asked for; the pykd backend asks for 64 KiB.
+    readahead = 0
+
     def ranges(self):
         """Readable ``(address, size)`` ranges when they can be listed (for a
         scan of all memory), else None."""
         return None
 
+    def known_readable(self, page_address, max_pages):
+        """How many whole pages from ``page_address`` on (at most
+        ``max_pages``) this backend knows to be readable without reading
+        them; 0 when it does not know. The default answers from
+        :meth:`ranges`."""
+        idx = _RangeIndex.of(self)
+        if idx is None:
+            return 0
+        return idx.whole_pages(page_address, self.page_size, max_pages)
+
+    def read_run(self, page_address, max_pages):
+        """One round trip: the page at ``page_address`` and up to
+        ``max_pages - 1`` following ones, as a list of :class:`Page` (at
+        least one; raises ReadError for the first). The default reads the
+        pages :meth:`known_readable` vouches for, one by one (local backends
+        have no round trip to save)."""
+        n = self.known_readable(page_address, max_pages) if max_pages > 1 else 0
+        out = [self.read_page(page_address)]
+        ps = self.page_size
+        for i in range(1, n):
+            try:
+                out.append(self.read_page(page_address + i * ps))
+            except ReadError:
+                break
+        return out
+
     def close(self):
         pass
+
+
+class _RangeIndex(object):
+    """Sorted, merged ``ranges()`` of a backend, for :meth:`Backend.known_readable`
+    (built once per backend, kept on it)."""
+
+    __slots__ = ("starts", "ends")
+
+    @classmethod
+    def of(cls, backend):
+        idx = backend.__dict__.get("_range_index", False)
+        if idx is False:
+            r = backend.ranges()
+            idx = None if r is None else cls(r)
+            backend.__dict__["_range_index"] = idx
+        return idx
+
+    def __init__(self, ranges):
+        merged = []
+        for a, n in sorted((a, n) for a, n in ranges if n > 0):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], a + n)
+            else:
+                merged.append([a, a + n])
+        self.starts = [a for a, _ in merged]
+        self.ends = [e for _, e in merged]
+
+    def covering(self, address):
+        """(start, end) of the merged range holding ``address``, or None."""
+        i = bisect.bisect_right(self.starts, address) - 1
+        if i >= 0 and address < self.ends[i]:
+            return self.starts[i], self.ends[i]
+        return None
+
+    def overlapping(self, start, end):
+        """``[(lo, hi)]`` of the readable parts of ``[start, end)``."""
+        i = max(0, bisect.bisect_right(self.starts, start) - 1)
+        out = []
+        while i < len(self.starts) and self.starts[i] < end:
+            lo, hi = max(self.starts[i], start), min(self.ends[i], end)
+            if hi > lo:
+                out.append((lo, hi))
+            i += 1
+        return out
+
+    def whole_pages(self, page_address, page_size, max_pages):
+        r = self.covering(page_address)
+        if r is None:
+            return 0
+        return max(0, min(max_pages, (r[1] - page_address) // page_size))
 
 
 class IsfSource(object):
@@ -202,12 +337,26 @@ _U = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8:
 class Target(object):
     """The interface every decoder uses.
 
-    Reads go through a page cache: :attr:`backend_reads` counts the calls
-    made to the backend (one per distinct page while the cache holds it),
-    :attr:`reads` the calls made to :meth:`read`.
+    Reads go through a page cache bounded in bytes (``cache_bytes``, by
+    default ``cache_pages`` 4 KiB pages' worth: 256 MiB), whatever the page
+    size: a page costs what :meth:`Page.nbytes` says. Counters:
+
+    - :attr:`backend_reads`: round trips to the backend's memory (calls to
+      ``read_page``/``read_run``): the debugger round trips under pykd;
+    - :attr:`pages_fetched`: pages those round trips brought in (read-ahead
+      included);
+    - :attr:`reads`: calls made to :meth:`read`.
+
+    Read-ahead: on a miss, when the backend's ``readahead`` (or the
+    ``readahead`` argument, bytes) covers two pages or more, the run of
+    following pages the backend knows to be readable comes in the same round
+    trip (:meth:`Backend.read_run`).
+
+    A ``MemoryError`` is never turned into "unreadable": it propagates, and
+    the command ends with one line.
     """
 
-    def __init__(self, backend, cache_pages=65536):
+    def __init__(self, backend, cache_pages=65536, cache_bytes=None, readahead=None):
         self.backend = backend
         self.arch = backend.arch
         self.pointer_size = backend.pointer_size
@@ -219,8 +368,14 @@ class Target(object):
         self.origin = backend.origin
         self._page_mask = ~(self.page_size - 1)
         self._cache = {}
-        self._cache_pages = max(16, int(cache_pages))
+        if cache_bytes is None:
+            cache_bytes = max(16, int(cache_pages)) * 4096
+        self.cache_bytes = max(int(cache_bytes), 4 * self.page_size)
+        self._cached_bytes = 0
+        ra = getattr(backend, "readahead", 0) if readahead is None else readahead
+        self.readahead_pages = max(1, int(ra or 0) // self.page_size)
         self.backend_reads = 0
+        self.pages_fetched = 0
         self.reads = 0
         self._modules = None
         self._ptr = _U[self.pointer_size]
@@ -228,21 +383,41 @@ class Target(object):
         self.interrupt_check = None  # set by the pykd target: raises KeyboardInterrupt on Ctrl+Break
 
     # -- memory --------------------------------------------------------
+    def _store(self, pa, page):
+        cost = PAGE_OVERHEAD if isinstance(page, ReadError) else page.nbytes()
+        if self._cached_bytes + cost > self.cache_bytes and self._cache:
+            # FIFO eviction of the oldest quarter of the bytes: cheap and bounded.
+            goal = self._cached_bytes - self.cache_bytes // 4
+            for key in list(self._cache):
+                if self._cached_bytes <= goal and self._cached_bytes + cost <= self.cache_bytes:
+                    break
+                old = self._cache.pop(key)
+                self._cached_bytes -= old[1]
+        self._cache[pa] = (page, cost)
+        self._cached_bytes += cost
+
     def _page(self, pa):
-        page = self._cache.get(pa)
-        if page is None:
-            if len(self._cache) >= self._cache_pages:
-                # FIFO eviction of the oldest quarter: cheap and bounded.
-                for key in list(self._cache)[: self._cache_pages // 4]:
-                    del self._cache[key]
+        hit = self._cache.get(pa)
+        if hit is None:
             self.backend_reads += 1
             try:
-                page = self.backend.read_page(pa)
+                if self.readahead_pages > 1:
+                    pages = self.backend.read_run(pa, self.readahead_pages)
+                else:
+                    pages = [self.backend.read_page(pa)]
             except ReadError as e:
-                page = e
-            except (OSError, ValueError, MemoryError) as e:  # backend trouble = unreadable
-                page = ReadError(pa, reason="not readable (%s)" % e)
-            self._cache[pa] = page
+                pages = [e]
+            except (OSError, ValueError) as e:  # backend trouble = unreadable (never MemoryError)
+                pages = [ReadError(pa, reason="not readable (%s)" % e)]
+            self.pages_fetched += len(pages)
+            page = pages[0]
+            self._store(pa, page)
+            ps = self.page_size
+            for i, extra in enumerate(pages[1:], 1):
+                if pa + i * ps not in self._cache:
+                    self._store(pa + i * ps, extra)
+        else:
+            page = hit[0]
         if isinstance(page, ReadError):
             raise ReadError(page.address, reason=page.reason)
         return page
@@ -267,7 +442,7 @@ class Target(object):
                 bad = page.first_invalid(off, off + size)
                 if bad is not None:
                     raise ReadError(pa + bad, size)
-            return bytes(page.data[off:off + size])
+            return page.get(off, size)
         out = []
         remaining = size
         while remaining > 0:
@@ -280,7 +455,7 @@ class Target(object):
                 bad = page.first_invalid(off, off + n)
                 if bad is not None:
                     raise ReadError(pa + bad, size)
-            out.append(bytes(page.data[off:off + n]))
+            out.append(page.get(off, n))
             remaining -= n
             pa += ps
             off = 0

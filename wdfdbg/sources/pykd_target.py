@@ -6,11 +6,9 @@ inside functions only, so the package imports anywhere without it.
 What it relies on (pykd 0.3.4.x, github:ivellioscolin/pykd ``pykd/pymod.cpp``
 and its kdlib, github:ivellioscolin/kdlibcpp):
 
-- ``loadBytes(offset, count)`` returns a list of ints. When the first byte
-  is unreadable it raises ``MemoryException`` for ``offset``; when only a
-  prefix is readable it raises ``MemoryException`` whose message names the
-  first unreadable address ("Memory exception at 0x... target virtual
-  address"): kdlib ``readMemory`` throws ``MemoryException(offset + read)``.
+- memory: ``loadBytes`` (all or nothing, ``MemoryException`` at the start
+  address), ``isVaRegionValid``, ``isValid``, ``findMemoryRegion`` (refused
+  on kernel targets): see :mod:`wdfdbg.sources.pykd_memory`.
 - ``typeInfo("Module!Type")``: ``fields()``/``getNumberFields()`` list every
   non-static member *including inherited ones* at their offsets from the
   start of the object (kdlib ``enumFields`` walks base classes); vtable
@@ -33,7 +31,15 @@ and its kdlib, github:ivellioscolin/kdlibcpp):
   ``getSystemVersion().buildNumber``, ``bugCheckData()`` ->
   ``(code, p1, p2, p3, p4)``, ``isDumpAnalyzing()``, ``isKernelDebugging()``,
   ``isWindbgExt()``, ``getDumpType()`` (a ``dumpType``), ``loadDump(path)``,
-  ``closeDump()``.
+  ``closeDump()``, ``getDebugOptions()`` with ``debugOptions.PreferDml``,
+  ``dbgCommand(text)``.
+
+The interpreter (github:ivellioscolin/pykd-ext ``sources/pyinterpret.cpp``,
+``windbgext.cpp``): every ``!py`` runs in a sub-interpreter
+(``Py_NewInterpreter``; ``-g`` keeps one for the session, still a
+sub-interpreter), with ``sys.stdout`` a ``dbgout`` object. pykd's wheels on
+PyPI exist for Python 3.8 and 3.9 only; pykd-ext picks the newest Python 3
+installed unless ``!py -3.x`` says otherwise.
 
 Ctrl+Break: the ``!py`` front ends (pykd-ext ``InterruptWatch`` and pykd's
 own ``PykdInterruptWatch``) poll ``IDebugControl::GetInterrupt`` on a thread
@@ -41,15 +47,19 @@ and, when the user breaks, schedule ``SystemExit("CTRL+BREAK")`` into the
 interpreter with ``Py_AddPendingCall``; pykd has no API to poll for it (and
 ``GetInterrupt`` clears the flag, so polling it ourselves would race the
 front end). The interrupt therefore already arrives asynchronously at the
-next bytecode, and :attr:`PykdBackend.interrupt_check` is None.
+next bytecode, and :attr:`PykdBackend.interrupt_check` is None. Under Python
+3.9 and later it never arrives: pending calls are per interpreter since
+CPython 3.9 (bpo-39984) and the front end posts to the main one, then waits
+for it forever (:func:`interpreter_warning` says so once).
 """
 
 import os
-import re
 import struct
+import sys
 
 from wdfdbg.errors import DumpError, InputError, ReadError, UsageError
-from wdfdbg.sources.base import Backend, Bugcheck, Module, Page
+from wdfdbg.sources.base import Backend, Bugcheck, Module
+from wdfdbg.sources.pykd_memory import PykdMemory, Regions
 
 VOID = {"kind": "base", "name": "void"}
 VOID_PTR = {"kind": "pointer", "subtype": VOID}
@@ -71,7 +81,7 @@ ISF_BASE = {
 }
 _UNSIGNED_BY_SIZE = {1: "unsigned char", 2: "unsigned short", 4: "unsigned long", 8: "unsigned long long"}
 _ENUM_BASE = {1: "signed char", 2: "short", 4: "long", 8: "long long"}
-_MEMEXC_ADDR = re.compile(r"0x([0-9a-fA-F]+)")
+MAX_REGIONS = 1 << 20
 MAX_REF_DEPTH = 8
 
 
@@ -343,23 +353,25 @@ class PykdBackend(Backend):
     live session, ``"dump"`` for a dump (opened by WinDbg or by
     :func:`open_dump_backend`).
 
-    Pages are read whole with one ``loadBytes``. When that fails part way
-    (pykd names the first unreadable byte), the readable prefix is kept and
-    the page comes back partial. ``partial_pages`` (default: on for small
-    "triage" kernel dumps, which save arbitrary byte ranges, off otherwise)
-    also looks past an unreadable gap: single-byte probes every
-    ``gap_granularity`` bytes, then a binary search for the exact start of
-    each readable run. A gap search can miss a readable run shorter than
-    ``gap_granularity`` bytes that holds no multiple of it.
+    Memory comes through :class:`~wdfdbg.sources.pykd_memory.PykdMemory`
+    (all-or-nothing ``loadBytes``, read-ahead of up to :attr:`readahead`
+    bytes per round trip). :meth:`ranges` lists readable memory from the
+    dump file itself (pykd cannot list a kernel target's memory: see
+    :mod:`wdfdbg.sources.pykd_memory`): the file given to
+    :func:`open_dump_backend`, or the one the debugger names in ``||``,
+    accepted only when it opens as the same dump. With ``partial_pages``
+    (default: on for dumps) those ranges also tell which parts of a page are
+    readable. ``calls`` counts the pykd calls made for memory.
 
     ``notes`` lists the fallbacks taken (missing types, the
-    ``g_WdfTriageInfo`` layout).
+    ``g_WdfTriageInfo`` layout, no list of readable memory).
     """
 
     kind = "pykd"
     interrupt_check = None  # Ctrl+Break arrives as SystemExit("CTRL+BREAK") from the !py front end
+    readahead = 64 * 1024
 
-    def __init__(self, pykd=None, origin="live", path=None, partial_pages=None, gap_granularity=8):
+    def __init__(self, pykd=None, origin="live", path=None, partial_pages=None):
         p = pykd if pykd is not None else import_pykd()
         self._p = p
         self._mem_exc = getattr(p, "MemoryException", None) or Exception
@@ -382,9 +394,11 @@ class PykdBackend(Backend):
         except Exception:
             self.os_build = None
         if partial_pages is None:
-            partial_pages = origin == "dump" and _small_dump(p)
+            partial_pages = origin == "dump"
         self.partial_pages = bool(partial_pages)
-        self.gap_granularity = max(1, int(gap_granularity))
+        self._ranges = False      # not looked for yet
+        self._kmdf = []
+        self.memory = PykdMemory(p, self.page_size, live=origin == "live")
         self._symbols = {}
         self._symbols_at = {}
         self._modules = None
@@ -395,87 +409,102 @@ class PykdBackend(Backend):
         if tri is not None and tri.get("WdfMajorVersion"):
             self.kmdf_version = "%d.%d" % (tri["WdfMajorVersion"], tri["WdfMinorVersion"])
 
+    @property
+    def calls(self):
+        return self.memory.calls
+
     # -- memory ------------------------------------------------------------
     def _load(self, address, count):
-        return bytes(bytearray(self._p.loadBytes(address, count)))
+        return self.memory.load(address, count)
 
-    def _failed_at(self, exc, start, end):
-        """The first unreadable address named by a MemoryException, clipped
-        to ``[start, end]``; ``start`` when it names none."""
-        for m in _MEMEXC_ADDR.finditer(str(exc)):
-            a = int(m.group(1), 16) & self.mask
-            if start <= a <= end:
-                return a
-        return start
-
-    def _readable(self, address):
-        try:
-            self._p.loadBytes(address, 1)
-            return True
-        except self._mem_exc:
-            return False
-
-    def _next_readable(self, start, end):
-        """First readable address in ``[start, end)`` found by probing, or None."""
-        g = self.gap_granularity
-        last_bad = start - 1
-        q = start
-        while q < end:
-            if self._readable(q):
-                lo, hi = last_bad, q  # lo unreadable (or before start), hi readable
-                while hi - lo > 1:
-                    mid = (lo + hi) // 2
-                    if self._readable(mid):
-                        hi = mid
-                    else:
-                        lo = mid
-                return hi
-            last_bad = q
-            q = (q // g + 1) * g
-        return None
+    def _regions(self):
+        if self.partial_pages and self.memory.regions is None and self._ranges is not None:
+            r = self.ranges()
+            if r is not None:
+                self.memory.regions = Regions(r)
+        return self.memory.regions
 
     def read_page(self, page_address):
-        ps = self.page_size
-        pa = page_address
-        end = pa + ps
+        return self.read_run(page_address, 1)[0]
+
+    def read_run(self, page_address, max_pages):
+        self._regions()
+        return self.memory.read_run(page_address, max_pages)
+
+    def known_readable(self, page_address, max_pages):
+        regions = self._regions()
+        if regions is None:
+            return 0
+        r = regions.overlapping(page_address, page_address + max_pages * self.page_size)
+        if not r or r[0][0] != page_address:
+            return 0
+        return (r[0][1] - page_address) // self.page_size
+
+    def ranges(self):
+        """Readable ``(address, size)`` ranges, or None when they cannot be
+        listed (a live target; a dump whose file wdfdbg cannot find or read)."""
+        if self._ranges is False:
+            self._ranges = self._find_ranges()
+        return None if self._ranges is None else list(self._ranges)
+
+    def kmdf_drivers(self):
+        """KMDF's driver-info table (``WdfDumpGuid2``, a triage dump's
+        secondary data) from the dump file :meth:`ranges` found, else []."""
+        self.ranges()
+        return list(self._kmdf)
+
+    def _find_ranges(self):
         try:
-            return Page(self._load(pa, ps))
-        except self._mem_exc as e:
-            fail = self._failed_at(e, pa, end)
-        except self._dbg_exc as e:  # the engine refused the read itself
-            raise ReadError(pa, reason="not readable (%s)" % e)
-        segs = []
-        pos = pa
-        while pos < end:
-            if fail > pos:
-                try:
-                    segs.append((pos, self._load(pos, fail - pos)))
-                except self._mem_exc:
-                    pass
-                pos = fail
-            if pos >= end or not self.partial_pages:
-                break
-            nxt = self._next_readable(pos + 1, end)
-            if nxt is None:
-                break
-            pos = nxt
+            r = _walk_regions(self._p)
+        except Exception:   # kdlib: "findMemoryRegion does not work in the kernel mode"
+            r = None
+        if r is not None:
+            return r
+        if self.origin != "dump":
+            self.notes.append("a live kernel target cannot list its readable memory through pykd "
+                              "(kdlib findMemoryRegion refuses kernel mode): nothing to scan")
+            return None
+        for path in ([self.path] if self.path else []) + _dump_paths(self._p):
+            r = self._ranges_of_file(path)
+            if r is not None:
+                return r
+        self.notes.append("pykd cannot list a kernel dump's readable memory and the dump file was not found "
+                          "through '||': run 'wdfdbg scan DUMP' outside the debugger")
+        return None
+
+    def _ranges_of_file(self, path):
+        """The readable ranges of the dump at ``path`` when it is this target's."""
+        from wdfdbg.sources import snapshot as snapfmt
+        from wdfdbg.sources.dumpfile import open_dump
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8)
+            if head[:4] == b"PAGE":
+                other = open_dump(path)
+            else:
+                other = snapfmt.SnapshotBackend(snapfmt.load(path))
+        except Exception:
+            return None
+        try:
+            mine = self.bugcheck()
+            theirs = other.bugcheck()
+            same = other.pointer_size == self.pointer_size and (
+                (mine is None) == (theirs is None)
+                and (mine is None or (mine.code, mine.parameters) == (theirs.code, theirs.parameters)))
+            ranges = other.ranges() if same else None
+            if ranges is not None:
+                from wdfdbg.sources.minidump import kmdf_driver_table
+                self._kmdf = kmdf_driver_table(other)
+        except Exception:
+            ranges = None
+        finally:
             try:
-                segs.append((pos, self._load(pos, end - pos)))
-                break
-            except self._mem_exc as e:
-                fail = self._failed_at(e, pos, end)
-                if fail <= pos:
-                    fail = pos + 1  # a probe said readable: keep going
-        if not segs:
-            raise ReadError(pa, reason="not readable (paged out or not in the dump)")
-        buf = bytearray(ps)
-        valid = []
-        for s, d in segs:
-            buf[s - pa:s - pa + len(d)] = d
-            valid.append((s - pa, s - pa + len(d)))
-        if len(valid) == 1 and valid[0] == (0, ps):
-            return Page(bytes(buf))
-        return Page(bytes(buf), tuple(valid))
+                other.close()
+            except Exception:
+                pass
+        if ranges is None:
+            return None
+        return [(int(a), int(n)) for a, n in ranges]
 
     # -- symbols and modules ---------------------------------------------
     def symbol(self, name):
@@ -661,13 +690,6 @@ def _arch(p, pointer_size):
     return arch
 
 
-def _small_dump(p):
-    try:
-        return p.getDumpType() == p.dumpType.KernelSmall
-    except Exception:
-        return False
-
-
 def live_backend():
     """The backend for the debugger's current target, or None when pykd is
     not importable or no target is attached. Raises UsageError for a
@@ -675,9 +697,12 @@ def live_backend():
     try:
         p = import_pykd()
     except ImportError:
+        if in_pykd_ext():
+            raise UsageError(no_pykd_message())
         return None
     except Exception:
         return None
+    interpreter_warning()
     try:
         kernel = bool(p.isKernelDebugging())
         dump = bool(p.isDumpAnalyzing())
@@ -714,3 +739,89 @@ def open_dump_backend(path):
     backend = PykdBackend(p, origin="dump", path=path)
     backend._dump_id = dump_id
     return backend
+
+
+# -- the interpreter and the dump file ------------------------------------------
+def in_pykd_ext():
+    """True inside pykd-ext's ``!py``: its ``sys.stdout`` is a ``dbgout``
+    (``sources/dbgout.h``, class name from ``BEGIN_PYTHON_METHOD_MAP``)."""
+    return type(sys.stdout).__name__ == "dbgout"
+
+
+def in_sub_interpreter():
+    """True in a sub-interpreter: always under pykd-ext (``Py_NewInterpreter``
+    in ``sources/pyinterpret.cpp``); else as CPython's private interpreter
+    module says (absent: False)."""
+    if in_pykd_ext():
+        return True
+    for name in ("_interpreters", "_xxsubinterpreters"):
+        try:
+            mod = __import__(name)
+            return mod.get_current() != mod.get_main()
+        except Exception:
+            continue
+    return False
+
+
+def python_flag():
+    """``-3.9``: the option that makes ``!py`` pick this interpreter."""
+    return "-%d.%d" % sys.version_info[:2]
+
+
+NOTED = "WDFDBG_CTRL_BREAK_NOTED"
+
+
+def interpreter_warning():
+    """Under Python 3.9+ in a sub-interpreter, one line on stderr, once per
+    debugger process (an environment variable is process-wide): Ctrl+Break
+    cannot stop a command there."""
+    if sys.version_info < (3, 9) or not in_sub_interpreter() or os.environ.get(NOTED):
+        return False
+    os.environ[NOTED] = "1"
+    sys.stderr.write("wdfdbg: note: Ctrl+Break cannot stop a command under Python %d.%d in !py (pykd-ext sends it "
+                     "to the main interpreter; CPython 3.9+ keeps it there) and the debugger would then hang: "
+                     "use Python 3.8 (!py -3.8 -m wdfdbg.memtree) to be able to interrupt\n" % sys.version_info[:2])
+    return True
+
+
+def no_pykd_message():
+    """What to say when ``import pykd`` fails inside the debugger."""
+    return ("pykd is not importable in Python %d.%d (%s); pykd's wheels exist for Python 3.8 and 3.9: "
+            "'!pip -3.9 install wdfdbg[windbg]', then '!py -3.9 -m wdfdbg.memtree'"
+            % (sys.version_info[0], sys.version_info[1], sys.executable or "this interpreter"))
+
+
+def _walk_regions(p):
+    """Readable regions from ``findMemoryRegion`` walked upwards (user-mode
+    targets only: kdlib raises DbgException on kernel targets)."""
+    out = []
+    addr = 0
+    top = (1 << (8 * int(p.ptrSize()))) - 1
+    while addr <= top and len(out) < MAX_REGIONS:
+        try:
+            base, size = p.findMemoryRegion(addr)
+        except getattr(p, "MemoryException", Exception):
+            break
+        base, size = int(base), int(size)
+        if size <= 0 or base + size <= addr:
+            break
+        out.append((base, size))
+        addr = base + size
+    return out
+
+
+def _dump_paths(p):
+    """Files the debugger names in ``||`` (System Status) for the current
+    system: the text after the last ``": "`` of each line, when it is a file."""
+    try:
+        text = str(p.dbgCommand("||"))
+    except Exception:
+        return []
+    out = []
+    for line in text.splitlines():
+        if ": " not in line:
+            continue
+        cand = line.rsplit(": ", 1)[1].strip().strip("[]\"")
+        if cand and os.path.isfile(cand) and cand not in out:
+            out.append(cand)
+    return out

@@ -119,7 +119,7 @@ class RecordingBackend(Backend):
             setattr(self, attr, getattr(inner, attr, getattr(Backend, attr, None)))
         self.interrupt_check = getattr(inner, "interrupt_check", None)
         self.notes = getattr(inner, "notes", [])
-        self.pages = {}             # page address -> (bytes, valid or None)
+        self.pages = {}             # page address -> [(offset, bytes)] of its readable runs
         self.unreadable = set()     # page addresses that failed
         self.symbols = {}           # name -> address (symbol() hits)
         self.missing_symbols = set()
@@ -136,9 +136,32 @@ class RecordingBackend(Backend):
         except ReadError:
             self.unreadable.add(page_address)
             raise
-        self.pages[page_address] = (bytes(page.data), page.valid)
-        self.unreadable.discard(page_address)
+        self._keep(page_address, page)
         return page
+
+    def _keep(self, page_address, page):
+        # only the readable runs: a huge, sparsely captured page costs its bytes
+        self.pages[page_address] = page.runs()
+        self.unreadable.discard(page_address)
+
+    @property
+    def readahead(self):
+        return getattr(self.inner, "readahead", 0)
+
+    def known_readable(self, page_address, max_pages):
+        return self.inner.known_readable(page_address, max_pages)
+
+    def read_run(self, page_address, max_pages):
+        """Forwarded, so a recording costs the round trips the source costs;
+        every page that comes back is recorded."""
+        try:
+            pages = self.inner.read_run(page_address, max_pages)
+        except ReadError:
+            self.unreadable.add(page_address)
+            raise
+        for i, page in enumerate(pages):
+            self._keep(page_address + i * self.page_size, page)
+        return pages
 
     def symbol(self, name):
         addr = self.inner.symbol(name)
@@ -209,13 +232,8 @@ class RecordingBackend(Backend):
         """(address, bytes) ranges of everything read."""
         out = []
         for pa in sorted(self.pages):
-            data, valid = self.pages[pa]
-            if valid is None:
-                out.append((pa, data))
-            else:
-                for s, e in valid:
-                    if e > s:
-                        out.append((pa + s, data[s:e]))
+            for off, data in self.pages[pa]:
+                out.append((pa + off, data))
         return out
 
     def snapshot_origin(self):

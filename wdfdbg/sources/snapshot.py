@@ -16,7 +16,7 @@ import re
 import zlib
 
 from wdfdbg.errors import ReadError, SnapshotError
-from wdfdbg.sources.base import ARCH_POINTER_SIZE, Backend, Bugcheck, IsfSource, Module, Page, SymbolTable
+from wdfdbg.sources.base import ARCH_POINTER_SIZE, Backend, Bugcheck, IsfSource, Module, Page, SparsePage, SymbolTable
 
 FORMAT = "wdfdbg-snapshot"
 VERSION = 1
@@ -459,12 +459,9 @@ class SnapshotBackend(Backend):
         if len(segs) == 1 and segs[0][0] == pa and segs[0][1] == end:
             lo, hi, s, d = segs[0]
             return Page(d[pa - s:end - s])
-        buf = bytearray(ps)
-        valid = []
-        for lo, hi, s, d in segs:
-            buf[lo - pa:hi - pa] = d[lo - s:hi - s]
-            valid.append((lo - pa, hi - pa))
-        return Page(buf, tuple(valid))
+        # A partly captured page is kept as views of its captured runs: a
+        # 2 MiB page holding one byte costs a byte, not a 2 MiB buffer.
+        return SparsePage([(lo - pa, d[lo - s:hi - s]) for lo, hi, s, d in segs], ps)
 
     def symbol(self, name):
         return self._symtab.lookup(name)
