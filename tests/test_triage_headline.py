@@ -98,7 +98,8 @@ def test_real_dump_headline_acceptance():
 def test_real_dump_headline_dml_escapes_and_links():
     s, drivers, nodes, problems, tri = analyse(REAL_X64)
     dml = render_headline(tri, DmlMarkup())
-    assert '<link cmd="!py -m wdfdbg.memtree --handle 0x3f741af8f1c8">WDFWAITLOCK 0x3f741af8f1c8</link>' in dml
+    from wdfdbg.render.markup import PY
+    assert '<link cmd="%swdfdbg.memtree --handle 0x3f741af8f1c8">WDFWAITLOCK 0x3f741af8f1c8</link>' % PY in dml
     assert '<link cmd="dt Wdf01000!FxWaitLock 0xffffc08be5070e30">' in dml
     plain = render_headline(tri)
     stripped = unescape(dml.replace("<b>", "").replace("</b>", ""))
