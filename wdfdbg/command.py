@@ -11,6 +11,7 @@ Exit codes: 0 report without errors, 1 report with ``error`` problems,
 """
 
 import argparse
+import os
 import sys
 
 from wdfdbg.errors import InputError, LayoutError, UsageError
@@ -71,16 +72,59 @@ def parse_int(text, what="value"):
         raise UsageError("%s: %r is not a number (hex, or 0n for decimal)" % (what, text))
 
 
-def open_from_args(args):
-    from wdfdbg.session import open_session, sample_path
-    path = args.source
+def fix_positionals(args):
+    """Inside WinDbg there is no SOURCE: a lone positional that is not a file
+    is the ROOT."""
+    if args.source and not args.root and not args.sample and not os.path.exists(args.source):
+        try:
+            parse_int(args.source)
+            is_number = True
+        except UsageError:
+            is_number = False
+        if is_number or not any(ch in args.source for ch in "/\\."):
+            args.root, args.source = args.source, None
+
+
+def source_path(args, source=None):
+    """The file a command's parsed ``args`` name (SOURCE, ``--sample``, or
+    ``source`` given apart, as ``record --source`` does); None: the live
+    debugger."""
+    from wdfdbg.session import sample_path
+    path = getattr(args, "source", None)
+    if source is not None:
+        if path and os.path.abspath(path) != os.path.abspath(source):
+            raise UsageError("record: give the source once (--source or the command's SOURCE)")
+        path = source
     if getattr(args, "sample", False):
         if path:
             raise UsageError("give SOURCE or --sample, not both")
         path = sample_path()
+    return path
+
+
+def open_from_args(args):
+    from wdfdbg.session import open_session
     engine = None if getattr(args, "engine", "auto") == "auto" else args.engine
-    return open_session(path, engine=engine, profile=args.profile, types_files=args.types,
+    return open_session(source_path(args), engine=engine, profile=args.profile, types_files=args.types,
                         use_symbols=not args.no_symbols)
+
+
+def open_recording_session(args, source=None, engine=None, cache_pages=65536):
+    """Open the source for a command's parsed ``args`` (or ``source``) with
+    a :class:`~wdfdbg.sources.recording.RecordingBackend` in front of it.
+    Returns ``(session, recorder)``."""
+    from wdfdbg.session import open_session
+    from wdfdbg.sources.recording import RecordingBackend
+    path = source_path(args, source)
+    if engine is None:
+        engine = getattr(args, "engine", None)
+    if engine == "auto":
+        engine = None
+    session = open_session(path, engine=engine, profile=getattr(args, "profile", None),
+                           types_files=getattr(args, "types", None) or (),
+                           use_symbols=not getattr(args, "no_symbols", False),
+                           cache_pages=cache_pages, wrap=RecordingBackend)
+    return session, session.target.backend
 
 
 def markup_for(args, session=None):

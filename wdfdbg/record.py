@@ -92,34 +92,6 @@ def takes_markup(execute):
         any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in params.values())
 
 
-def open_recording_session(args, source=None, engine=None, cache_pages=65536):
-    """Open the source for a command's parsed ``args`` (or ``source``) with
-    a :class:`~wdfdbg.sources.recording.RecordingBackend` in front of it.
-    Returns ``(session, recorder)``."""
-    from wdfdbg.session import open_session, sample_path
-    from wdfdbg.sources.recording import RecordingBackend
-
-    path = getattr(args, "source", None)
-    if source is not None:
-        if path and os.path.abspath(path) != os.path.abspath(source):
-            raise UsageError("record: give the source once (--source or the command's SOURCE)")
-        path = source
-    if getattr(args, "sample", False):
-        if path:
-            raise UsageError("give SOURCE or --sample, not both")
-        path = sample_path()
-    if engine is None:
-        engine = getattr(args, "engine", None)
-    if engine == "auto":
-        engine = None
-    session = open_session(path, engine=engine, profile=getattr(args, "profile", None),
-                           types_files=getattr(args, "types", None) or (),
-                           use_symbols=not getattr(args, "no_symbols", False),
-                           cache_pages=cache_pages, wrap=RecordingBackend)
-    recorder = session.target.backend
-    return session, recorder
-
-
 def _is_ctrl_break(exc):
     return isinstance(exc, SystemExit) and exc.args and exc.args[0] == "CTRL+BREAK"
 
@@ -136,7 +108,7 @@ def _main(argv):
     args = parse(rest[1:])
     if os.path.exists(opts.out) and not opts.force:
         raise UsageError("record: %s exists (use --force to overwrite it)" % opts.out)
-    session, recorder = open_recording_session(args, source=opts.source, engine=opts.engine)
+    session, recorder = command.open_recording_session(args, source=opts.source, engine=opts.engine)
     if name in LISTS_MEMORY and recorder.inner.ranges() is None:
         session.target.close()
         raise UsageError("record: %s reads all listed memory, and this source (%s) cannot list its memory: "
