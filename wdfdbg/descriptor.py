@@ -10,7 +10,6 @@ import sys
 
 from wdfdbg import command
 from wdfdbg.analysis.single import analyse_descriptor
-from wdfdbg.errors import UsageError
 from wdfdbg.render.json_reports import descriptor_report
 from wdfdbg.render.memory_text import render_descriptor
 
@@ -28,13 +27,14 @@ def parse_args(argv):
     args = make_parser().parse_args(argv)
     command.fix_positionals(args)
     if not args.root:
-        raise UsageError("wdfdbg %s: a WDF_MEMORY_DESCRIPTOR address is required" % NAME)
+        raise command.usage_error(NAME, "a WDF_MEMORY_DESCRIPTOR address is required")
+    command.parse_int(args.root, "ADDR")  # a bad number fails before the source is opened
     args.address = args.root
     return args
 
 
 def execute(session, args, markup=None):
-    found = analyse_descriptor(session, command.parse_int(args.root, "ADDR"))
+    found = analyse_descriptor(session, command.parse_address(session, args.root, "ADDR"))
     if args.json:
         return command.exit_code(found.problems), descriptor_report(session, found, NAME)
     m = markup or command.markup_for(args, session)

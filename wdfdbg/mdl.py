@@ -12,7 +12,6 @@ import sys
 
 from wdfdbg import command
 from wdfdbg.analysis.single import analyse_mdls
-from wdfdbg.errors import UsageError
 from wdfdbg.render.json_reports import mdl_report
 from wdfdbg.render.memory_text import render_mdls
 
@@ -33,15 +32,17 @@ def parse_args(argv):
     args = make_parser().parse_args(argv)
     command.fix_positionals(args)
     if not args.root and not args.allocated:
-        raise UsageError("wdfdbg %s: an MDL address (or --allocated) is required" % NAME)
+        raise command.usage_error(NAME, "an MDL address (or --allocated) is required")
     if args.driver and not args.allocated:
-        raise UsageError("--driver goes with --allocated")
+        raise command.usage_error(NAME, "--driver goes with --allocated")
+    if args.root:
+        command.parse_int(args.root, "ADDR")  # a bad number fails before the source is opened
     args.address = args.root
     return args
 
 
 def execute(session, args, markup=None):
-    address = command.parse_int(args.root, "ADDR") if args.root else None
+    address = command.parse_address(session, args.root, "ADDR") if args.root else None
     found = analyse_mdls(session, address, allocated=args.allocated, driver=args.driver)
     if args.json:
         return command.exit_code(found.problems), mdl_report(session, found, args.allocated, NAME)

@@ -13,7 +13,6 @@ import sys
 
 from wdfdbg import command
 from wdfdbg.analysis.single import analyse_memory
-from wdfdbg.errors import UsageError
 from wdfdbg.render.cells import Link, link_table  # noqa: F401 (memusage imports them from here)
 from wdfdbg.render.json_reports import memory_report
 from wdfdbg.render.memory_text import render_memory
@@ -34,15 +33,16 @@ def parse_args(argv):
     args = make_parser().parse_args(argv)
     command.fix_positionals(args)
     if not args.root:
-        raise UsageError("wdfdbg %s: a WDFMEMORY handle or address is required" % NAME)
+        raise command.usage_error(NAME, "a WDFMEMORY handle or address is required")
+    command.parse_int(args.root, "H")  # a bad number fails before the source is opened
     args.handle = args.root
     if args.dump is not None and (args.dump < 0 or args.dump > MAX_DUMP):
-        raise UsageError("--dump must be between 0 and %d" % MAX_DUMP)
+        raise command.usage_error(NAME, "--dump must be between 0 and %d" % MAX_DUMP)
     return args
 
 
 def execute(session, args, markup=None):
-    found = analyse_memory(session, command.parse_int(args.root, "H"), dump=args.dump)
+    found = analyse_memory(session, command.parse_address(session, args.root, "H"), dump=args.dump)
     if args.json:
         return command.exit_code(found.problems), memory_report(session, found, NAME)
     m = markup or command.markup_for(args, session)

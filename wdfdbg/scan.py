@@ -15,7 +15,6 @@ import sys
 from wdfdbg import command
 from wdfdbg.analysis.scanned import analyse_scan
 from wdfdbg.decoders.scan import MAX_OBJECTS
-from wdfdbg.errors import UsageError
 from wdfdbg.render.json_reports import scan_report
 from wdfdbg.render.scan_text import render_scan
 
@@ -37,7 +36,7 @@ def make_parser():
 def parse_args(argv):
     args = make_parser().parse_args(argv)
     if args.max_objects < 1:
-        raise UsageError("--max-objects must be at least 1")
+        raise command.usage_error(NAME, "--max-objects must be at least 1")
     return args
 
 

@@ -14,13 +14,13 @@ A triage dump's KMDF driver table (secondary dump data, not memory) is kept
 under the extra top-level key ``kmdf_drivers`` (readers ignore unknown keys).
 """
 
-import os
 import sys
 
 from wdfdbg import command
 from wdfdbg.analysis.problems import ProblemLog
 from wdfdbg.analysis.snapshot_reads import read_for_snapshot
 from wdfdbg.errors import UsageError
+from wdfdbg.render import files
 from wdfdbg.sources import convert
 from wdfdbg.sources import snapshot as snapfmt
 
@@ -56,10 +56,8 @@ def parse_args(argv):
     args.around_addresses = [command.parse_int(a, "--around") for a in args.around]
     size = DEFAULT_AROUND if args.around_size is None else command.parse_int(args.around_size, "--around-size")
     if size < 0 or size > MAX_AROUND:
-        raise UsageError("--around-size must be between 0 and 0x%x" % MAX_AROUND)
+        raise command.usage_error(NAME, "--around-size must be between 0 and 0x%x" % MAX_AROUND)
     args.around_bytes = size
-    if os.path.exists(args.output) and not args.force:
-        raise UsageError("%s exists (use --force to overwrite)" % args.output)
     return args
 
 
@@ -68,7 +66,8 @@ def build(args):
     session, recorder = command.open_recording_session(args, engine=None if args.engine == "auto" else args.engine)
     if not args.no_analysis:
         read_for_snapshot(session, recorder, ProblemLog())
-    convert.touch_around(session.target, args.around_addresses, args.around_bytes)
+    around = [command.parse_address(session, a, "--around") for a in args.around]
+    convert.touch_around(session.target, around, args.around_bytes)
     if args.all:
         ranges = recorder.inner.ranges()
         if ranges is None:
@@ -82,8 +81,10 @@ def build(args):
 
 def _main(argv):
     args = parse_args(argv)
+    files.check_output_path(args.output, command.input_files(args), force=args.force)
     doc, recorder = build(args)
-    snapfmt.save(doc, args.output)
+    with files.atomic_output(args.output) as f:
+        f.write(snapfmt.dumps(doc))
     lines = ["wrote %s: %s" % (args.output, convert.document_summary(doc))]
     lines.extend("warning: %s" % w for w in recorder.warnings)
     command.emit("\n".join(lines))

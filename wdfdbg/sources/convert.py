@@ -76,6 +76,16 @@ def converted_document(recorder, description):
     return doc
 
 
+def recorded_document(recorder, description):
+    """The snapshot document of a ``record`` run (origin ``recorded``, or
+    the source's own), validated like :func:`converted_document`."""
+    doc = recorder.to_document(description=description)
+    errors, _mem = snapfmt.validate(doc)
+    if errors:
+        raise SnapshotError("the recorded snapshot does not validate (%s); nothing written" % "; ".join(errors[:3]))
+    return doc
+
+
 def document_summary(doc):
     """One line about a written snapshot document (after ``wrote OUT: ``)."""
     mem = doc["memory"]
