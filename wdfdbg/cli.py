@@ -48,11 +48,11 @@ def _main(argv):
     if not argv:
         raise UsageError("no command given (wdfdbg --help lists the commands)")
     if argv[0] in ("-h", "--help") or argv == ["help"]:
-        sys.stdout.write(usage())
+        command.emit(usage())
         return 0
     if argv[0] in ("--version", "-V"):
         from wdfdbg import __version__
-        sys.stdout.write("wdfdbg %s\n" % __version__)
+        command.emit("wdfdbg %s\n" % __version__)
         return 0
     if argv[0] == "help":
         argv = [argv[1], "--help"]

@@ -40,6 +40,13 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message):
         raise ArgumentError("%s: error: %s" % (self.prog, message))
 
+    def print_help(self, file=None):
+        # through the checked output: argparse's own printing drops write
+        # errors (help > /dev/full would say nothing and exit 0)
+        if file is not None:
+            return super(ArgumentParser, self).print_help(file)
+        emit(self.format_help())
+
     def exit(self, status=0, message=None):
         if message:
             sys.stderr.write(message)
@@ -274,6 +281,15 @@ def _run(body, argv):
         return 130
     except MemoryError:
         raise
+    except SystemError as e:
+        if str(e) == "error return without exception set":
+            # CPython's C code failing an allocation without a MemoryError
+            # (seen inside the import machinery under prlimit --as=22M)
+            raise MemoryError()
+        if DEBUG:
+            raise
+        say("wdfdbg: internal error: %s (set WDFDBG_DEBUG=1 for the traceback)" % _describe(e))
+        return EXIT_USAGE
     except BrokenPipeError as e:  # a pipe other than stdout
         say("wdfdbg: error: %s" % (e.strerror or "broken pipe"))
         return EXIT_USAGE

@@ -5,6 +5,7 @@ currently allocated from it, found across its driver's tree through
 ``FxMemoryBufferFromLookaside.m_pLookaside``.
 """
 
+from wdfdbg.analysis.numbers import hexn
 from wdfdbg.analysis.problems import ProblemLog
 from wdfdbg.analysis.single import check_destroyed, driver_of, make_node, quiet_drivers
 from wdfdbg.decoders import drivers as drv
@@ -50,13 +51,13 @@ def analyse_lookaside(session, value, max_objects=fxo.MAX_OBJECTS):
     try:
         hdr = fxo.read_object(session, addr)
     except ReadError as e:
-        problems.add("UNREADABLE", e.address, "object 0x%x is unreadable" % addr)
+        problems.add("UNREADABLE", e.address, "object %s is unreadable" % hexn(addr))
         return found
     node = found.node = make_node(session, hdr, found.drivers, handle=handle)
     check_destroyed(hdr, value, problems)
     if hdr.fx_type != fxt.FX_TYPE_LOOKASIDE and hdr.cls not in fxt.LOOKASIDE_CLASSES:
-        problems.add("BAD_HANDLE", addr, "0x%x names a %s (%s, type 0x%x), not a WDFLOOKASIDE" % (
-            value, node.wdf_type or "?", hdr.cls or "FxObject", hdr.fx_type or 0))
+        problems.add("BAD_HANDLE", addr, "%s names a %s (%s, type %s), not a WDFLOOKASIDE" % (
+            hexn(value), node.wdf_type or "?", hdr.cls or "FxObject", hexn(hdr.fx_type or 0)))
         return found
     found.allocated, found.note = find_allocated(session, addr, hdr, found.drivers, problems, max_objects)
     if hdr.cls is None:
@@ -65,7 +66,7 @@ def analyse_lookaside(session, value, max_objects=fxo.MAX_OBJECTS):
             hdr.cls, hdr.cls_source = cls, "shape"
     node.lookaside = las.decode_lookaside(session, hdr, problems,
                                           allocated=[(n.address, n.memory.get("length")) for n in found.allocated])
-    node.lookaside["handle"] = None if node.handle is None else "0x%x" % node.handle
+    node.lookaside["handle"] = None if node.handle is None else hexn(node.handle)
     return found
 
 
@@ -105,7 +106,7 @@ def find_allocated(session, lookaside, hdr, drivers, problems, max_objects=fxo.M
                 continue
             if ptr != lookaside:
                 continue
-            if annotate_memory(session, node, problems) and node.memory.get("lookaside") == "0x%x" % lookaside:
+            if annotate_memory(session, node, problems) and node.memory.get("lookaside") == hexn(lookaside):
                 found.append(node)
     note = None
     if not roots:

@@ -8,6 +8,7 @@ The driver list is read only for names (:func:`quiet_drivers`): its own
 problems are not what these commands report.
 """
 
+from wdfdbg.analysis.numbers import hexn
 from wdfdbg.analysis.problems import ProblemLog
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import memory as mem
@@ -61,8 +62,8 @@ def check_destroyed(hdr, value, problems):
     lookaside entry back on its free list): BAD_HANDLE at the object."""
     if hdr.state != DESTROYED:
         return False
-    problems.add("BAD_HANDLE", hdr.address, "0x%x names a destroyed object 0x%x (m_ObjectState Destroyed, refcount %s): "
-                 "it was freed and its memory may be reused" % (value, hdr.address, hdr.refcount))
+    problems.add("BAD_HANDLE", hdr.address, "%s names a destroyed object %s (m_ObjectState Destroyed, refcount %s): "
+                 "it was freed and its memory may be reused" % (hexn(value), hexn(hdr.address), hdr.refcount))
     return True
 
 
@@ -111,11 +112,11 @@ def _find_memory(session, value, found):
     try:
         hdr = fxo.read_object(session, res.object)
     except ReadError as e:
-        problems.add("UNREADABLE", e.address, "object 0x%x (from 0x%x) is unreadable" % (res.object, value))
+        problems.add("UNREADABLE", e.address, "object %s (from %s) is unreadable" % (hexn(res.object), hexn(value)))
         return
     if not fxo.looks_like_object(session, hdr):
-        problems.add("NOT_AN_OBJECT", res.object, "0x%x does not look like an FxObject (type 0x%x, refcount %s)" % (
-            res.object, hdr.fx_type or 0, hdr.refcount))
+        problems.add("NOT_AN_OBJECT", res.object, "%s does not look like an FxObject (type %s, refcount %s)" % (
+            hexn(res.object), hexn(hdr.fx_type or 0), hdr.refcount))
         return
     if res.kind == "request-buffer":
         node = found.node = make_node(session, hdr, found.drivers)
@@ -139,8 +140,8 @@ def _find_memory(session, value, found):
         annotate_memory(session, node, problems, probe_buffer=True)
         found.record = node.memory
         return
-    problems.add("BAD_HANDLE", res.object, "0x%x names a %s (%s), not a WDFMEMORY" % (
-        value, node.wdf_type or "type 0x%x" % (hdr.fx_type or 0), hdr.cls or "FxObject"))
+    problems.add("BAD_HANDLE", res.object, "%s names a %s (%s), not a WDFMEMORY" % (
+        hexn(value), node.wdf_type or "type %s" % hexn(hdr.fx_type or 0), hdr.cls or "FxObject"))
 
 
 def read_preview(session, address, length, requested):

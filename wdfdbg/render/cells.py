@@ -1,30 +1,11 @@
-"""What goes into a cell of a text report: hex numbers (never negative),
-sizes, yes/no, and links laid out on what the reader sees.
-
-Every hex number a report prints about the target goes through
-:func:`hexn`: addresses, handles and sizes are unsigned, so a negative one
-can only come from a type that lies (a pointer declared signed in the ISF
-types gives ``0x-58``). It is refused with a :class:`LayoutError` (exit 2,
-one line) rather than printed.
-"""
+"""What goes into a cell of a text report: hex numbers (never negative:
+:mod:`wdfdbg.analysis.numbers`), sizes, yes/no, and links laid out on what
+the reader sees."""
 
 from tabulate import tabulate
 
-from wdfdbg.errors import LayoutError
+from wdfdbg.analysis.numbers import hex_or, hexn  # noqa: F401 (the renderers take them from here)
 from wdfdbg.render.markup import PLAIN
-
-
-def hexn(v):
-    """``0x..`` for an unsigned number; a negative one is a type's lie."""
-    if v < 0:
-        raise LayoutError("a negative number (-0x%x) where an address, handle or size belongs: "
-                          "the types give a signed type to an unsigned field" % -v)
-    return "0x%x" % v
-
-
-def hex_or(v, default):
-    """:func:`hexn`, or ``default`` when there is no value."""
-    return default if v is None else hexn(v)
 
 
 def size_text(n):

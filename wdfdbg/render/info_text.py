@@ -3,6 +3,7 @@ the KMDF drivers of a :class:`~wdfdbg.analysis.info.SourceInfo`."""
 
 from tabulate import tabulate
 
+from wdfdbg.analysis.numbers import refuse_negative_hex
 from wdfdbg.render.cells import hex_or, hexn
 
 ARCH_NAMES = {"x64": "x64 (AMD64)", "arm64": "ARM64", "x86": "x86"}
@@ -45,7 +46,7 @@ def render_info(session, si, problems):
         lines.append("Problems:")
         lines.append(tabulate([(p.severity, p.code, hex_or(p.address, None), p.message) for p in problems],
                               headers=["severity", "code", "address", "message"]))
-    return "\n".join(lines)
+    return refuse_negative_hex("\n".join(lines), exempt=[session.path])
 
 
 def bugcheck_lines(bc):

@@ -4,6 +4,7 @@
 key (``memory``, ``dump``, ``descriptor``, ``mdls``, ``info``, ``scan``...),
 as one line of text."""
 
+from wdfdbg.analysis.numbers import refuse_negative_hex
 from wdfdbg.analysis.single import owners
 from wdfdbg.render import report as rep
 from wdfdbg.render.cells import hex_or, hexn
@@ -16,7 +17,7 @@ def memory_report(session, found, name="memory"):
         extra["dump"] = dump_json(*found.preview)
     doc = rep.build_report(session, owners(found.drivers, found.node), found.nodes, found.problems,
                            extra=extra, command=name)
-    return rep.dumps(doc)
+    return _dumps(session, doc)
 
 
 def dump_json(address, n, chunks):
@@ -38,7 +39,7 @@ def descriptor_report(session, found, name="descriptor"):
     desc = found.descriptor
     doc = rep.build_report(session, owners(found.drivers, found.node), found.nodes, found.problems,
                            extra={"descriptor": desc}, command=name, extra_mdls=len(desc.get("mdls") or []))
-    return rep.dumps(doc)
+    return _dumps(session, doc)
 
 
 def mdl_report(session, found, allocated, name="mdl"):
@@ -47,7 +48,7 @@ def mdl_report(session, found, allocated, name="mdl"):
         extra["allocated_mdls"] = found.allocated
     doc = rep.build_report(session, found.drivers, [], found.problems, extra=extra, command=name,
                            extra_mdls=len(found.chain) + sum(1 for e in found.allocated if e.get("record")))
-    return rep.dumps(doc)
+    return _dumps(session, doc)
 
 
 def lookaside_report(session, found, name="lookaside"):
@@ -55,20 +56,26 @@ def lookaside_report(session, found, name="lookaside"):
     extra = {"lookaside_note": found.note} if found.note else None
     doc = rep.build_report(session, owners(found.drivers, found.node), found.nodes, found.problems,
                            extra=extra, command=name)
-    return rep.dumps(doc)
+    return _dumps(session, doc)
 
 
 def scan_report(session, found, name="scan"):
     rep.assign_problems(found.nodes, found.problems)
     doc = rep.build_report(session, found.drivers, found.nodes, found.problems,
                            extra={"scan": found.stats.to_json()}, command=name)
-    return rep.dumps(doc)
+    return _dumps(session, doc)
 
 
 def info_report(session, si, problems, name="info"):
     drivers = [d.driver_info() for d in si.kmdf_drivers]
     doc = rep.build_report(session, drivers, [], problems, extra={"info": info_json(si)}, command=name)
-    return rep.dumps(doc)
+    return _dumps(session, doc)
+
+
+def _dumps(session, doc):
+    """One line of JSON, refused if a number in it is negative hex."""
+    text = rep.dumps(doc)
+    return refuse_negative_hex(text, exempt=[rep.dumps(session.path)] if session.path else (), json=True)
 
 
 def _hx(v):

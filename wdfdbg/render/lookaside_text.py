@@ -2,6 +2,7 @@
 lookaside list(s) as ``!lookaside`` shows them, and the memory objects
 allocated from it (:class:`~wdfdbg.analysis.lookaside_list.LookasideFindings`)."""
 
+from wdfdbg.analysis.numbers import refuse_negative_hex
 from wdfdbg.render import text as txt
 from wdfdbg.render.cells import Link, hex_or, hexn, kv_table, link_table, size_text
 from wdfdbg.render.memory_text import head_lines
@@ -37,7 +38,7 @@ def render_lookaside(session, found, m):
             out.append(m.text("note: %s" % found.note))
     out.append("")
     out.append(txt.problems_table(list(found.problems), m))
-    return "\n".join(out)
+    return refuse_negative_hex("\n".join(out), exempt=[session.path])
 
 
 def lookaside_rows(node, la):

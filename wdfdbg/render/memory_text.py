@@ -3,6 +3,7 @@ with a ``db``-style preview), ``descriptor`` (a WDF_MEMORY_DESCRIPTOR) and
 ``mdl`` (an MDL chain, the verifier's AllocatedMdls). They read the records
 of :mod:`wdfdbg.analysis.single`; links go through the markup."""
 
+from wdfdbg.analysis.numbers import refuse_negative_hex
 from wdfdbg.render import text as txt
 from wdfdbg.render.cells import Link, hex_or, hexn, kv_table, link_table, size_text, yes_no
 from wdfdbg.render.hexdump import hexdump_lines
@@ -97,7 +98,7 @@ def render_memory(session, found, m):
             out.extend(m.text(line) for line in hexdump_lines(chunks, session.target.pointer_size))
     out.append("")
     out.append(txt.problems_table(list(found.problems), m))
-    return "\n".join(out)
+    return refuse_negative_hex("\n".join(out), exempt=[session.path])
 
 
 def request_buffer_lines(node, record, m):
@@ -149,7 +150,7 @@ def render_descriptor(session, found, m):
         out.append(mdl_table(mdls, m))
     out.append("")
     out.append(txt.problems_table(list(found.problems), m))
-    return "\n".join(out)
+    return refuse_negative_hex("\n".join(out), exempt=[session.path])
 
 
 def descriptor_rows(desc, m):
@@ -212,4 +213,4 @@ def render_mdls(session, found, address_text, allocated, m):
             out.append(m.text("none"))
     out.append("")
     out.append(txt.problems_table(list(found.problems), m))
-    return "\n".join(out)
+    return refuse_negative_hex("\n".join(out), exempt=[session.path])

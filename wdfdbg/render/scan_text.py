@@ -4,6 +4,7 @@ their header fields and decoded facts
 
 from tabulate import tabulate
 
+from wdfdbg.analysis.numbers import refuse_negative_hex
 from wdfdbg.decoders import types as fxt
 from wdfdbg.render.cells import hex_or, hexn
 from wdfdbg.render.report import assign_problems
@@ -59,7 +60,7 @@ def render_scan(session, found, all_drivers=False):
         out.append("Problems:\n" + tabulate(rows, headers=["severity", "code", "address", "message"]))
     else:
         out.append("No problems found.")
-    return "\n".join(out)
+    return refuse_negative_hex("\n".join(out), exempt=[session.path])
 
 
 def bugcheck_lines(bc):
