@@ -503,7 +503,7 @@ def test_out_of_memory_anywhere_is_one_line(tmp_path):
             oom += 1
         else:
             assert p.returncode == rc0 and err == "", (mb, err)
-            json.loads(p.stdout)  # a whole report
+            assert p.stdout.decode("utf-8") == ref, mb  # the whole report, the same facts
             ok += 1
         mb += 6
     assert oom, "no cap made the command run out of memory"
@@ -518,6 +518,21 @@ def test_gzip_output_equals_the_snapshot_writer(tmp_path):
     with files.atomic_output(b) as f:
         f.write(snapfmt.dumps(doc))
     assert sha(a) == sha(b) and json.loads(gzip.decompress(open(b, "rb").read()))["format"] == "wdfdbg-snapshot"
+
+
+def test_stdout_write_errors():
+    from wdfdbg.render.streams import StdoutClosed, checked_sink
+
+    def failing(exc):
+        def sink(piece):
+            raise exc
+        return checked_sink(sink)
+    with pytest.raises(StdoutClosed):  # | head, a pager quit
+        failing(BrokenPipeError(32, "Broken pipe"))("x")
+    with pytest.raises(OutputError, match="cannot write to standard output: Bad file descriptor"):
+        failing(OSError(9, "Bad file descriptor"))("x")
+    with pytest.raises(OutputError, match="No space left on device"):
+        failing(OSError(28, "No space left on device"))("x")
 
 
 def test_output_errors_are_output_errors():

@@ -34,8 +34,9 @@ DEBUG = bool(os.environ.get("WDFDBG_DEBUG"))
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting (WinDbg's Python
-    must not be killed by SystemExit from deep inside a command)."""
+    """argparse that raises :class:`ArgumentError` (one line: ``wdfdbg NAME:
+    error: ...``) instead of printing usage and exiting: WinDbg's Python
+    must not be killed by SystemExit from deep inside a command."""
 
     def error(self, message):
         raise ArgumentError("%s: error: %s" % (self.prog, message))
@@ -48,8 +49,10 @@ class ArgumentParser(argparse.ArgumentParser):
         emit(self.format_help())
 
     def exit(self, status=0, message=None):
-        if message:
-            sys.stderr.write(message)
+        if message and status == 0:
+            emit(message)
+        elif message:
+            say(message.strip())
         raise _Exit(status)
 
 

@@ -209,7 +209,7 @@ def analyse_mdls(session, address=None, allocated=False, driver=None):
         if driver:
             drivers = [d for d in drivers if (d.name or "").lower() == driver.lower()]
             if not drivers:
-                raise UsageError("no KMDF driver named %r" % driver)
+                raise UsageError("no KMDF driver named '%s'" % driver)
         found.drivers = drivers
         for d in drivers:
             for e in driver_mdls(session, d, found.problems):
