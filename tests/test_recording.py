@@ -303,7 +303,8 @@ def _targets(path):
 
 
 def test_record_replay_other_commands_through_pykd(source_path):
-    from wdfdbg.record import command_module, open_recording_session, takes_markup
+    from wdfdbg.command import open_recording_session
+    from wdfdbg.record import command_module, takes_markup
     from wdfdbg.render.markup import PLAIN
     from wdfdbg.session import open_session
     from wdfdbg.errors import UsageError

@@ -1,11 +1,18 @@
 """The ``wdfdbg`` console script: ``wdfdbg COMMAND ARGS``.
 
 Each command is the module ``wdfdbg.<command>`` with a ``main(argv)``, the
-same module WinDbg runs as ``!py -m wdfdbg.<command>``.
+same module WinDbg runs as ``!py -m wdfdbg.<command>``. ``wdfdbg --help``
+(or ``wdfdbg help``) lists them on stdout; ``wdfdbg help COMMAND`` is
+``wdfdbg COMMAND --help``. No command, or one that does not exist, is a
+usage error: one line on stderr, exit 2.
 """
 
+import difflib
 import importlib
 import sys
+
+from wdfdbg import command
+from wdfdbg.errors import UsageError
 
 COMMANDS = [
     ("memtree", "the WDF object tree with memory, lookasides and MDLs inline"),
@@ -30,21 +37,34 @@ def usage():
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        sys.stdout.write(usage())
-        return 0 if argv else 2
+def unknown_command(name):
+    names = [n for n, _ in COMMANDS]
+    near = difflib.get_close_matches(name, names, n=1)
+    hint = "did you mean %s? " % near[0] if near else ""
+    return UsageError("unknown command '%s' (%swdfdbg --help lists the commands)" % (name, hint))
+
+
+def _main(argv):
+    if not argv:
+        raise UsageError("no command given (wdfdbg --help lists the commands)")
+    if argv[0] in ("-h", "--help") or argv == ["help"]:
+        command.emit(usage())
+        return 0
     if argv[0] in ("--version", "-V"):
         from wdfdbg import __version__
-        sys.stdout.write("wdfdbg %s\n" % __version__)
+        command.emit("wdfdbg %s\n" % __version__)
         return 0
+    if argv[0] == "help":
+        argv = [argv[1], "--help"]
     name = argv[0]
     if name not in dict(COMMANDS):
-        sys.stderr.write("wdfdbg: error: unknown command %r\n%s" % (name, usage()))
-        return 2
+        raise unknown_command(name)
     module = importlib.import_module("wdfdbg.%s" % name)
     return module.main(argv[1:])
+
+
+def main(argv=None):
+    return command.run(_main, list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

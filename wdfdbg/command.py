@@ -7,29 +7,52 @@ wdfdbg.<name>``, ``!py -m wdfdbg.<name>`` and ``wdfdbg <name>`` run the same
 code with the same arguments.
 
 Exit codes: 0 report without errors, 1 report with ``error`` problems,
-2 bad usage or unreadable input (one line on stderr, no report).
+2 bad usage or unreadable input (one line on stderr, no report). Help asked
+for (``--help``) goes to stdout with exit 0. :func:`run` keeps the contract:
+whatever goes wrong, exit 2 comes with exactly one line on stderr, control
+characters escaped, and running out of memory is ``wdfdbg: error: out of
+memory`` even when there is no memory left to say more.
 """
 
 import argparse
+import os
+import re
 import sys
 
-from wdfdbg.errors import InputError, LayoutError, UsageError
+from wdfdbg.errors import ArgumentError, InputError, LayoutError, OutputError, UsageError
+from wdfdbg.render import streams
+from wdfdbg.render.streams import StdoutClosed, say
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
+# Read once, here: under memory pressure os.environ.get itself can fail
+# (the issue saw KeyError: b'WDFDBG_DEBUG' raised inside it), and the
+# last-resort handler must not.
+DEBUG = bool(os.environ.get("WDFDBG_DEBUG"))
+
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting (WinDbg's Python
-    must not be killed by SystemExit from deep inside a command)."""
+    """argparse that raises :class:`ArgumentError` (one line: ``wdfdbg NAME:
+    error: ...``) instead of printing usage and exiting: WinDbg's Python
+    must not be killed by SystemExit from deep inside a command."""
 
     def error(self, message):
-        raise UsageError("%s: %s" % (self.prog, message))
+        raise ArgumentError("%s: error: %s" % (self.prog, message))
+
+    def print_help(self, file=None):
+        # through the checked output: argparse's own printing drops write
+        # errors (help > /dev/full would say nothing and exit 0)
+        if file is not None:
+            return super(ArgumentParser, self).print_help(file)
+        emit(self.format_help())
 
     def exit(self, status=0, message=None):
-        if message:
-            sys.stderr.write(message)
+        if message and status == 0:
+            emit(message)
+        elif message:
+            say(message.strip())
         raise _Exit(status)
 
 
@@ -41,6 +64,12 @@ class _Exit(Exception):
 def parser(name, description):
     p = ArgumentParser(prog="wdfdbg %s" % name, description=description)
     return p
+
+
+def usage_error(name, message):
+    """A command's own usage error, worded as argparse words its errors:
+    ``wdfdbg NAME: error: MESSAGE``."""
+    return ArgumentError("wdfdbg %s: error: %s" % (name, message))
 
 
 def add_source_args(p, source_required=False):
@@ -57,30 +86,118 @@ def add_source_args(p, source_required=False):
     p.add_argument("--dml", choices=["auto", "on", "off"], default="auto", help="DML links (WinDbg)")
 
 
+_HEX = re.compile(r"(?:0x)?([0-9a-f]+(?:`[0-9a-f]+)*)\Z", re.I)
+_DEC = re.compile(r"0n([0-9]+)\Z", re.I)
+_SIGNED = re.compile(r"(?:0[xn])?\s*([-+])", re.I)
+MAX_BITS = 64  # no Windows target has wider pointers
+
+
 def parse_int(text, what="value"):
     """Parse a number the way WinDbg users type it: ``0x..``, bare hex
-    (``ffffc08b`0de9d0870``), or ``0n`` decimal."""
-    s = str(text).strip().replace("`", "")
-    try:
-        if s.lower().startswith("0n"):
-            return int(s[2:], 10)
-        if s.lower().startswith("0x"):
-            return int(s[2:], 16)
-        return int(s, 16)
-    except ValueError:
-        raise UsageError("%s: %r is not a number (hex, or 0n for decimal)" % (what, text))
+    (``ffffc08b`0de9d0870``, a backtick between digits), or ``0n`` decimal.
+    Addresses, handles and sizes are unsigned and at most 64 bits: a sign,
+    a space or anything else inside is a :class:`UsageError`; so is a value
+    wider than 64 bits (:func:`parse_address` checks the target's own
+    pointer size once it is known)."""
+    s = str(text).strip()
+    m = _DEC.match(s)
+    if m:
+        value = int(m.group(1), 10)
+    else:
+        m = _HEX.match(s)
+        if not m:
+            sign = _SIGNED.match(s)
+            if sign and sign.group(1) == "-":
+                raise UsageError("%s: '%s' is negative: addresses, handles and sizes are unsigned" % (what, text))
+            if sign:
+                raise UsageError("%s: '%s' has a sign: numbers are unsigned (hex, or 0n for decimal)" % (what, text))
+            raise UsageError("%s: '%s' is not a number (hex, or 0n for decimal)" % (what, text))
+        value = int(m.group(1).replace("`", ""), 16)
+    if value >> MAX_BITS:
+        raise UsageError("%s: '%s' does not fit in %d bits" % (what, text, MAX_BITS))
+    return value
 
 
-def open_from_args(args):
-    from wdfdbg.session import open_session, sample_path
-    path = args.source
+def parse_address(session, text, what="ADDR"):
+    """:func:`parse_int`, then checked against the open target's pointer
+    size (``0x1_0000_0000`` is no address on a 32-bit target)."""
+    value = parse_int(text, what)
+    target = session.target
+    if value > target.pointer_mask:
+        raise UsageError("%s: '%s' does not fit the target's %d-bit pointers" % (what, text, 8 * target.pointer_size))
+    return value
+
+
+def fix_positionals(args):
+    """Inside WinDbg there is no SOURCE: a lone positional that is not a file
+    is the ROOT."""
+    if args.source and not args.root and not args.sample and not os.path.exists(args.source):
+        try:
+            parse_int(args.source)
+            is_number = True
+        except UsageError:
+            is_number = False
+        if is_number or not any(ch in args.source for ch in "/\\."):
+            args.root, args.source = args.source, None
+
+
+def source_path(args, source=None):
+    """The file a command's parsed ``args`` name (SOURCE, ``--sample``, or
+    ``source`` given apart, as ``record --source`` does); None: the live
+    debugger."""
+    from wdfdbg.session import sample_path
+    path = getattr(args, "source", None)
+    if source is not None:
+        if path and os.path.abspath(path) != os.path.abspath(source):
+            raise UsageError("record: give the source once (--source or the command's SOURCE)")
+        path = source
     if getattr(args, "sample", False):
         if path:
             raise UsageError("give SOURCE or --sample, not both")
         path = sample_path()
+    return path
+
+
+def input_files(args, extra=()):
+    """The files a command's parsed ``args`` read (SOURCE or the sample,
+    ``--types`` files) and ``extra`` ones: what an output must never be."""
+    from wdfdbg.sources.typesfile import parse_spec
+    paths = [p for p in extra if p]
+    try:
+        paths.append(source_path(args))
+    except UsageError:  # SOURCE and --sample both: an error of its own, when the source is opened
+        pass
+    for spec in getattr(args, "types", None) or ():
+        try:
+            paths.append(parse_spec(spec)[1])
+        except InputError:
+            pass
+    return [p for p in paths if p]
+
+
+def open_from_args(args):
+    from wdfdbg.session import open_session
     engine = None if getattr(args, "engine", "auto") == "auto" else args.engine
-    return open_session(path, engine=engine, profile=args.profile, types_files=args.types,
+    return open_session(source_path(args), engine=engine, profile=args.profile, types_files=args.types,
                         use_symbols=not args.no_symbols)
+
+
+def open_recording_session(args, source=None, engine=None, cache_pages=65536):
+    """Open the source for a command's parsed ``args`` (or ``source``) with
+    a :class:`~wdfdbg.sources.recording.RecordingBackend` in front of it.
+    Returns ``(session, recorder)``."""
+    from wdfdbg.session import open_session
+    from wdfdbg.sources.recording import RecordingBackend
+    path = source_path(args, source)
+    if engine is None:
+        engine = getattr(args, "engine", None)
+    if engine == "auto":
+        engine = None
+    session = open_session(path, engine=engine, profile=getattr(args, "profile", None),
+                           types_files=getattr(args, "types", None) or (),
+                           use_symbols=not getattr(args, "no_symbols", False),
+                           cache_pages=cache_pages, wrap=RecordingBackend)
+    return session, session.target.backend
 
 
 def markup_for(args, session=None):
@@ -101,7 +218,9 @@ def markup_for(args, session=None):
 def output_for(markup=None):
     """The :class:`~wdfdbg.render.output.Output` a command writes to: DML
     through pykd's ``dprint(piece, True)`` under WinDbg, else the current
-    ``sys.stdout``; in pieces of at most 8,000 characters either way."""
+    ``sys.stdout``; in pieces of at most 8,000 characters either way. A
+    write that fails is an :class:`OutputError` (a full disk, a read-only
+    or closed stdout), or :class:`StdoutClosed` when the reader went away."""
     from wdfdbg.render.markup import PLAIN
     from wdfdbg.render.output import Output, stdout_sink
     markup = markup if markup is not None else PLAIN
@@ -112,7 +231,7 @@ def output_for(markup=None):
             sink = dml_sink()
         except ImportError:
             sink = None
-    return Output(sink or stdout_sink(), markup)
+    return Output(streams.checked_sink(sink or stdout_sink()), markup)
 
 
 def emit(text, markup=None):
@@ -123,26 +242,72 @@ def emit(text, markup=None):
     out.close()
 
 
+# -- the error contract --------------------------------------------------------
 def run(body, argv=None):
     """Run ``body(argv) -> exit code`` with wdfdbg's error contract."""
+    failed = False
     try:
-        return body(argv)
-    except _Exit as e:
-        return e.status
+        return _run(body, argv)
+    except MemoryError:
+        failed = True
+    # out of the handler: the traceback and the frames it held are gone
+    if failed:
+        streams.silence_stdout()
+        streams.say_out_of_memory()
+    return EXIT_USAGE
+
+
+def _run(body, argv):
+    try:
+        streams.check_stdout()
+        try:
+            code = body(argv)
+        except _Exit as e:
+            code = e.status
+        streams.flush_stdout()
+        return code
+    except StdoutClosed:
+        streams.silence_stdout()
+        return EXIT_OK
+    except ArgumentError as e:
+        say(str(e))
+        return EXIT_USAGE
+    except OutputError as e:
+        streams.silence_stdout()
+        say("wdfdbg: error: %s" % e)
+        return EXIT_USAGE
     except (InputError, LayoutError) as e:
-        sys.stderr.write("wdfdbg: error: %s\n" % e)
+        say("wdfdbg: error: %s" % e)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("wdfdbg: interrupted\n")
+        say("wdfdbg: interrupted")
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
-    except Exception as e:  # last resort: one line, never a traceback
-        import os
-        if os.environ.get("WDFDBG_DEBUG"):
+    except MemoryError:
+        raise
+    except SystemError as e:
+        if str(e) == "error return without exception set":
+            # CPython's C code failing an allocation without a MemoryError
+            # (seen inside the import machinery under prlimit --as=22M)
+            raise MemoryError()
+        if DEBUG:
             raise
-        sys.stderr.write("wdfdbg: internal error: %s: %s (set WDFDBG_DEBUG=1 for the traceback)\n" % (type(e).__name__, e))
+        say("wdfdbg: internal error: %s (set WDFDBG_DEBUG=1 for the traceback)" % _describe(e))
         return EXIT_USAGE
+    except BrokenPipeError as e:  # a pipe other than stdout
+        say("wdfdbg: error: %s" % (e.strerror or "broken pipe"))
+        return EXIT_USAGE
+    except Exception as e:  # last resort: one line, never a traceback
+        if DEBUG:
+            raise
+        say("wdfdbg: internal error: %s (set WDFDBG_DEBUG=1 for the traceback)" % _describe(e))
+        return EXIT_USAGE
+
+
+def _describe(e):
+    try:
+        return "%s: %s" % (type(e).__name__, e)
+    except Exception:
+        return type(e).__name__
 
 
 def standard_main(module, argv=None):

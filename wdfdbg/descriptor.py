@@ -9,13 +9,9 @@ WDFMEMORY_OFFSET checked against the memory's length.
 import sys
 
 from wdfdbg import command
-from wdfdbg.analysis.problems import ProblemLog
-from wdfdbg.decoders.descriptor import decode_descriptor
-from wdfdbg.errors import UsageError
-from wdfdbg.memory import Link, kv_table, make_node, mdl_table, memory_rows, quiet_drivers, size_text
-from wdfdbg.memtree import fix_positionals
-from wdfdbg.render import report as rep
-from wdfdbg.render import text as txt
+from wdfdbg.analysis.single import analyse_descriptor
+from wdfdbg.render.json_reports import descriptor_report
+from wdfdbg.render.memory_text import render_descriptor
 
 NAME = "descriptor"
 
@@ -29,85 +25,20 @@ def make_parser():
 
 def parse_args(argv):
     args = make_parser().parse_args(argv)
-    fix_positionals(args)
+    command.fix_positionals(args)
     if not args.root:
-        raise UsageError("wdfdbg %s: a WDF_MEMORY_DESCRIPTOR address is required" % NAME)
+        raise command.usage_error(NAME, "a WDF_MEMORY_DESCRIPTOR address is required")
+    command.parse_int(args.root, "ADDR")  # a bad number fails before the source is opened
     args.address = args.root
     return args
 
 
-def collect(session, args):
-    problems = ProblemLog()
-    drivers = quiet_drivers(session)
-    addr = command.parse_int(args.root, "ADDR")
-    desc, hdr = decode_descriptor(session, addr, problems)
-    node = None
-    if hdr is not None:
-        node = make_node(session, hdr, drivers, handle=int(desc["memory_handle"], 16) if desc.get("memory_handle") else None)
-        node.memory = desc.get("memory")
-        if node.memory and node.memory.get("mdl"):
-            from wdfdbg.decoders.mdl import for_each_mdl
-            node.mdls = [i.record for i in for_each_mdl(session, int(node.memory["mdl"], 16), problems)]
-    return drivers, desc, node, problems
-
-
-def render_text(session, desc, node, problems, m):
-    out = [txt.source_line(session, m)]
-    for n in session.notes:
-        out.append(m.text("note: %s" % n))
-    out.append("")
-    t = desc.get("type") or ("invalid (%s)" % desc.get("type_value"))
-    out.append(m.text("WDF_MEMORY_DESCRIPTOR %s  Type %s (%s)" % (desc["address"], desc.get("type_value"), t)))
-    rows = []
-    if desc.get("type_value") == 1:
-        rows += [("Buffer", desc.get("buffer") or "NULL"), ("Length", size_text(desc.get("length")))]
-    elif desc.get("type_value") == 2:
-        rows += [("Mdl", Link(desc["mdl"], m.mdl_link(desc["mdl"], int(desc["mdl"], 16))) if desc.get("mdl") else "NULL"),
-                 ("BufferLength", size_text(desc.get("length")))]
-        if desc.get("chain_byte_count") is not None:
-            rows.append(("MDL chain bytes", size_text(desc["chain_byte_count"])))
-    elif desc.get("type_value") == 3:
-        h = desc.get("memory_handle")
-        rows.append(("Memory", Link("WDFMEMORY %s" % h, m.memory_link("WDFMEMORY %s" % h, int(h, 16))) if h else "NULL"))
-        if desc.get("memory_object"):
-            rows.append(("object", desc["memory_object"]))
-        off = desc.get("offsets")
-        if off:
-            rows.append(("Offsets", "%s {BufferOffset %s, BufferLength %s}" % (
-                off["address"], size_text(off.get("buffer_offset")), size_text(off.get("buffer_length")))))
-        else:
-            rows.append(("Offsets", "NULL (the whole buffer)"))
-    if desc.get("effective_buffer") or desc.get("effective_length") is not None:
-        rows.append(("describes", "%s, %s bytes" % (desc.get("effective_buffer") or "?", size_text(desc.get("effective_length")))))
-    if rows:
-        out.append(kv_table(rows, m))
-    memrec = desc.get("memory")
-    if memrec:
-        out.append("")
-        if node is not None:
-            out.append(txt.node_line(node, m).split("\n")[0])
-        out.append(kv_table(memory_rows(memrec, m), m))
-    mdls = desc.get("mdls") or (node.mdls if node is not None else [])
-    if mdls:
-        out.append("")
-        out.append(m.text("MDLs:"))
-        out.append(mdl_table(mdls, m))
-    out.append("")
-    out.append(txt.problems_table(list(problems), m))
-    return "\n".join(out)
-
-
 def execute(session, args, markup=None):
-    drivers, desc, node, problems = collect(session, args)
-    nodes = [node] if node is not None else []
-    rep.assign_problems(nodes, problems)
+    found = analyse_descriptor(session, command.parse_address(session, args.root, "ADDR"))
     if args.json:
-        owner = [d for d in drivers if node is not None and d.globals == node.header.globals]
-        doc = rep.build_report(session, owner, nodes, problems, extra={"descriptor": desc}, command=NAME,
-                               extra_mdls=len(desc.get("mdls") or []))
-        return command.exit_code(problems), rep.dumps(doc)
+        return command.exit_code(found.problems), descriptor_report(session, found, NAME)
     m = markup or command.markup_for(args, session)
-    return command.exit_code(problems), render_text(session, desc, node, problems, m)
+    return command.exit_code(found.problems), render_descriptor(session, found, m)
 
 
 def main(argv=None):

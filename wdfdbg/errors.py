@@ -50,6 +50,16 @@ class UsageError(InputError):
     """Bad command-line usage (unknown handle format, missing argument)."""
 
 
+class ArgumentError(UsageError):
+    """A command's arguments are wrong: the message is the whole line
+    (``wdfdbg memtree: error: ...``, as argparse words it)."""
+
+
+class OutputError(WdfdbgError):
+    """The report or the output file cannot be written (a full disk, a
+    closed or read-only standard output, a file-size limit)."""
+
+
 class LayoutError(WdfdbgError):
     """A type is missing or malformed in every available layout source."""
 

@@ -16,11 +16,12 @@ text)``. Ctrl+Break (which the ``!py`` front end raises as
 
 import importlib
 import inspect
-import os
 import sys
 
 from wdfdbg import command
-from wdfdbg.errors import InputError, UsageError
+from wdfdbg.render import files
+from wdfdbg.sources import convert
+from wdfdbg.sources import snapshot as snapfmt
 
 NAME = "record"
 RECORDABLE = ("memtree", "memory", "lookaside", "mdl", "descriptor", "memusage", "info", "scan")
@@ -66,19 +67,19 @@ def split_argv(argv):
 def command_module(name):
     """The module of a recordable command and its (parse, execute)."""
     if name not in RECORDABLE:
-        raise UsageError("record: %r is not a command that can be recorded (one of: %s)"
-                         % (name, ", ".join(RECORDABLE)))
+        raise command.usage_error(NAME, "'%s' is not a command that can be recorded (one of: %s)"
+                                  % (name, ", ".join(RECORDABLE)))
     try:
         module = importlib.import_module("wdfdbg.%s" % name)
     except ImportError as e:
-        raise UsageError("record: wdfdbg %s is not available (%s)" % (name, e))
+        raise command.usage_error(NAME, "wdfdbg %s is not available (%s)" % (name, e))
     parse = getattr(module, "parse_args", None)
     if parse is None and hasattr(module, "make_parser"):
         parse = lambda a: module.make_parser().parse_args(a)  # noqa: E731
     execute = getattr(module, "execute", None)
     if parse is None or execute is None:
-        raise UsageError("record: wdfdbg %s cannot run on a recording session "
-                         "(it needs parse_args(argv) and execute(session, args, markup))" % name)
+        raise command.usage_error(NAME, "wdfdbg %s cannot run on a recording session "
+                                  "(it needs parse_args(argv) and execute(session, args, markup))" % name)
     return module, parse, execute
 
 
@@ -92,87 +93,50 @@ def takes_markup(execute):
         any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in params.values())
 
 
-def open_recording_session(args, source=None, engine=None, cache_pages=65536):
-    """Open the source for a command's parsed ``args`` (or ``source``) with
-    a :class:`~wdfdbg.sources.recording.RecordingBackend` in front of it.
-    Returns ``(session, recorder)``."""
-    from wdfdbg.session import open_session, sample_path
-    from wdfdbg.sources.recording import RecordingBackend
-
-    path = getattr(args, "source", None)
-    if source is not None:
-        if path and os.path.abspath(path) != os.path.abspath(source):
-            raise UsageError("record: give the source once (--source or the command's SOURCE)")
-        path = source
-    if getattr(args, "sample", False):
-        if path:
-            raise UsageError("give SOURCE or --sample, not both")
-        path = sample_path()
-    if engine is None:
-        engine = getattr(args, "engine", None)
-    if engine == "auto":
-        engine = None
-    session = open_session(path, engine=engine, profile=getattr(args, "profile", None),
-                           types_files=getattr(args, "types", None) or (),
-                           use_symbols=not getattr(args, "no_symbols", False),
-                           cache_pages=cache_pages, wrap=RecordingBackend)
-    recorder = session.target.backend
-    return session, recorder
-
-
-def _is_ctrl_break(exc):
-    return isinstance(exc, SystemExit) and exc.args and exc.args[0] == "CTRL+BREAK"
+def run_command(session, args, execute):
+    """``execute`` on the recording session: (exit code, output text,
+    markup); Ctrl+Break becomes KeyboardInterrupt (nothing is written)."""
+    m = command.markup_for(args, session) if takes_markup(execute) else None
+    try:
+        code, out = execute(session, args, m) if m is not None else execute(session, args)
+        return code, out, m
+    except SystemExit as e:
+        if e.args and e.args[0] == "CTRL+BREAK":  # what the !py front end raises for Ctrl+Break
+            raise KeyboardInterrupt()
+        raise
 
 
 def _main(argv):
-    from wdfdbg.sources import snapshot as snapfmt
-
     own, rest = split_argv(argv)
     opts = make_parser().parse_args(own)
     if not rest:
-        raise UsageError("record: name the command to record after --, e.g. wdfdbg record OUT -- memtree SOURCE")
+        raise command.usage_error(NAME, "name the command to record after --, e.g. wdfdbg record OUT -- memtree SOURCE")
     name = rest[0]
     _, parse, execute = command_module(name)
     args = parse(rest[1:])
-    if os.path.exists(opts.out) and not opts.force:
-        raise UsageError("record: %s exists (use --force to overwrite it)" % opts.out)
-    session, recorder = open_recording_session(args, source=opts.source, engine=opts.engine)
-    if name in LISTS_MEMORY and recorder.inner.ranges() is None:
-        session.target.close()
-        raise UsageError("record: %s reads all listed memory, and this source (%s) cannot list its memory: "
-                         "record it from a dump or snapshot file" % (name, recorder.kind))
+    files.check_output_path(opts.out, command.input_files(args, [opts.source]), force=opts.force)
+    session, recorder = command.open_recording_session(args, source=opts.source, engine=opts.engine)
     try:
-        m = command.markup_for(args, session) if takes_markup(execute) else None
-        try:
-            code, out = execute(session, args, m) if m is not None else execute(session, args)
-        except SystemExit as e:
-            if _is_ctrl_break(e):
-                raise KeyboardInterrupt()
-            raise
+        if name in LISTS_MEMORY and recorder.inner.ranges() is None:
+            raise command.usage_error(NAME, "%s reads all listed memory, and this source (%s) cannot list its memory: "
+                                      "record it from a dump or snapshot file" % (name, recorder.kind))
+        code, out, m = run_command(session, args, execute)
         command.emit(out, m)
-        description = opts.description
-        if description is None:
-            description = "wdfdbg record: %s %s (from %s)" % (name, " ".join(rest[1:]), session.path or "live target")
-            description = " ".join(description.split())
-        doc = recorder.to_document(description=description)
-        problems, _ = snapfmt.validate(doc)
-        if problems:
-            raise InputError("record: the recorded snapshot does not validate (%s); nothing written"
-                             % "; ".join(problems[:3]))
-        try:
-            snapfmt.save(doc, opts.out)
-        except OSError as e:
-            raise InputError("record: cannot write %s: %s" % (opts.out, e.strerror or e))
+        description = opts.description or " ".join(("wdfdbg record: %s %s (from %s)" % (
+            name, " ".join(rest[1:]), session.path or "live target")).split())
+        doc = convert.recorded_document(recorder, description)
+        with files.atomic_output(opts.out) as f:
+            f.write(snapfmt.dumps(doc))
     finally:
         try:
             session.target.close()
-        except Exception:
+        except Exception:  # closing cannot change what was written
             pass
     st = recorder.stats()
-    sys.stderr.write("wdfdbg: recorded %d pages (%d bytes), %d types, %d symbols to %s\n"
-                     % (st["pages"], st["bytes"], st["types"], st["symbols"], opts.out))
+    command.say("wdfdbg: recorded %d pages (%d bytes), %d types, %d symbols to %s"
+                % (st["pages"], st["bytes"], st["types"], st["symbols"], opts.out))
     for w in recorder.warnings:
-        sys.stderr.write("wdfdbg: record: warning: %s\n" % w)
+        command.say("wdfdbg: record: warning: %s" % w)
     return code
 
 

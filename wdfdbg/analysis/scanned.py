@@ -1,0 +1,40 @@
+"""The analysis behind ``scan``: FxObjects found in all readable memory by
+their shape (:func:`wdfdbg.decoders.scan.scan`), then given the memory,
+lookaside, MDL and context facts a walked tree gets."""
+
+from wdfdbg.analysis.info import bugcheck_facts
+from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.decoders import objects as fxo
+from wdfdbg.decoders import scan as fxscan
+from wdfdbg.decoders.annotate import annotate_nodes
+
+
+class ScanFindings(object):
+    """What ``scan`` found: the KMDF drivers known, the objects (ObjectNodes
+    in scan order, annotated), the problems, the scan's statistics
+    (:class:`~wdfdbg.decoders.scan.ScanStats`) and the decoded bugcheck."""
+
+    __slots__ = ("drivers", "nodes", "problems", "stats", "bugcheck")
+
+    def __init__(self, drivers, nodes, problems, stats, bugcheck):
+        self.drivers = drivers
+        self.nodes = nodes
+        self.problems = problems
+        self.stats = stats
+        self.bugcheck = bugcheck
+
+
+def annotate_found(session, nodes, problems, contexts=True):
+    """Memory, lookaside, MDL and (unless ``contexts`` is false) context
+    facts on every node: the annotation memtree gives a walked tree."""
+    if contexts:
+        for n in nodes:
+            n.contexts = fxo.read_contexts(session, n.header)
+    annotate_nodes(session, nodes, problems)
+
+
+def analyse_scan(session, max_objects=fxscan.MAX_OBJECTS, include_destroyed=False, contexts=True):
+    problems = ProblemLog()
+    res = fxscan.scan(session, problems, max_objects=max_objects, include_destroyed=include_destroyed)
+    annotate_found(session, res.nodes, problems, contexts=contexts)
+    return ScanFindings(res.drivers, res.nodes, problems, res.stats, bugcheck_facts(session))

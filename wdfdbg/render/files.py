@@ -1,0 +1,178 @@
+"""Output files: checked before the work, written whole or not at all.
+
+:func:`check_output_path` runs before a command does any work: the folder
+must exist and be writable, OUT must be absent or a regular file (a device,
+FIFO or folder is refused: ``-o /dev/full`` or a FIFO would fail, block or
+be destroyed only at the end), OUT must not be any of the command's inputs
+(the same file by :func:`os.path.samefile`, so links and hard links count),
+whatever ``--force`` says, and an existing OUT needs ``--force``.
+
+:func:`atomic_output` writes to a temporary file in OUT's folder and
+renames it into place with :func:`os.replace` only when everything was
+written: a full disk, a file-size limit or an interrupt leaves OUT as it
+was and removes the temporary file. Write errors are :class:`OutputError`
+naming OUT (one line, exit 2).
+"""
+
+import contextlib
+import gzip
+import os
+import stat
+import tempfile
+
+from wdfdbg.errors import OutputError, UsageError
+
+
+def _kind(mode):
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _reason(e):
+    return e.strerror or str(e) or type(e).__name__
+
+
+def check_output_path(path, inputs=(), force=False):
+    """Check that ``path`` can be written as a command's output, before the
+    command does any work; raise :class:`UsageError` when it cannot.
+    ``inputs`` are the files the command reads (None entries are skipped).
+    Returns the path to write: ``path`` with links resolved, so that writing
+    a link's target keeps the link."""
+    if not path:
+        raise UsageError("the output file name is empty")
+    real = os.path.realpath(path)
+    folder = os.path.dirname(real) or "."
+    if not os.path.isdir(folder):
+        raise UsageError("%s: the folder %s does not exist" % (path, folder))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError("%s: the folder %s is not writable" % (path, folder))
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return real
+    except OSError as e:
+        raise UsageError("%s: cannot check it: %s" % (path, _reason(e)))
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError("%s is %s: the output must be a regular file" % (path, _kind(st.st_mode)))
+    for source in inputs:
+        if source and _same_file(real, source):
+            raise UsageError("%s is the input %s: refusing to overwrite an input (with or without --force)"
+                             % (path, source))
+    if not force:
+        raise UsageError("%s exists (use --force to overwrite it)" % path)
+    return real
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class _Checked(object):
+    """A binary or text file whose write errors are :class:`OutputError`
+    naming OUT."""
+
+    def __init__(self, f, name):
+        self._f = f
+        self._name = name
+
+    def _fail(self, e):
+        return OutputError("cannot write %s: %s" % (self._name, _reason(e)))
+
+    def write(self, data):
+        try:
+            return self._f.write(data)
+        except (OSError, ValueError) as e:
+            raise self._fail(e)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        try:
+            self._f.flush()
+        except (OSError, ValueError) as e:
+            raise self._fail(e)
+
+    def fileno(self):
+        return self._f.fileno()
+
+    @property
+    def closed(self):
+        return self._f.closed
+
+
+@contextlib.contextmanager
+def atomic_output(path, mode="wb", compress=None, encoding="utf-8"):
+    """``with atomic_output(OUT) as f: f.write(...)``: write OUT whole or
+    not at all. ``mode`` is ``"wb"`` or ``"w"`` (text, ``encoding``);
+    ``compress`` (binary only) gzips what is written, deterministically (no
+    name, mtime 0, level 9), and is by name when None (OUT ends in ``.gz``).
+    OUT should have passed :func:`check_output_path`."""
+    if mode not in ("wb", "w"):
+        raise ValueError("atomic_output writes 'wb' or 'w', not %r" % mode)
+    if compress is None:
+        compress = mode == "wb" and str(path).endswith(".gz")
+    real = os.path.realpath(path)
+    folder, base = os.path.split(real)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".%s." % base, suffix=".tmp", dir=folder or ".")
+    except OSError as e:
+        raise OutputError("cannot write %s: %s" % (path, _reason(e)))
+    raw = gz = None
+    done = False
+    try:
+        try:
+            os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0600
+        except OSError:
+            pass
+        raw = os.fdopen(fd, "wb") if mode == "wb" else os.fdopen(fd, "w", encoding=encoding, newline="")
+        checked = _Checked(raw, path)
+        if compress:
+            gz = gzip.GzipFile(filename="", mode="wb", fileobj=checked, mtime=0, compresslevel=9)
+        yield gz if gz is not None else checked
+        if gz is not None:
+            gz.close()  # the gzip trailer, through the checked file
+        checked.flush()
+        try:
+            os.fsync(raw.fileno())
+            raw.close()
+            os.replace(tmp, real)
+        except OSError as e:
+            raise OutputError("cannot write %s: %s" % (path, _reason(e)))
+        done = True
+    finally:
+        if not done:
+            # the error that got here is the one to report: closing what
+            # is left must not replace it
+            for f in (gz, raw):
+                if f is not None:
+                    try:
+                        f.close()
+                    except Exception:
+                        pass
+            if raw is None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
