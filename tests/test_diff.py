@@ -158,3 +158,15 @@ def test_diff_command_module_is_thin():
     for name in ("diff.py", "report.py"):
         with open(os.path.join(ROOT, "wdfdbg", name)) as f:
             assert len(f.read().splitlines()) <= 150, name
+
+
+def test_live_target_is_after_inside_windbg(leak_pair):
+    """``!py -m wdfdbg.diff SNAPSHOT``: AFTER is the debugger's target (here
+    the snapshot-backed pykd stand-in, wdfdbg.testing.fake_pykd)."""
+    from wdfdbg.testing.fake_pykd import fake_pykd
+    with fake_pykd(leak_pair[1]):
+        code, out = run([leak_pair[0], "--json"])
+    doc = validate(json.loads(out))
+    assert doc["after"]["source"]["kind"] == "pykd"
+    g = doc["drivers"][0]["groups"][0]
+    assert g["child_type"] == "WDFMEMORY" and g["objects"]["change"] == 500

@@ -42,9 +42,10 @@ def parse_args(argv):
     return args
 
 
-def collect(args):
+def collect(args, session=None):
     """Both sides streamed into :class:`~wdfdbg.analysis.diff.Side` s;
-    the diff document."""
+    the diff document. ``session``: the open target AFTER stands for when
+    it is not named (the live debugger, or the target ``record`` wraps)."""
     from wdfdbg.analysis.diff import Side, compare
     from wdfdbg.report import feed_source, memtree_argv
     sides = []
@@ -54,17 +55,19 @@ def collect(args):
         if args.driver:  # walk every driver: parent types and identities need the whole picture
             i = argv.index("--driver")
             del argv[i:i + 2]
-        feed_source(argv, side.on_key, side.on_object, what="%s (%s)" % (label, source or "live target"))
+        feed_source(argv, side.on_key, side.on_object, what="%s (%s)" % (label, source or "live target"),
+                    session=session if label == "after" and source is None else None)
         side.finish()
         sides.append(side)
     return compare(sides[0], sides[1])
 
 
-def execute(session_unused, args, markup=None):
-    """(exit code, text or JSON). The sources are opened here."""
+def execute(session, args):
+    """(exit code, text or JSON), plain text (no links). Named sources are
+    opened here; ``session`` (or the live debugger) is AFTER when it is not named."""
     from wdfdbg.render import report as rep
     from wdfdbg.render.diff_text import NEW_SHOWN, render
-    doc = collect(args)
+    doc = collect(args, session)
     if args.json:
         return command.EXIT_OK, rep.dumps(doc)
     return command.EXIT_OK, render(doc, shown=NEW_SHOWN if args.shown is None else args.shown)

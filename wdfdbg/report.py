@@ -67,14 +67,15 @@ def memtree_argv(args, source):
     return argv + ["--json"]
 
 
-def feed_source(argv, on_key, on_object, what=None, tee=None):
+def feed_source(argv, on_key, on_object, what=None, tee=None, session=None):
     """Stream the report of ``memtree ARGV`` (or of a report JSON file
     named as the source) into ``on_key``/``on_object`` (and its text into
-    ``tee``); the exit code memtree would give."""
+    ``tee``); the exit code memtree would give. With ``session`` (an open
+    target, e.g. the one ``record`` wraps) memtree runs on it instead."""
     from wdfdbg import memtree
     from wdfdbg.render.reportreader import ReportReader, looks_like_report, read_file
     args = memtree.parse_args(list(argv))
-    if args.source and not args.sample and looks_like_report(args.source):
+    if session is None and args.source and not args.sample and looks_like_report(args.source):
         if args.driver:
             raise UsageError("--driver cannot filter a saved JSON report; run on the snapshot or dump")
         holder = {}
@@ -84,7 +85,8 @@ def feed_source(argv, on_key, on_object, what=None, tee=None):
             on_key(k, v)
         read_file(args.source, key, on_object, tee=tee)
         return _exit_code(holder.get("problems"))
-    session = command.open_from_args(args)
+    if session is None:
+        session = command.open_from_args(args)
     reader = ReportReader(on_key, on_object, what=what or "memtree report", tee=tee)
     code, _ = memtree.execute(session, args, out=reader)
     reader.close()
@@ -96,12 +98,13 @@ def _exit_code(problems):
     return command.EXIT_PROBLEMS if bad else command.EXIT_OK
 
 
-def execute(session_unused, args, markup=None):
+def execute(session, args):
     """Write the HTML file; (exit code, one line saying what was written).
-    The source is opened here, so ``session_unused`` may be None."""
+    ``session`` None: the source named in ``args`` is opened here."""
     from wdfdbg.render.html import HtmlReport, write_atomically
     page = HtmlReport(driver=args.driver)
-    code = feed_source(memtree_argv(args, args.source), page.on_key, page.on_object, tee=page.embed)
+    code = feed_source(memtree_argv(args, args.source), page.on_key, page.on_object, tee=page.embed,
+                       session=session)
     size = write_atomically(args.output, page.write, inputs=[args.source])
     line = "wrote %s: %s objects, %s problems, %s bytes" % (
         args.output, "{:,}".format(page.objects), "{:,}".format(page.problem_count()), "{:,}".format(size))

@@ -26,7 +26,7 @@ from wdfdbg.analysis.footprint import owned_bytes, pool_tag
 from wdfdbg.errors import InputError, UsageError
 from wdfdbg.render import treemap
 from wdfdbg.render.objtree import TreeIndex
-from wdfdbg.render.palette import TYPE_COLOURS
+from wdfdbg.render.palette import type_colour
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 MARKER = "@@WDFDBG-REPORT-JSON@@"
@@ -148,17 +148,22 @@ class HtmlReport(object):
         top = sorted(problems, key=lambda p: rank.get(p.get("severity"), 3))[:TOP_PROBLEMS]
         top = [p for p in top if p.get("severity") in ("error", "warning")]
         source = head.get("source") if isinstance(head.get("source"), dict) else {}
-        order = [d.get("name") for d in head.get("drivers") or () if isinstance(d, dict)]
+        order = []
+        for d in head.get("drivers") or ():
+            if isinstance(d, dict) and d.get("name") not in order:
+                order.append(d.get("name"))
         listed = [self.drivers[n] for n in order if n in self.drivers]
         listed += [d for n, d in sorted(self.drivers.items(), key=lambda kv: kv[0] or "") if n not in order]
-        empty = [n for n in order if n not in self.drivers]
+        # with --driver the others were not walked: they are not "drivers without objects"
+        empty = [] if self.driver else [n for n in order if n not in self.drivers]
         triage = head.get("triage")
         return {
             "version": __version__,
             "title": "wdfdbg report: %s" % (source.get("path") or "live target"),
             "driver_filter": self.driver,
             "source": source,
-            "source_limits": SOURCE_LIMITS.get(source.get("kind"), "A source of kind %s." % source.get("kind")),
+            "source_limits": SOURCE_LIMITS.get(source.get("kind"),
+                                               "A source of kind %s." % (source.get("kind") or "unknown")),
             "notes": [n for n in head.get("notes") or () if isinstance(n, str)],
             "triage": triage if isinstance(triage, dict) else None,
             "triage_headline": _headline(triage),
@@ -187,7 +192,7 @@ class HtmlReport(object):
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         env.filters["tclass"] = _type_class
         script = _read("report.js")
-        style = _read("report.css") + self.context_css()
+        style = _read("report.css") + _type_css(self.types)
         for name, text in (("report.js", script), ("report.css", style)):
             low = text.lower()
             if "</script" in low or "</style" in low or "<!--" in low:  # would end or confuse the element
@@ -213,9 +218,6 @@ class HtmlReport(object):
         out.write(after)
         self._spool.close()
 
-    def context_css(self):
-        return _type_css(self.types)
-
 
 def _markup(text):
     from markupsafe import Markup
@@ -230,11 +232,7 @@ def _read(name):
 def _type_css(types):
     rules = []
     for t in sorted(types, key=lambda t: t or ""):
-        colour = TYPE_COLOURS.get(t)
-        if colour is None:
-            from wdfdbg.render.palette import type_colour
-            colour = type_colour(t)
-        rules.append(".%s{background:%s}" % (_type_class(t), colour))
+        rules.append(".%s{background:%s}" % (_type_class(t), type_colour(t)))
     return "\n" + "\n".join(rules) + "\n"
 
 
