@@ -150,3 +150,31 @@ def test_real_triage_dump_lays_out():
     _, text = graph([REAL_X64])
     svg = layout(text)
     assert len([t for t in nodes_in(svg) if t.startswith("o")]) == len(report([REAL_X64])["objects"])
+
+
+def test_scan_parents_found_by_address_never_make_a_cycle():
+    """Scan records (depth 0) name parents by address, later in the stream or
+    not at all; two objects naming each other (lying memory) stay roots."""
+    from wdfdbg.render.objtree import TreeIndex
+    recs = [{"address": "0x100", "parent": "0x300", "depth": 0},   # parent comes later
+            {"address": "0x200", "parent": "0x999", "depth": 0},   # parent not captured
+            {"address": "0x300", "parent": None, "depth": 0},
+            {"address": "0x400", "parent": "0x500", "depth": 0},   # 0x400 <-> 0x500
+            {"address": "0x500", "parent": "0x400", "depth": 0},
+            {"address": "0x600", "parent": "0x600", "depth": 0}]   # its own parent
+    t = TreeIndex()
+    for r in recs:
+        t.add(r)
+    t.finish()
+    parents = list(t.parents)
+    assert parents[0] == 2 and parents[1] == -1 and parents[2] == -1 and parents[5] == -1
+    assert sorted([parents[3], parents[4]]) in ([-1, 3], [-1, 4])  # one link kept, the cycle-closing one refused
+    out = []
+    g = DotGraph(out.append)
+    for r in recs:
+        g.on_object(dict(r, wdf_type="WDFOBJECT", driver="D", problems=[]))
+    g.close()
+    text = "".join(out)
+    assert "o2 -> o0 [style=dashed]" in text
+    if DOT:
+        layout(text)

@@ -254,3 +254,41 @@ def test_triage_dump_in_chromium(browser, tmp_path, capsys, record_property):
     assert "minidump" in page.evaluate("document.getElementById('source').textContent")
     shot = page.screenshot(str(tmp_path / "triage_x64.png"), full_page=True)
     show(capsys, record_property, "triage_x64 report", shot)
+
+
+# -- reading reports as they stream (wdfdbg/render/reportreader.py) ----------------
+def test_report_reader_any_chunking_same_document():
+    import random
+    from wdfdbg.render.reportreader import ReportReader
+    doc = memtree_json(fixture("corrupt", "wdfsnap.json.gz"))
+    doc["problems"] = doc["problems"] * 50  # a long top-level array, read element by element
+    text = json.dumps(doc)
+    rng = random.Random(13)
+    for _ in range(20):
+        keys, objs = [], []
+        r = ReportReader(lambda k, v: keys.append((k, v)), objs.append)
+        i = 0
+        while i < len(text):
+            n = rng.choice([1, 7, 100, 4096, 70000])
+            r.write(text[i:i + n])
+            i += n
+        r.close()
+        assert objs == doc["objects"] and r.objects == len(doc["objects"])
+        assert keys == [(k, v) for k, v in doc.items() if k != "objects"]
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1', '{"objects": 3}', "[1]", '{"a": 1} x', '{"objects": [1]}',
+                                  '{"a" 1}', '{"a": 1,, "b": 2}', '{"objects": [{}, ]}', "\x00"])
+def test_report_reader_refuses_what_is_not_a_report(text):
+    from wdfdbg.errors import InputError
+    from wdfdbg.render.reportreader import ReportReader
+    r = ReportReader(lambda k, v: None, lambda o: None, what="x.json")
+    with pytest.raises(InputError) as e:
+        r.write(text)
+        r.close()
+    assert str(e.value).startswith("x.json: ") and "\n" not in str(e.value)
+
+
+def test_same_input_same_page(tmp_path, typical):
+    _, again = make_report(fixture("typical", "wdfsnap.json.gz"), tmp_path / "again.html")
+    assert open(again, "rb").read() == open(typical, "rb").read()

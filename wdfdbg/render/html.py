@@ -20,6 +20,7 @@ import io
 import json
 import os
 import tempfile
+import uuid
 
 from wdfdbg import __version__
 from wdfdbg.analysis.footprint import owned_bytes, pool_tag
@@ -29,7 +30,6 @@ from wdfdbg.render.objtree import TreeIndex
 from wdfdbg.render.palette import type_colour
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
-MARKER = "@@WDFDBG-REPORT-JSON@@"
 SPOOL_MEMORY = 16 << 20   # report text kept in memory before it spills to a temporary file
 MAX_PROBLEM_ROWS = 2000   # rows in the page's problems table (the embedded JSON has them all)
 TOP_PROBLEMS = 5
@@ -87,6 +87,10 @@ class HtmlReport(object):
     renders it."""
 
     def __init__(self, driver=None):
+        try:  # say so before the walk, not after it
+            import jinja2  # noqa: F401
+        except ImportError:
+            raise UsageError("wdfdbg report needs jinja2 (pip install jinja2)")
         self.driver = driver
         self.head = {}
         self.tree = TreeIndex()
@@ -183,10 +187,7 @@ class HtmlReport(object):
 
     def write(self, out):
         """Write the page to the text stream ``out``."""
-        try:
-            import jinja2
-        except ImportError:
-            raise UsageError("wdfdbg report needs jinja2 (pip install jinja2)")
+        import jinja2
         self.tree.finish()
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -203,11 +204,13 @@ class HtmlReport(object):
         # single quotes only, so it stands unescaped in the attribute (a reader can check it by eye)
         ctx["csp"] = _markup("default-src 'none'; script-src %s; style-src %s; img-src data:; base-uri 'none'; "
                              "form-action 'none'" % (_hash(script), _hash(style)))
-        ctx["marker"] = MARKER
+        # where the report text goes: a token no text in the page can hold by chance
+        marker = "@@wdfdbg-report-%s@@" % uuid.uuid4().hex
+        ctx["marker"] = marker
         ctx["tree_json"] = _markup(_escape_json_text(json.dumps({"parents": list(self.tree.parents)},
                                                                 separators=(",", ":"))))
         page = env.get_template("report.html").render(**ctx)
-        before, after = page.split(MARKER, 1)
+        before, after = page.split(marker, 1)
         out.write(before)
         self._spool.seek(0)
         while True:

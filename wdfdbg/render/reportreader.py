@@ -47,6 +47,7 @@ class ReportReader(object):
         self._state = _START
         self._key = None
         self._first = True  # no comma expected before the next key/element
+        self._comma = False  # a ',' was the last token (a '}' or ']' may not follow)
         self._items = None  # elements of a top-level array other than objects
         self._retry_at = 0  # do not re-try an incomplete value before the text is this long
         self.objects = 0
@@ -124,6 +125,8 @@ class ReportReader(object):
                 self._pos += 1
                 self._state, self._first = _KEY, True
             elif st == _KEY:
+                if ch == "}" and self._comma:
+                    self._bad("a key after ','")
                 if ch == "}":
                     self._pos += 1
                     self._state = _DONE
@@ -132,14 +135,14 @@ class ReportReader(object):
                     if ch != ",":
                         self._bad("',' or '}'")
                     self._pos += 1
-                    self._first = True
+                    self._first = self._comma = True
                     continue
                 if ch != '"':
                     self._bad("a key")
                 ok, key = self._value(final)
                 if not ok:
                     return
-                self._key, self._state = key, _COLON
+                self._key, self._state, self._comma = key, _COLON, False
             elif st == _COLON:
                 if ch != ":":
                     self._bad("':'")
@@ -158,6 +161,8 @@ class ReportReader(object):
                 self.on_key(self._key, value)
                 self._state, self._first = _KEY, False
             elif st == _ELEMENT:
+                if ch == "]" and self._comma:
+                    self._bad("a value after ','")
                 if ch == "]":
                     self._pos += 1
                     if self._items is not None:
@@ -167,14 +172,14 @@ class ReportReader(object):
                     continue
                 if not self._first:
                     if ch != ",":
-                        self._bad("',' or ']' in objects")
+                        self._bad("',' or ']'")
                     self._pos += 1
-                    self._first = True
+                    self._first = self._comma = True
                     continue
                 ok, rec = self._value(final)
                 if not ok:
                     return
-                self._first = False
+                self._first = self._comma = False
                 if self._items is not None:
                     self._items.append(rec)
                     continue
