@@ -25,6 +25,8 @@ COMMANDS = [
     ("scan", "find FxObjects in all readable memory by their shape"),
     ("snapshot", "cut a snapshot from a dump"),
     ("record", "run a command through a recording target and save a snapshot"),
+    ("report", "a self-contained HTML triage report (tree, treemap, problems)"),
+    ("diff", "what grew between two snapshots or dumps, per driver and type"),
 ]
 
 

@@ -37,12 +37,16 @@ def make_parser():
     p.add_argument("--depth", type=int, default=None, help="show at most N levels below the root")
     p.add_argument("--max-objects", type=int, default=fxo.MAX_OBJECTS, help="stop after N objects (WALK_LIMIT)")
     p.add_argument("--no-contexts", action="store_true", help="skip context headers")
+    p.add_argument("--format", choices=["text", "json", "dot", "svg"], default=None,
+                   help="dot: a Graphviz graph; svg: laid out by Graphviz's dot (json: same as --json)")
     return p
 
 
 def parse_args(argv):
     args = make_parser().parse_args(argv)
     fix_positionals(args)
+    if args.format == "json":
+        args.json = True
     if args.max_objects is not None and args.max_objects < 1:
         raise UsageError("--max-objects must be at least 1")
     if args.depth is not None and args.depth < 0:
@@ -201,6 +205,9 @@ def _tree_order(all_nodes, group):
 def execute(session, args, markup=None, out=None):
     """Run on an open session: (exit code, output text). With ``out`` (a
     text stream) a JSON report is streamed there and the text is None."""
+    if getattr(args, "format", None) in ("dot", "svg"):  # graphs are drawn from the JSON report
+        from wdfdbg.render.dot import graph_command
+        return graph_command(execute, session, args)
     drivers, nodes, problems = collect(session, args)
     if args.json:
         if out is not None:
