@@ -18,6 +18,8 @@ COMMANDS = [
     ("scan", "find FxObjects in all readable memory by their shape"),
     ("snapshot", "cut a snapshot from a dump"),
     ("record", "run a command through a recording target and save a snapshot"),
+    ("batch", "analyse many dumps: one JSON record each, isolated workers, local or Dask"),
+    ("corpus", "add up a batch's records: by status, driver, signature, problem"),
 ]
 
 
