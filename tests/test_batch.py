@@ -39,13 +39,18 @@ _VALIDATE = []
 
 def read_records(path):
     """Every line of OUT, each validated against dumprecord.schema.json."""
+    import jsonschema
+    from wdfdbg.batch.record import schema_path
     if not _VALIDATE:
-        _VALIDATE.append(record_validator())
+        with open(schema_path()) as f:
+            _VALIDATE.append((record_validator(), jsonschema.Draft202012Validator(json.load(f))))
+    fast, reference = _VALIDATE[0]
     out = []
     with open(path) as f:
         for line in f:
             rec = json.loads(line)
-            _VALIDATE[0](rec)
+            fast(rec)
+            reference.validate(rec)
             out.append(rec)
     return out
 

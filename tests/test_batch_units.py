@@ -223,3 +223,21 @@ def test_child_records_what_it_could_not_hash(tmp_path):
     sent = []
     child_work(str(tmp_path / "nope"), Settings(memory_cap=0), sent.append)  # no cap on the test process
     assert sent[0][0] == "record" and sent[0][1]["status"] == "unreadable"
+
+
+def test_subprocess_worker_for_daemonic_callers(monkeypatch):
+    from wdfdbg.batch.isolate import FAULT_ENV, Settings, run_subprocess
+    path = os.path.join(FIXTURES, "corrupt.wdfsnap.json.gz")
+    rec = run_subprocess(path, Settings(timeout=60))
+    assert rec["status"] == "problems" and rec["signature"].startswith("NONE/CHILD_LIST_CYCLE/Corrupt/")
+    monkeypatch.setenv(FAULT_ENV, "hang:corrupt")
+    rec = run_subprocess(path, Settings(timeout=1))
+    assert rec["status"] == "timeout" and rec["sha256"] and rec["elapsed_s"] >= 1
+
+
+def test_shipped_schemas_are_valid_2020_12():
+    import jsonschema
+    from wdfdbg.batch.record import schema_path
+    for name in ("dumprecord", "corpus"):
+        with open(os.path.join(os.path.dirname(schema_path()), "%s.schema.json" % name)) as f:
+            jsonschema.Draft202012Validator.check_schema(json.load(f))

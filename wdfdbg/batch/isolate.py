@@ -136,10 +136,26 @@ def choose_method(threaded=False):
 
 def context(method):
     ctx = multiprocessing.get_context(method)
+    if method == "spawn":
+        _python_for_spawn(ctx)
     if method == "forkserver" and not _PRELOADED:
-        ctx.set_forkserver_preload(["wdfdbg.batch.analyse"])
+        # "__main__" too (multiprocessing's default): else every child re-runs the main module
+        ctx.set_forkserver_preload(["__main__", "wdfdbg.batch.analyse"])
         _PRELOADED.append(True)
     return ctx
+
+
+def _python_for_spawn(ctx):
+    """Under WinDbg (``!py -m wdfdbg.batch``) ``sys.executable`` is the
+    debugger, which spawn would start: point it at the Python beside it."""
+    exe = os.path.basename(sys.executable or "").lower()
+    if exe.startswith("python"):
+        return
+    for name in ("python.exe", "python3", "python"):
+        candidate = os.path.join(sys.exec_prefix, name)
+        if os.path.isfile(candidate):
+            ctx.set_executable(candidate)
+            return
 
 
 class Job(object):

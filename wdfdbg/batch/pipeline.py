@@ -73,7 +73,10 @@ def run_batch(specs, output, jobs=None, timeout=None, memory_cap=None, engine="l
                 writer.write(rec)
                 progress.add(rec["status"])
                 statuses.append(rec["status"])
+        except UsageError:  # OUT stopped taking records (a full disk): the one line is the error's
+            progress.close(summary=False)
+            raise
         finally:
             writer.close()
-            progress.close()
+        progress.close()
     return 0 if all(s == "ok" for s in statuses) else 1

@@ -47,8 +47,10 @@ class Progress(object):
             parts.append("%d already recorded" % self.skipped)
         return "wdfdbg batch: %s; %.1f s, %.2f dumps/s" % (", ".join(parts), elapsed, rate)
 
-    def close(self):
+    def close(self, summary=True):
         if self.bar is not None:
             self.bar.close()
-        self.stream.write(self.summary() + "\n")
-        self.stream.flush()
+            self.bar = None
+        if summary:
+            self.stream.write(self.summary() + "\n")
+            self.stream.flush()

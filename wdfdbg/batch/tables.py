@@ -57,8 +57,9 @@ def outliers_table(drivers):
         top_b = (d["outliers"]["memory_bytes"] or [None])[0]
         if not top_o or not top_o["objects"]:
             continue
+        has_bytes = bool(top_b and top_b["memory_bytes"])
         rows.append((_name(d["name"]), top_o["objects"], _path_cell(top_o["path"]),
-                     top_b["memory_bytes"] if top_b else 0, _path_cell(top_b["path"]) if top_b else "-"))
+                     top_b["memory_bytes"] if has_bytes else 0, _path_cell(top_b["path"]) if has_bytes else "-"))
     if not rows:
         return "No objects."
     return tabulate(rows, headers=["driver", "most objects", "in", "most bytes", "in"])
