@@ -316,8 +316,8 @@ def test_list_inputs_and_bad_usage(three_inputs, tmp_path, capsys):
     lst.write_text("# inputs\n%s\n\n%s\n" % (three_inputs / "typical.wdfsnap.json.gz", three_inputs / "typical.wdfsnap.json.gz"))
     out = tmp_path / "out.jsonl"
     code, _ = run_inprocess(["@%s" % lst, three_inputs / "corrupt.wdfsnap.json.gz", "-o", out], capsys)
-    assert [os.path.basename(r["path"]) for r in read_records(str(out))] == ["typical.wdfsnap.json.gz",
-                                                                             "corrupt.wdfsnap.json.gz"]
+    assert sorted(os.path.basename(r["path"]) for r in read_records(str(out))) == ["corrupt.wdfsnap.json.gz",
+                                                                                   "typical.wdfsnap.json.gz"]
     assert code == 1
     for bad in (["--jobs", "0"], ["--timeout", "-1"], ["--scheduler", "tcp://127.0.0.1:1"], ["--memory-cap", "lots"]):
         code, cap = run_inprocess([three_inputs, "-o", out] + bad, capsys)
