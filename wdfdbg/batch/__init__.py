@@ -6,7 +6,7 @@ on Dask; ``wdfdbg corpus`` adds the records up. See ``docs/batch.md``.
     analyse.py       one input through the single-dump contract (memtree, info)
     report_stream.py memtree's JSON report read object by object
     record.py        the record builder; signature.py its bucket id
-    isolate.py       worker processes: timeout, memory cap, fault hook
+    isolate.py       worker processes: timeout, memory cap, fault hook; warm.py
     engines.py       local engine; dask_engine.py the Dask one
     writer.py        OUT: checks, appends, resume index
     progress.py      tqdm bar or a summary line

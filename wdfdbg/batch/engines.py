@@ -22,7 +22,7 @@ class LocalEngine(object):
         self.jobs = jobs or default_jobs()
 
     def __enter__(self):
-        import wdfdbg.batch.analyse  # noqa: F401  (imported once here, inherited by every forked worker)
+        import wdfdbg.batch.warm  # noqa: F401  (imported and warmed once here, inherited by every forked worker)
         return self
 
     def __exit__(self, *exc):

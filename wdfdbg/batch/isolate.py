@@ -6,9 +6,10 @@ How a worker starts (measured by ``benchmarks/bench_batch.py``):
 
 * ``fork`` where the OS has it and the caller is single-threaded (the
   local engine): the child is a copy of a parent that has already imported
-  wdfdbg, a few milliseconds;
+  wdfdbg and analysed the bundled sample once (:mod:`wdfdbg.batch.warm`);
 * ``forkserver`` from a threaded process (a Dask worker: forking a process
-  with threads can copy a held lock), with wdfdbg preloaded in the server;
+  with threads can copy a held lock), the server preloaded and warmed
+  (:mod:`wdfdbg.batch.warm`);
 * ``spawn`` elsewhere (Windows), a fresh interpreter per input;
 * a subprocess (``python -m wdfdbg.batch.isolate``) when the caller is a
   daemonic process, which multiprocessing forbids to have children (Dask
@@ -140,7 +141,7 @@ def context(method):
         _python_for_spawn(ctx)
     if method == "forkserver" and not _PRELOADED:
         # "__main__" too (multiprocessing's default): else every child re-runs the main module
-        ctx.set_forkserver_preload(["__main__", "wdfdbg.batch.analyse"])
+        ctx.set_forkserver_preload(["__main__", "wdfdbg.batch.warm"])
         _PRELOADED.append(True)
     return ctx
 
@@ -161,12 +162,14 @@ def _python_for_spawn(ctx):
 class Job(object):
     """One worker at work on one input."""
 
-    __slots__ = ("path", "process", "conn", "started", "deadline", "sha256", "size", "record", "oom", "eof")
+    __slots__ = ("path", "process", "conn", "started", "deadline", "sha256", "size", "record", "oom", "eof",
+                 "done_at")
 
     def __init__(self, ctx, path, settings):
         self.path = path
         self.sha256 = self.size = self.record = None
         self.oom = self.eof = False
+        self.done_at = None
         reader, writer = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_mp_child, args=(writer, path, settings), name="wdfdbg-batch-worker")
         self.process.daemon = True
@@ -188,11 +191,15 @@ class Job(object):
 
     def poll(self, now, timeout):
         """The finished record, or None while the worker is still at work."""
+        rec = self._result(now, timeout)
+        if rec is not None:
+            self.done_at = time.monotonic()
+        return rec
+
+    def _result(self, now, timeout):
         self._drain()
         if self.record is not None:
-            self.process.join(REAP_S)
-            self.kill()
-            return finish(self, time.monotonic())
+            return finish(self, time.monotonic())  # reaped later: its exit is not the input's time
         if self.eof or not self.process.is_alive():
             self.process.join(REAP_S)
             self._drain()
@@ -209,6 +216,14 @@ class Job(object):
             self.process.kill()
         self.process.join()
         self.conn.close()
+
+    def exited(self, now):
+        """Reap a worker that sent its record: True once it is gone (one
+        that lingers REAP_S after its record is killed)."""
+        if self.process.is_alive() and now < self.done_at + REAP_S:
+            return False
+        self.kill()
+        return True
 
 
 def take(job, msg):
@@ -259,6 +274,7 @@ def run_many(paths, settings, jobs=1, method=None):
     ctx = context(method or choose_method())
     pending = iter(paths)
     running = []
+    exiting = []  # sent their record, not yet reaped
     try:
         while True:
             while len(running) < jobs:
@@ -267,7 +283,7 @@ def run_many(paths, settings, jobs=1, method=None):
                     break
                 running.append(Job(ctx, path, settings))
             if not running:
-                return
+                break
             deadlines = [j.deadline for j in running if j.deadline is not None]
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             wait([w for j in running for w in j.waitables()], timeout)
@@ -278,10 +294,14 @@ def run_many(paths, settings, jobs=1, method=None):
                 if rec is None:
                     still.append(j)
                 else:
+                    exiting.append(j)
                     yield rec
             running = still
+            exiting = [j for j in exiting if not j.exited(now)]
     finally:
-        for j in running:  # interrupted: no orphan keeps running
+        for j in running + exiting:  # done or interrupted: no orphan keeps running
+            if j.done_at is not None:
+                j.process.join(REAP_S)
             j.kill()
 
 

@@ -6,6 +6,8 @@ problems or could not be analysed (their records say why); 2 bad usage,
 or OUT cannot be written (checked before any work starts).
 """
 
+import os
+
 from wdfdbg import __version__
 from wdfdbg.batch import inputs as inp
 from wdfdbg.batch import writer as out
@@ -49,7 +51,6 @@ def _unchanged(path, known):
     """Is ``path`` still the content ``known`` recorded? The size is
     compared first so that only same-sized files are hashed again."""
     try:
-        import os
         if known.size is not None and os.stat(path).st_size != known.size:
             return False
         sha, _ = inp.file_digest(path)

@@ -55,13 +55,6 @@ class ReportStream(object):
             return
         self._run(final=False)
 
-    def write(self, text):  # a file-like face, so it can stand in for sys.stdout
-        self.feed(text)
-        return len(text)
-
-    def flush(self):
-        pass
-
     def close(self):
         """Finish; returns None, or the error that made the text unusable."""
         if self.error is None:
