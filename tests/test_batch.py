@@ -175,6 +175,13 @@ def test_dask_engine_gives_the_same_records_apart_from_timing(acceptance, tmp_pa
         b.pop("elapsed_s")
         assert a == b, name
     assert _processes_with(marker) == []  # the LocalCluster and every worker are gone
+    if os.path.isdir("/proc/self"):  # and the check would have seen one
+        probe = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], env=env(WDFDBG_TEST_MARKER=marker))
+        try:
+            assert _processes_with(marker) == [probe.pid]
+        finally:
+            probe.kill()
+            probe.wait()
 
 
 def _processes_with(marker):

@@ -109,6 +109,20 @@ def test_record_counts_per_driver_from_objects_when_the_report_has_none():
     assert rec["signature"] == "NONE/CHILD_LIST_CYCLE/A/1.9/WDFOBJECT"
 
 
+def test_record_takes_the_reports_per_driver_fields_when_it_has_them():
+    from wdfdbg.batch.record import RecordBuilder
+    b = RecordBuilder("/x", None, None)
+    b.on_field("source", {"kind": "snapshot", "arch": "x64", "os_build": 19041, "origin": "synthetic"})
+    b.on_field("drivers", [{"name": "A", "globals": "0x10", "kmdf_version": "1.33", "objects": 7, "memory_objects": 3,
+                            "memory_bytes": 96, "lookasides": 1, "mdls": 2, "problems": 4}])
+    b.on_object({"driver": "A", "globals": "0x10", "wdf_type": "WDFDRIVER", "memory": None, "lookaside": None,
+                 "mdls": [], "problems": []})
+    assert not b.needs_info()  # nothing left for info to tell about a snapshot
+    d = b.finish("ok", 0)["drivers"][0]
+    assert (d["kmdf_version"], d["objects"], d["memory_objects"], d["memory_bytes"], d["lookasides"], d["mdls"],
+            d["problems"]) == ("1.33", 7, 3, 96, 1, 2, 4)
+
+
 def test_record_lists_at_most_100_problems_errors_first():
     from wdfdbg.batch.record import MAX_PROBLEMS, RecordBuilder
     b = RecordBuilder("/x", None, None)

@@ -65,19 +65,33 @@ def run_batch(specs, output, jobs=None, timeout=None, memory_cap=None, engine="l
     p = plan(specs, output, redo=redo)
     settings = Settings(timeout=timeout, memory_cap=memory_cap)
     statuses = list(p.skipped)
-    with make_engine(engine, settings, jobs=jobs, scheduler=scheduler) as eng:
+    progress = Progress(len(p.todo), stream=progress_stream, bar=bar)  # its clock includes starting a cluster
+    progress.skipped = len(p.skipped)
+    if not p.todo:  # everything is recorded already: no workers, no cluster
+        progress.close()
+        return _exit_code(statuses)
+    eng = make_engine(engine, settings, jobs=jobs, scheduler=scheduler)
+    try:
+        eng.__enter__()
         writer = out.RecordWriter(output)
-        progress = Progress(len(p.todo), stream=progress_stream, bar=bar)
-        progress.skipped = len(p.skipped)
         try:
             for rec in eng.results(p.todo):
                 writer.write(rec)
                 progress.add(rec["status"])
                 statuses.append(rec["status"])
-        except UsageError:  # OUT stopped taking records (a full disk): the one line is the error's
-            progress.close(summary=False)
-            raise
         finally:
             writer.close()
+    except UsageError:  # no dask, no scheduler, OUT stopped taking records: the one line is the error's
+        progress.close(summary=False)
+        raise
+    except KeyboardInterrupt:  # what was done is recorded; say how far it got
         progress.close()
+        raise
+    finally:
+        eng.__exit__(None, None, None)
+    progress.close()
+    return _exit_code(statuses)
+
+
+def _exit_code(statuses):
     return 0 if all(s == "ok" for s in statuses) else 1

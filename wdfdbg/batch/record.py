@@ -66,7 +66,8 @@ class DriverTally(object):
         out = {"name": self.name, "globals": self.globals, "kmdf_version": self.kmdf_version}
         for key in COUNTS:
             out[key] = pick(key)
-        out["problems"] = self.problems
+        reported = _count(self.reported.get("problems"))
+        out["problems"] = reported if reported is not None else self.problems
         out["problem_counts"] = dict(sorted(self.problem_counts.items()))
         return out
 
