@@ -140,8 +140,10 @@ def context(method):
     if method == "spawn":
         _python_for_spawn(ctx)
     if method == "forkserver" and not _PRELOADED:
-        # "__main__" too (multiprocessing's default): else every child re-runs the main module
-        ctx.set_forkserver_preload(["__main__", "wdfdbg.batch.warm"])
+        # (no "__main__": CPython's forkserver never gets the main path to preload it,
+        # multiprocessing/forkserver.py ensure_running keeps only "main_path", which
+        # get_preparation_data never sets; a main script is re-run per child regardless)
+        ctx.set_forkserver_preload(["wdfdbg.batch.warm"])
         _PRELOADED.append(True)
     return ctx
 
