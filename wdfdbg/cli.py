@@ -27,6 +27,8 @@ COMMANDS = [
     ("record", "run a command through a recording target and save a snapshot"),
     ("report", "a self-contained HTML triage report (tree, treemap, problems)"),
     ("diff", "what grew between two snapshots or dumps, per driver and type"),
+    ("batch", "analyse many dumps: one JSON record each, isolated workers, local or Dask"),
+    ("corpus", "add up a batch's records: by status, driver, signature, problem"),
 ]
 
 

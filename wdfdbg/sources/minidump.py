@@ -189,7 +189,9 @@ def read_file(path):
         raise DumpError("%s: %d bytes is far larger than any triage dump; refusing it" % (path, size))
     try:
         with open(path, "rb") as f:
-            return f.read(MAX_FILE + 1)
+            # read(n) reserves n bytes up front: ask for what the file holds,
+            # not 4 GiB (which a memory cap such as RLIMIT_AS refuses)
+            return f.read(min(size, MAX_FILE) + 1)
     except OSError as e:
         raise DumpError("%s: cannot read: %s" % (path, e.strerror or e))
 
