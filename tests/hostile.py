@@ -16,7 +16,6 @@ one-line contract is what is tested, and ``PYTHONPATH`` puts this tree first.
 import os
 import resource
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -112,7 +111,8 @@ def run(argv, cap=AS_4G, timeout=MAX_SECONDS * WALL_SLACK, env=None, stdin=None)
         preexec = _cap(cap)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.time()
-        p = subprocess.Popen(cmd, cwd=ROOT, env=child_env(env), stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        p = subprocess.Popen(cmd, cwd=ROOT, env=child_env(env),
+                             stdin=stdin if stdin is not None else subprocess.DEVNULL,
                              stdout=out, stderr=err, preexec_fn=preexec)
         timed_out = False
         status = ru = None
@@ -196,9 +196,19 @@ def fifo(path):
     return path
 
 
-def alarm_guard(seconds):
-    """For in-process checks: SIGALRM after ``seconds`` raises TimeoutError."""
-    def on_alarm(signum, frame):
-        raise TimeoutError("still running after %d s" % seconds)
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
+# -- what the fuzz campaign ran, for the end-of-session summary (conftest.py) ----
+FUZZ_SEED = int(os.environ.get("WDFDBG_FUZZ_SEED", "20261201"))
+FUZZ_SCALE = float(os.environ.get("WDFDBG_FUZZ_SCALE", "1"))
+SUMMARY = []
+
+
+def note_summary(line):
+    SUMMARY.append(line)
+
+
+def summary_lines():
+    if not SUMMARY:
+        return []
+    head = ("fuzz campaign under a 2 GiB cap: seed %d (WDFDBG_FUZZ_SEED, also the seed of the hypothesis tests in "
+            "test_dump_fuzz.py and test_snapshot_format.py), budget x%g (WDFDBG_FUZZ_SCALE):" % (FUZZ_SEED, FUZZ_SCALE))
+    return [head] + ["  " + line for line in SUMMARY]

@@ -3,14 +3,13 @@ exit code 2 and one clear line, and no exception escaping random mutations."""
 
 import base64
 import copy
-import gzip
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from hostile import blanks_gzip, gzip_members, write_ranges
+from hostile import FUZZ_SEED, blanks_gzip, gzip_members, write_ranges
 from minisnap import document
 from wdfdbg import memtree
 from wdfdbg.errors import SnapshotError, UsageError
@@ -69,12 +68,12 @@ BAD_CASES = {
     "variable-length array past its struct": (lambda d: _ut(d, "FxContextHeader")["fields"]["Context"].update(offset=0x48),
                                                'FxContextHeader"].fields["Context"]: variable-length array at offset 0x48'),
     "signed unsigned type": (lambda d: _bt(d, "unsigned long long").update(signed=True),
-                             '"unsigned long long"]: \'unsigned long long\' is a 8-byte unsigned integer'),
-    "int of 3 bytes": (lambda d: _bt(d, "unsigned long").update(size=3), '"unsigned long"].size: a int base type is'),
+                             '"unsigned long long"]: "unsigned long long" is an 8-byte unsigned integer'),
+    "int of 3 bytes": (lambda d: _bt(d, "unsigned long").update(size=3), '"unsigned long"].size: an int base type is'),
     "big-endian": (lambda d: _bt(d, "long").update(endian="big"), "little-endian"),
     "pointer kind for a base type": (lambda d: _bt(d, "short").update(kind="pointer"), '"short"].kind: expected one of'),
     "signed not a boolean": (lambda d: _bt(d, "char").update(signed="yes"), '"char"].signed: expected true or false'),
-    "pointer of the wrong size": (lambda d: _bt(d, "pointer").update(size=4), "'pointer' is a 8-byte"),
+    "pointer of the wrong size": (lambda d: _bt(d, "pointer").update(size=4), '"pointer" is an 8-byte'),
     "void with a size": (lambda d: _bt(d, "void").update(size=4), '"void"].size: a void base type is 0 bytes'),
 }
 
@@ -222,9 +221,10 @@ def test_range_count_is_bounded(monkeypatch):
 
 
 def test_reader_holds_the_bytes_once():
-    snap = snapfmt.loads(snapfmt.dumps(document()))
-    assert all(r["data"] == "" for r in snap.doc["memory"])
-    assert sum(len(d) for _, d in snap.memory) > 0x4000
+    doc = document()
+    snap = snapfmt.loads(snapfmt.dumps(doc))
+    assert snap.doc["memory"] == []
+    assert snap.memory == sorted((int(r["address"], 16), base64.b64decode(r["data"])) for r in doc["memory"])
 
 
 def _mutations():
@@ -255,6 +255,7 @@ PATHS = _paths(BASE_DOC)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@seed(FUZZ_SEED)
 @given(st.lists(st.tuples(st.sampled_from(PATHS), _mutations(), st.booleans()), min_size=1, max_size=4))
 def test_random_mutations_never_escape(tmp_path, capfd, mutations):
     doc = copy.deepcopy(BASE_DOC)
@@ -289,6 +290,7 @@ def test_random_mutations_never_escape(tmp_path, capfd, mutations):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@seed(FUZZ_SEED)
 @given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=0x3fff))
 def test_random_memory_corruption_never_escapes(tmp_path, capfd, junk, offset):
     """Memory that lies: overwrite bytes inside the heap."""

@@ -76,7 +76,8 @@ def _isf(user_types):
 
 
 def _holder(size=8):
-    return {"Holder": {"kind": "struct", "size": size, "fields": {"x": {"offset": 0, "type": {"kind": "struct", "name": "X"}}}}}
+    x = {"offset": 0, "type": {"kind": "struct", "name": "X"}}
+    return {"Holder": {"kind": "struct", "size": size, "fields": {"x": x}}}
 
 
 def _x(size):

@@ -160,6 +160,46 @@ def _decode_scalar(f, data, pos):
     return int.from_bytes(bytes(data[pos:pos + f.size]), "little", signed=bool(f.signed and f.kind in ("int", "char", "enum")))
 
 
+_SCALAR_KINDS = ("int", "char", "bool", "pointer", "enum")
+SHAPE_WORDS = {"scalar": "an integer or pointer of 1, 2, 4 or 8 bytes", "aggregate": "a struct, union or class",
+               "array": "an array", "array of scalars": "an array of integers", "array of aggregates": "an array of structs"}
+
+
+def shape(f):
+    """What a decoder gets for field ``f``: ``"scalar"`` (an int), ``"array
+    of scalars"`` (bytes or a tuple of ints), ``"aggregate"`` (its members,
+    flattened), ... or the kind and size of anything no decoder can use (a
+    float, void, a 16-byte integer)."""
+    if f.kind in _SCALAR_KINDS and f.size in (1, 2, 4, 8):
+        return "scalar"
+    if f.kind == "bitfield" and f.size in (1, 2, 4, 8):
+        return "scalar"
+    if f.kind in ("struct", "union", "class"):
+        return "aggregate"
+    if f.kind == "array":
+        el = f.element
+        if el is not None and shape(el) == "scalar":
+            return "array of scalars"
+        if el is not None and shape(el) == "aggregate":
+            return "array of aggregates"
+        return "array"
+    return "%s of %d bytes" % (f.kind, f.size)
+
+
+def shape_problem(f, ref):
+    """Why field ``f`` of a type from symbols cannot stand where the
+    built-in profile has ``ref``, or None: the decoders use every field as
+    the profile declares it (an int, a sequence of ints, members)."""
+    have, want = shape(f), shape(ref)
+    if have != want:
+        return "the types make it %s, but wdfdbg reads it as %s, as every Windows build it knows lays it out" % (
+            SHAPE_WORDS.get(have, "a " + have), SHAPE_WORDS.get(want, "a " + want))
+    if have.startswith("array") and f.count < ref.count:
+        return "the types make it an array of %d, but wdfdbg reads %d elements, as every Windows build it knows has" % (
+            f.count, ref.count)
+    return None
+
+
 class UnresolvedTypeError(LayoutError):
     """A type names a struct, union, class or base type that no module
     defines (own module, then nt, then the others: see
@@ -233,10 +273,10 @@ class TypeCompiler(object):
         bt = self.refs.base_type(name) if isinstance(name, str) else None
         if bt is not None:
             kind, size = bt.get("kind", "int"), bt.get("size", 0)
-            if kind not in KIND_SIZES or size not in KIND_SIZES[kind]:
+            if not isinstance(kind, str) or kind not in KIND_SIZES or size not in KIND_SIZES[kind]:
                 raise LayoutError("base type %r: a %r of %r bytes cannot be" % (name, kind, size))
             return kind, size, bool(bt.get("signed", False)) and name not in POINTER_NAMES
-        if name in _BUILTIN_BASE:
+        if isinstance(name, str) and name in _BUILTIN_BASE:
             return _BUILTIN_BASE[name]
         if name == "pointer":
             return "pointer", self.pointer_size, False
@@ -266,7 +306,8 @@ class TypeCompiler(object):
             count = int(t.get("count", 0))
             el = self.make_field(name + "[]", 0, sub)
             if count < 0 or count * el.size > limits.STRUCT_SIZE.value():
-                raise LayoutError("field %s: an array of %d elements is larger than any kernel structure" % (name, count))
+                raise LayoutError("field %s: an array of %d elements is larger than any kernel structure"
+                                  % (name, count))
             return Field(name, offset, count * el.size, "array", count=count, element=el, raw=t)
         if kind == "bitfield":
             inner = self.make_field(name, offset, t.get("type", {}))

@@ -75,8 +75,24 @@ def is_int(v):
 
 
 def short(v):
-    s = repr(v)
-    return v if len(s) < 60 else s[:57] + "..."
+    """A JSON value as its JSON text, cut to 60 characters (messages name
+    what the file says, in the file's own spelling)."""
+    try:
+        s = json.dumps(v, sort_keys=True)
+    except (TypeError, ValueError):
+        s = str(v)
+    return s if len(s) < 60 else s[:57] + "..."
+
+
+def _an(word):
+    """``a 4-byte``, ``an 8-byte``, ``an int``, ``a float``."""
+    text = str(word)
+    return "an" if text[:1] in "aeiou8" or text in ("11", "18") else "a"
+
+
+def _alternatives(values):
+    values = [str(v) for v in values]
+    return values[0] if len(values) == 1 else "%s or %s" % (", ".join(values[:-1]), values[-1])
 
 
 def base_type_problem(name, bt, ptr):
@@ -84,15 +100,15 @@ def base_type_problem(name, bt, ptr):
     if not isinstance(bt, dict):
         return "not an object"
     kind, size, signed = bt.get("kind"), bt.get("size"), bt.get("signed")
-    if kind not in KIND_SIZES:
-        return ".kind: expected one of %s, found %r" % (", ".join(sorted(KIND_SIZES)), short(kind))
+    if not isinstance(kind, str) or kind not in KIND_SIZES:
+        return ".kind: expected one of %s, found %s" % (", ".join(sorted(KIND_SIZES)), short(kind))
     if not is_int(size) or size not in KIND_SIZES[kind]:
-        return ".size: a %s base type is %s bytes, found %r" % (
-            kind, " or ".join(str(n) for n in KIND_SIZES[kind]), short(size))
+        return ".size: %s %s base type is %s bytes, found %s" % (_an(kind), kind, _alternatives(KIND_SIZES[kind]),
+                                                                 short(size))
     if not isinstance(signed, bool):
-        return ".signed: expected true or false, found %r" % (short(signed),)
+        return ".signed: expected true or false, found %s" % (short(signed),)
     if bt.get("endian", "little") != "little":
-        return ".endian: %r: Windows targets are little-endian" % (short(bt.get("endian")),)
+        return ".endian: %s: Windows targets are little-endian" % (short(bt.get("endian")),)
     known = KNOWN_BASE.get(name)
     if known is not None:
         kinds, ksize, ksigned = known
@@ -101,8 +117,9 @@ def base_type_problem(name, bt, ptr):
             sign = "" if ksigned is None else ("signed " if ksigned else "unsigned ")
             what = {"int": "integer", "char": "character", "bool": "boolean", "float": "floating-point number",
                     "void": "void"}[kinds[0]]
-            return ": %r is a %d-byte %s%s on Windows, not a %d-byte %s%s" % (
-                name, ksize, sign, what, size, ("signed " if signed else "unsigned ") if kind != "void" else "", kind)
+            return ": %s is %s %d-byte %s%s on Windows, not %s %d-byte %s%s" % (
+                json.dumps(name), _an(ksize), ksize, sign, what, _an(size), size,
+                ("signed " if signed else "unsigned ") if kind != "void" else "", kind)
     return None
 
 
@@ -173,7 +190,7 @@ def type_size(t, tpath, ptr, look, depth=0):
             return None, "%s: not a type object" % tpath
         kind = cur.get("kind")
         if kind not in TYPE_KINDS:
-            return None, "%s.kind: unknown type kind %r" % (tpath, short(kind))
+            return None, "%s.kind: unknown type kind %s" % (tpath, short(kind))
         if kind == "pointer":
             return mult * ptr, None
         if kind == "function":

@@ -239,10 +239,14 @@ def loads(raw, path=None):
 def from_document(doc, path=None):
     """Validate a parsed document and build the :class:`Snapshot`. The
     base64 text of each memory range is dropped from ``doc`` once decoded,
-    so the bytes are held once."""
+    and the ranges' JSON objects once all are, so the bytes are held once
+    (in ``Snapshot.memory``)."""
     problems, memory = validate(doc, consume=True)
     if problems:
         raise _labelled(problems, path)
+    # the ranges live on in Snapshot.memory; their JSON objects (a dict and
+    # an address string, ~300 bytes each) are not kept beside them
+    doc["memory"] = []
     return Snapshot(doc, memory, path=path)
 
 
@@ -266,13 +270,13 @@ def validate(doc, consume=False):
     if not isinstance(doc, dict):
         return ["$: not a JSON object"], []
     if doc.get("format") != FORMAT:
-        add("format: expected %r, found %r" % (FORMAT, _short(doc.get("format"))))
+        add("format: expected \"%s\", found %s" % (FORMAT, _short(doc.get("format"))))
     if doc.get("version") != VERSION or isinstance(doc.get("version"), bool):
-        add("version: unsupported version %r (this reader takes %d)" % (_short(doc.get("version")), VERSION))
+        add("version: unsupported version %s (this reader takes %d)" % (_short(doc.get("version")), VERSION))
     if problems:
         return problems, []
     if doc.get("origin") not in ORIGINS:
-        add("origin: expected one of %s, found %r" % (", ".join(ORIGINS), _short(doc.get("origin"))))
+        add("origin: expected one of %s, found %s" % (", ".join(ORIGINS), _short(doc.get("origin"))))
     if "description" in doc and doc["description"] is not None and not isinstance(doc["description"], str):
         add("description: not a string")
     t = doc.get("target")
@@ -281,11 +285,12 @@ def validate(doc, consume=False):
         add("target: missing or not an object")
     else:
         arch = t.get("arch")
-        if arch not in ARCH_POINTER_SIZE:
-            add("target.arch: expected x64, x86 or arm64, found %r" % (_short(arch),))
+        if not isinstance(arch, str) or arch not in ARCH_POINTER_SIZE:
+            add("target.arch: expected x64, x86 or arm64, found %s" % (_short(arch),))
+            arch = None
         ps = t.get("pointer_size")
         if not _is_int(ps) or ps not in (4, 8):
-            add("target.pointer_size: expected 4 or 8, found %r" % (_short(ps),))
+            add("target.pointer_size: expected 4 or 8, found %s" % (_short(ps),))
         elif arch in ARCH_POINTER_SIZE and ARCH_POINTER_SIZE[arch] != ps:
             add("target.pointer_size: %d contradicts arch %s (pointer size %d)" % (ps, arch, ARCH_POINTER_SIZE[arch]))
         else:
@@ -293,7 +298,7 @@ def validate(doc, consume=False):
         if "page_size" in t:
             pg = t["page_size"]
             if not _is_int(pg) or pg < 512 or pg > (1 << 21) or pg & (pg - 1):
-                add("target.page_size: expected a power of two from 512 to 2 MiB, found %r" % (_short(pg),))
+                add("target.page_size: expected a power of two from 512 to 2 MiB, found %s" % (_short(pg),))
         if t.get("os_build") is not None and (not _is_int(t["os_build"]) or t["os_build"] < 0):
             add("target.os_build: not a non-negative integer")
         if t.get("kmdf_version") is not None and not isinstance(t["kmdf_version"], str):
@@ -434,6 +439,27 @@ def nearest_in_module(symtab, modules, address):
     return hit
 
 
+class _Views(object):
+    """The ranges' bytes, each seen through a memoryview made when it is
+    asked for, so that a page slices a view, not a copy, while no view is
+    kept per range (one costs ~200 bytes, and a snapshot may hold a million
+    ranges)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data):
+        self._data = data
+
+    def __len__(self):
+        return len(self._data)
+
+    def __getitem__(self, i):
+        return memoryview(self._data[i])
+
+    def __iter__(self):
+        return (memoryview(d) for d in self._data)
+
+
 class SnapshotBackend(Backend):
     """Replays a :class:`Snapshot`: bytes not covered are unreadable."""
 
@@ -450,9 +476,7 @@ class SnapshotBackend(Backend):
         self.path = snap.path
         self.description = snap.description
         self._starts = [a for a, _ in snap.memory]
-        # the bytes objects themselves (a memoryview costs ~200 bytes more
-        # per range; a page read slices out a copy of at most one page)
-        self._data = [d for _, d in snap.memory]
+        self._data = _Views([d for _, d in snap.memory])
         self._symtab = SymbolTable(snap.symbols)
         self._type_sources = {}
         for mod, isf in snap.types.items():
