@@ -49,5 +49,12 @@ def validate_report(doc):
     return doc
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The fuzz campaign's seed and budget (tests/test_fuzz_campaign.py)."""
+    from hostile import summary_lines
+    for line in summary_lines():
+        terminalreporter.write_line(line)
+
+
 # Tests see real tracebacks instead of the CLI's one-line internal error.
 os.environ.setdefault("WDFDBG_DEBUG", "1")

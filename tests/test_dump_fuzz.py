@@ -15,9 +15,10 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from hostile import FUZZ_SEED
 from test_minidump import X64, build_bitmap_dump, build_triage_dump, need_x64
 from wdfdbg.errors import InputError, ReadError
 from wdfdbg.sources import minidump
@@ -133,6 +134,7 @@ FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_
 
 
 @FUZZ
+@seed(FUZZ_SEED)
 @given(choices=st.lists(st.integers(min_value=0, max_value=10000), min_size=1, max_size=6),
        values=st.lists(VALUES, min_size=6, max_size=6),
        cut=st.one_of(st.none(), st.integers(min_value=0, max_value=len(BASE))),
@@ -142,6 +144,7 @@ def test_fuzz_triage64(choices, values, cut, flips):
 
 
 @FUZZ
+@seed(FUZZ_SEED)
 @given(choices=st.lists(st.integers(min_value=0, max_value=10000), min_size=1, max_size=6),
        values=st.lists(VALUES, min_size=6, max_size=6),
        cut=st.one_of(st.none(), st.integers(min_value=0, max_value=len(BASE32))),
@@ -151,6 +154,7 @@ def test_fuzz_triage32(choices, values, cut, flips):
 
 
 @settings(max_examples=200, deadline=None, database=None)
+@seed(FUZZ_SEED)
 @given(data=st.binary(max_size=0x2100), prefix=st.sampled_from([b"", b"PAGEDU64", b"PAGEDUMP", b"PAGE"]))
 def test_fuzz_random_bytes(data, prefix):
     blob = prefix + data
@@ -161,6 +165,7 @@ def test_fuzz_random_bytes(data, prefix):
 
 @need_x64
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@seed(FUZZ_SEED)
 @given(choices=st.lists(st.integers(min_value=0, max_value=10000), min_size=1, max_size=4),
        values=st.lists(VALUES, min_size=4, max_size=4))
 def test_fuzz_real_dump_header(choices, values):
@@ -173,6 +178,7 @@ def test_fuzz_real_dump_header(choices, values):
 # -- kdmp-parser front: the header checks run before the C++ parser ---------------
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
+@seed(FUZZ_SEED)
 @given(field=st.sampled_from([(0x88, "<I"), (0x98, "<Q"), (0xA0, "<Q"), (0x2020, "<Q"), (0x2028, "<Q"),
                               (0x2030, "<Q"), (0x2000, "<I"), (0x2004, "<I"), (0xF98, "<I"), (0x30, "<I"),
                               (0x348 + 0x34, "<I"), (0x2010, "<Q"), (0x2018, "<Q")]),

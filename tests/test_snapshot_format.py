@@ -3,16 +3,17 @@ exit code 2 and one clear line, and no exception escaping random mutations."""
 
 import base64
 import copy
-import gzip
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from hostile import FUZZ_SEED, blanks_gzip, gzip_members, write_ranges
 from minisnap import document
 from wdfdbg import memtree
-from wdfdbg.errors import SnapshotError
+from wdfdbg.errors import SnapshotError, UsageError
+from wdfdbg.sources import limits
 from wdfdbg.sources import snapshot as snapfmt
 
 
@@ -62,7 +63,27 @@ BAD_CASES = {
     "past top of address space": (lambda d: d["memory"].append({"address": "0xfffffffffffffffe", "data": "AAAAAA=="}), "past the top"),
     "address not hex": (lambda d: d["memory"][0].update(address=12345), "memory[0].address"),
     "unknown type": (lambda d: d["types"]["Wdf01000"]["user_types"]["FxObject"]["fields"]["m_Type"].update(type={"kind": "struct", "name": "Nope"}), "not defined"),
+    "struct too large": (lambda d: d["types"]["nt"]["user_types"]["_MDL"].update(size=(1 << 20) + 1),
+                         'types.nt.user_types["_MDL"].size: 1048577 bytes is larger than any kernel structure'),
+    "variable-length array past its struct": (lambda d: _ut(d, "FxContextHeader")["fields"]["Context"].update(offset=0x48),
+                                               'FxContextHeader"].fields["Context"]: variable-length array at offset 0x48'),
+    "signed unsigned type": (lambda d: _bt(d, "unsigned long long").update(signed=True),
+                             '"unsigned long long"]: "unsigned long long" is an 8-byte unsigned integer'),
+    "int of 3 bytes": (lambda d: _bt(d, "unsigned long").update(size=3), '"unsigned long"].size: an int base type is'),
+    "big-endian": (lambda d: _bt(d, "long").update(endian="big"), "little-endian"),
+    "pointer kind for a base type": (lambda d: _bt(d, "short").update(kind="pointer"), '"short"].kind: expected one of'),
+    "signed not a boolean": (lambda d: _bt(d, "char").update(signed="yes"), '"char"].signed: expected true or false'),
+    "pointer of the wrong size": (lambda d: _bt(d, "pointer").update(size=4), '"pointer" is an 8-byte'),
+    "void with a size": (lambda d: _bt(d, "void").update(size=4), '"void"].size: a void base type is 0 bytes'),
 }
+
+
+def _ut(doc, name):
+    return doc["types"]["Wdf01000"]["user_types"][name]
+
+
+def _bt(doc, name):
+    return doc["types"]["Wdf01000"]["base_types"][name]
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
@@ -103,6 +124,38 @@ def test_missing_file(capsys):
     assert code == 2 and "cannot open" in err
 
 
+def test_directory_is_not_a_source(tmp_path, capsys):
+    code, out, err = run_cli(str(tmp_path), capsys)
+    assert code == 2 and err == "wdfdbg: error: %s: a directory, not a regular file: wdfdbg reads regular files only\n" % tmp_path
+
+
+def test_many_small_ranges_within_the_limits_load(tmp_path):
+    p = str(tmp_path / "r.wdfsnap.json.gz")
+    write_ranges(p, 50000, stride=64)
+    snap = snapfmt.load(p)
+    assert len(snap.memory) == 50000 and snap.memory_bytes() == 50000
+
+
+def test_struct_reads_stop_at_the_fields():
+    """A type may declare a size far past its last field (here 1 MiB, the
+    most accepted): a partial read reads only what the fields cover."""
+    from wdfdbg.decoders.common import read_record_partial
+    from wdfdbg.session import Session
+    from wdfdbg.layouts import Layouts
+    from wdfdbg.sources.base import Target
+    doc = document()
+    _ut(doc, "FxObject")["size"] = 1 << 20
+    target = Target(snapfmt.SnapshotBackend(snapfmt.loads(snapfmt.dumps(doc))))
+    session = Session(target, Layouts(target), "snapshot", None, "synthetic")
+    lay = session.layouts.get("Wdf01000!FxObject")
+    assert lay.size == 1 << 20 and lay.extent == 0x68
+    from minisnap import DRIVER
+    before = target.backend_reads
+    rec, bad = read_record_partial(session, "Wdf01000!FxObject", DRIVER)
+    assert bad is None and rec["m_Type"] == 0x1001
+    assert target.backend_reads - before == 1
+
+
 def test_every_problem_has_a_json_path():
     doc = document()
     doc["memory"][0]["data"] = "@@@@"
@@ -112,14 +165,66 @@ def test_every_problem_has_a_json_path():
     assert any(p.startswith("target.pointer_size") for p in problems)
 
 
-def test_gzip_bomb_is_bounded():
-    raw = gzip.compress(b" " * (64 << 20))
-    # 64 MiB of spaces compresses ~1000:1, within the ratio bound: accepted as data,
-    # but a ratio above the bound is refused.
-    small = gzip.compress(b"{" + b" " * (200 << 20) + b"}")
+def test_gzip_within_the_free_size_is_accepted_whatever_its_ratio():
+    raw = blanks_gzip(limits.GZIP_FREE >> 20)      # 64 MiB in ~64 KB: ratio ~1000
+    assert len(snapfmt.decompress(raw)) == limits.GZIP_FREE
+
+
+def test_gzip_past_the_ratio_is_refused_before_it_is_all_expanded():
+    raw = blanks_gzip(96)                            # 96 MiB in ~100 KB
+    assert 96 << 20 > max(limits.GZIP_FREE, len(raw) * limits.GZIP_RATIO.value())
+    with pytest.raises(SnapshotError) as e:
+        snapfmt.decompress(raw)
+    assert "decompression bomb" in str(e.value) and "WDFDBG_MAX_GZIP_RATIO" in str(e.value)
+
+
+def test_gzip_ratio_and_absolute_limits_can_be_raised_and_lowered(monkeypatch):
+    raw = blanks_gzip(96)
+    monkeypatch.setenv("WDFDBG_MAX_GZIP_RATIO", "2000")
+    assert len(snapfmt.decompress(raw)) == 96 << 20
+    monkeypatch.setenv("WDFDBG_MAX_JSON_BYTES", "1M")
+    with pytest.raises(SnapshotError) as e:
+        snapfmt.decompress(raw)
+    assert "past 1 MiB" in str(e.value) and "WDFDBG_MAX_JSON_BYTES" in str(e.value)
+    monkeypatch.setenv("WDFDBG_MAX_JSON_BYTES", "lots")
+    with pytest.raises(UsageError):
+        snapfmt.decompress(raw)
+
+
+def test_concatenated_members_count_together():
+    raw = gzip_members(3, 30)                        # 90 MiB in three members
     with pytest.raises(SnapshotError):
-        snapfmt.decompress(small[:]) if len(small) * snapfmt.MAX_RATIO < (200 << 20) else (_ for _ in ()).throw(SnapshotError("x"))
-    assert len(snapfmt.decompress(raw)) == 64 << 20
+        snapfmt.decompress(raw)
+    two = gzip_members(2, 1)
+    assert snapfmt.decompress(two) == b" " * (2 << 20)
+    assert snapfmt.decompress(two + b"\0\0trailing") == b" " * (2 << 20)
+
+
+def test_parse_cost_is_checked_before_parsing(monkeypatch):
+    doc = document()
+    doc["memory"] += [{"address": "0x%x" % (0x1000 + 2 * i), "data": "AQ=="} for i in range(2000)]
+    raw = json.dumps(doc).encode()
+    monkeypatch.setenv("WDFDBG_MAX_JSON_MEMORY", str(snapfmt.parse_cost(raw) - 1))
+    with pytest.raises(SnapshotError) as e:
+        snapfmt.loads(raw)
+    assert "parsing this JSON would take" in str(e.value)
+    monkeypatch.setenv("WDFDBG_MAX_JSON_MEMORY", str(snapfmt.parse_cost(raw)))
+    assert len(snapfmt.loads(raw).memory) == len(doc["memory"])
+
+
+def test_range_count_is_bounded(monkeypatch):
+    doc = document()
+    monkeypatch.setenv("WDFDBG_MAX_RANGES", str(len(doc["memory"]) - 1))
+    problems, _ = snapfmt.validate(doc)
+    assert problems == ["memory: %d ranges, more than %d memory ranges (set WDFDBG_MAX_RANGES to allow more)"
+                        % (len(doc["memory"]), len(doc["memory"]) - 1)]
+
+
+def test_reader_holds_the_bytes_once():
+    doc = document()
+    snap = snapfmt.loads(snapfmt.dumps(doc))
+    assert snap.doc["memory"] == []
+    assert snap.memory == sorted((int(r["address"], 16), base64.b64decode(r["data"])) for r in doc["memory"])
 
 
 def _mutations():
@@ -150,6 +255,7 @@ PATHS = _paths(BASE_DOC)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@seed(FUZZ_SEED)
 @given(st.lists(st.tuples(st.sampled_from(PATHS), _mutations(), st.booleans()), min_size=1, max_size=4))
 def test_random_mutations_never_escape(tmp_path, capfd, mutations):
     doc = copy.deepcopy(BASE_DOC)
@@ -184,6 +290,7 @@ def test_random_mutations_never_escape(tmp_path, capfd, mutations):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@seed(FUZZ_SEED)
 @given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=0x3fff))
 def test_random_memory_corruption_never_escapes(tmp_path, capfd, junk, offset):
     """Memory that lies: overwrite bytes inside the heap."""

@@ -39,28 +39,32 @@ class Session(object):
 
 
 def open_backend(path, engine=None):
-    """Return a backend for the file at ``path`` by sniffing its content."""
+    """Return a backend for the file at ``path`` by sniffing its content.
+    Only a regular file is opened (a FIFO would block, a device never
+    ends), and the snapshot reader reads no more than its real size."""
+    from wdfdbg.sources.inputfile import open_input
+    f, size = open_input(path)
     if engine == "pykd":
+        f.close()
         from wdfdbg.sources.pykd_target import open_dump_backend
         return open_dump_backend(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as e:
-        raise InputError("%s: cannot open: %s" % (path, e.strerror or e))
-    if head[:4] == b"PAGE":
-        from wdfdbg.sources.dumpfile import open_dump
-        return open_dump(path)
-    if head[:4] == b"MDMP":
-        raise InputError("%s: a user-mode minidump (MDMP); wdfdbg reads kernel dumps and snapshots" % path)
-    from wdfdbg.sources import snapshot as snapfmt
-    raw = snapfmt.read_bytes(path)
-    if not raw:
-        raise InputError("%s: empty file" % path)
-    if not snapfmt.looks_like_snapshot(raw):
-        raise InputError("%s: not a snapshot (JSON or gzip) nor a Windows kernel dump (PAGE signature)" % path)
-    snap = snapfmt.loads(raw, path=path)
-    return snapfmt.SnapshotBackend(snap)
+    with f:
+        try:
+            head = f.read(4096)
+        except OSError as e:
+            raise InputError("%s: cannot read: %s" % (path, e.strerror or e))
+        if head[:4] == b"MDMP":
+            raise InputError("%s: a user-mode minidump (MDMP); wdfdbg reads kernel dumps and snapshots" % path)
+        if head[:4] != b"PAGE":
+            from wdfdbg.sources import snapshot as snapfmt
+            if not head:
+                raise InputError("%s: empty file" % path)
+            if not snapfmt.looks_like_snapshot(head):
+                raise InputError("%s: not a snapshot (JSON or gzip) nor a Windows kernel dump (PAGE signature)" % path)
+            f.seek(0)
+            return snapfmt.SnapshotBackend(snapfmt.load_file(f, size, path))
+    from wdfdbg.sources.dumpfile import open_dump
+    return open_dump(path)
 
 
 def open_session(path=None, engine=None, profile=None, types_files=(), use_symbols=True, cache_pages=65536,

@@ -7,22 +7,26 @@ from wdfdbg.errors import ReadError
 def read_record_partial(session, qualified, address):
     """Decode what is readable of a struct: ``(record, first_unreadable)``.
 
-    Reads page by page; fields whose bytes are all readable are decoded,
-    the others are left out. ``first_unreadable`` is None when all of it
-    was readable. Raises ReadError only when nothing at all was readable.
+    Reads no more than the fields cover (``layout.extent``: a type may
+    declare a size far past its last field, and sizes are bounded by
+    ``limits.STRUCT_SIZE``), page by page; fields whose bytes are all
+    readable are decoded, the others are left out. ``first_unreadable`` is
+    None when all of it was readable. Raises ReadError only when nothing at
+    all was readable.
     """
     layout = session.layouts.get(qualified)
     target = session.target
+    size = layout.extent
     try:
-        return layout.decode(target.read(address, layout.size)), None
+        return layout.decode(target.read(address, size)), None
     except ReadError as e:
         first_bad = e.address
     ps = target.page_size
-    buf = bytearray(layout.size)
+    buf = bytearray(size)
     ok = []
     pos = 0
-    while pos < layout.size:
-        n = min(layout.size - pos, ps - ((address + pos) % ps))
+    while pos < size:
+        n = min(size - pos, ps - ((address + pos) % ps))
         try:
             buf[pos:pos + n] = target.read(address + pos, n)
             ok.append((pos, pos + n))
@@ -39,7 +43,7 @@ def read_record_partial(session, qualified, address):
                 sub += m
         pos += n
     if not ok:
-        raise ReadError(address, layout.size)
+        raise ReadError(address, size)
     full = layout.decode(bytes(buf))
     out = {}
     for name, f in layout.flat.items():
@@ -60,8 +64,8 @@ def _covered(ok, start, end):
 
 def tag_string(value):
     """A ULONG pool tag as its 4 characters ('AmdP'); non-printables as '.'."""
-    if value is None:
-        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None   # not captured, or not an integer (types that lie)
     b = int(value & 0xFFFFFFFF).to_bytes(4, "little")
     return "".join(chr(c) if 32 <= c < 127 else "." for c in b)
 

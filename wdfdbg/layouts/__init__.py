@@ -3,13 +3,21 @@ a built-in profile.
 
 :class:`Layouts` resolves ``"Wdf01000!FxObject"``: the target's own types win
 (symbols), then the built-in profile chosen by option, OS build or probe.
-Every report names the source through :meth:`Layouts.describe`.
+A name a module's types use but do not define (a hand-made Wdf01000 ISF
+naming nt's ``_LIST_ENTRY``) resolves as a debugger resolves it: the
+module's own types, then nt's, then the other modules' in the order the
+source lists them (``shared/spec/snapshot-format.md``, "Types: ISF").
+Every report names the sources through :meth:`Layouts.describe`, with
+``resolved_types`` saying which module supplied each borrowed type.
 """
 
-from wdfdbg.errors import LayoutError
-from wdfdbg.layouts.model import StructLayout, TypeCompiler  # noqa: F401
+from wdfdbg.errors import InputError, LayoutError
+from wdfdbg.layouts.model import StructLayout, TypeCompiler, UnresolvedTypeError, shape_problem  # noqa: F401
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME, PROFILES, choose_profile  # noqa: F401
 from wdfdbg.sources.base import IsfSource  # noqa: F401  (re-exported: layouts compile from it)
+from wdfdbg.sources.isf import BUILTIN_BASE, resolution_order
+
+MAX_WRAPPERS = 8
 
 
 def split_name(qualified, default_module="Wdf01000"):
@@ -17,6 +25,58 @@ def split_name(qualified, default_module="Wdf01000"):
         mod, name = qualified.split("!", 1)
         return mod, name
     return default_module, qualified
+
+
+class ChainedTypes(object):
+    """The type source names used by ``module``'s types resolve through:
+    ``chain`` is ``[(module, source), ...]`` in resolution order, own module
+    first. ``resolved`` records ``name -> module`` for every user type or
+    enum another module supplied. Base types: the module's own, then the
+    C names every debugger knows, then the other modules'."""
+
+    def __init__(self, module, chain, resolved):
+        self.module = module
+        self.chain = [(m, s) for m, s in chain if s is not None]
+        self.resolved = resolved
+
+    def _find(self, what, name, others=True):
+        for i, (mod, src) in enumerate(self.chain):
+            if i and not others:
+                break
+            value = getattr(src, what)(name)
+            if value is not None:
+                if i:
+                    self.resolved.setdefault(name, mod)
+                return value
+        return None
+
+    def user_type(self, name):
+        return self._find("user_type", name)
+
+    def enum(self, name):
+        return self._find("enum", name)
+
+    def base_type(self, name):
+        own = self._find("base_type", name, others=False)
+        if own is not None or name in BUILTIN_BASE:
+            return own
+        return self._find("base_type", name)
+
+
+def listed_type_modules(backend):
+    """The modules a backend (or what it wraps) lists types for, in its
+    order; [] when it cannot list them (a live debugger answers any)."""
+    seen = 0
+    while backend is not None and seen < MAX_WRAPPERS:
+        seen += 1
+        lister = getattr(type(backend), "type_modules", None)
+        if lister is not None:
+            try:
+                return [m for m in backend.type_modules() if isinstance(m, str)]
+            except Exception:  # an optional listing; without it only own module and nt resolve
+                return []
+        backend = getattr(backend, "inner", None)
+    return []
 
 
 class Layouts(object):
@@ -35,6 +95,7 @@ class Layouts(object):
         self._compilers = {}
         self._cache = {}
         self.used = {}  # qualified name -> source label
+        self.resolved = {}  # type name -> module that supplied it to another module's types
 
     @property
     def profile(self):
@@ -55,7 +116,8 @@ class Layouts(object):
             if symbols:
                 src = self.target.type_source(module) if self.use_symbols else None
                 label = getattr(src, "label", None) or "symbols:%s" % module
-                comp = TypeCompiler(src, self.target.pointer_size, label) if src is not None else None
+                comp = TypeCompiler(src, self.target.pointer_size, label, self._chain(module, src)) \
+                    if src is not None else None
             else:
                 docs = self.profile.documents()
                 doc = None
@@ -67,6 +129,13 @@ class Layouts(object):
                 comp = TypeCompiler(IsfSource(doc), self.target.pointer_size, self.profile.label())
             self._compilers[key] = comp
         return comp
+
+    def _chain(self, module, own):
+        listed = listed_type_modules(getattr(self.target, "backend", None))
+        chain = [(module, own)]
+        for m in resolution_order(module, listed)[1:]:
+            chain.append((m, self.target.type_source(m)))
+        return ChainedTypes(module, chain, self.resolved)
 
     def find(self, qualified):
         """The layout for ``module!Type`` or None."""
@@ -80,14 +149,42 @@ class Layouts(object):
                 continue
             try:
                 layout = comp.compile(name)
+            except UnresolvedTypeError as e:
+                if symbols and isinstance(comp.source, IsfSource):
+                    # the snapshot's or a --types file's ISF uses a name no
+                    # module defines: refuse it now that the analysis needs it
+                    looked = ", ".join(m for m, _ in getattr(comp.refs, "chain", ())) or module
+                    raise InputError("%s!%s (looked in the types of %s)" % (module, e, looked))
+                layout = None
             except (LayoutError, ValueError, TypeError, AttributeError):
                 layout = None
             if layout is not None:
+                if symbols and isinstance(comp.source, IsfSource):
+                    self._check_shapes(module, name, layout, comp.label)
                 break
         self._cache[qualified] = layout
         if layout is not None:
             self.used[qualified] = layout.source
         return layout
+
+    def _check_shapes(self, module, name, layout, label):
+        """An ISF document (a snapshot's types, a --types file) must give
+        every field the built-in profile also has the shape the decoders use
+        (a field wdfdbg reads as an integer declared an array, a float or
+        void would reach them as a tuple or not at all): InputError naming
+        the field otherwise. Offsets and sizes may differ by build; shapes
+        do not."""
+        try:
+            ref = self._compiler(module, False).compile(name)
+        except (LayoutError, ValueError, TypeError, AttributeError):
+            ref = None
+        if ref is None:
+            return
+        for dotted, rf in ref.flat.items():
+            f = layout.flat.get(dotted)
+            why = shape_problem(f, rf) if f is not None else None
+            if why:
+                raise InputError("%s!%s.%s: %s (types from %s)" % (module, name, dotted, why, label))
 
     def get(self, qualified):
         layout = self.find(qualified)
@@ -108,8 +205,11 @@ class Layouts(object):
             sources = sorted(set(self.used.values()))
         symbols = any(not s.startswith("profile:") for s in sources)
         profile_used = any(s.startswith("profile:") for s in sources)
-        return {
+        out = {
             "types": "symbols" if symbols and not profile_used else ("mixed" if symbols else "profile"),
             "profile": self.profile.name if (profile_used or not symbols) else None,
             "sources": sources,
         }
+        if self.resolved:
+            out["resolved_types"] = dict(sorted(self.resolved.items()))
+        return out

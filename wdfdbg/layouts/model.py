@@ -9,18 +9,12 @@ scalar at once through precompiled :mod:`struct` formats.
 import struct
 
 from wdfdbg.errors import LayoutError
+from wdfdbg.sources import limits
+from wdfdbg.sources.isf import BUILTIN_BASE, KIND_SIZES, POINTER_NAMES
 
 # Base type names the debugger and ISF use, when a type source has no
 # base_types entry for them: name -> (kind, size, signed).
-_BUILTIN_BASE = {
-    "char": ("char", 1, True), "signed char": ("int", 1, True), "unsigned char": ("int", 1, False),
-    "short": ("int", 2, True), "unsigned short": ("int", 2, False), "wchar": ("int", 2, False),
-    "wchar_t": ("int", 2, False), "int": ("int", 4, True), "unsigned int": ("int", 4, False),
-    "long": ("int", 4, True), "unsigned long": ("int", 4, False), "long long": ("int", 8, True),
-    "unsigned long long": ("int", 8, False), "__int64": ("int", 8, True),
-    "unsigned __int64": ("int", 8, False), "bool": ("bool", 1, False), "void": ("void", 0, False),
-    "float": ("float", 4, True), "double": ("float", 8, True),
-}
+_BUILTIN_BASE = BUILTIN_BASE
 
 _INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
               (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
@@ -58,8 +52,9 @@ class Field(object):
 
 class StructLayout(object):
     """A compiled struct: ``name``, ``size``, ``fields`` (top level, by
-    name), ``flat`` (scalars with dotted names) and ``source`` (where the
-    type came from: ``"symbols:Wdf01000"`` or ``"profile:win10-19041-x64"``)."""
+    name), ``flat`` (scalars with dotted names), ``extent`` (the bytes the
+    fields cover, at most ``size``) and ``source`` (where the type came
+    from: ``"symbols:Wdf01000"`` or ``"profile:win10-19041-x64"``)."""
 
     def __init__(self, name, size, fields, flat, source):
         self.name = name
@@ -67,6 +62,9 @@ class StructLayout(object):
         self.fields = fields
         self.flat = flat
         self.source = source
+        # the bytes the fields cover: a struct read needs no more than this
+        # (a type may declare a size far past its last field)
+        self.extent = min(size, max([f.offset + f.size for f in flat.values()] or [0]))
         self._compile()
 
     def _compile(self):
@@ -78,15 +76,15 @@ class StructLayout(object):
                 self._bitfields.append((dotted, f))
             elif f.kind == "array":
                 self._arrays.append((dotted, f))
-            elif f.size in (1, 2, 4, 8) and f.kind in ("int", "char", "bool", "pointer", "enum", "float"):
+            elif f.size in (1, 2, 4, 8) and f.kind in ("int", "char", "bool", "pointer", "enum"):
+                # no "float": kernel code keeps no floating-point members in
+                # the structures wdfdbg reads, and a float where a decoder
+                # expects an integer is a lie of the types; left out
                 scalars.append((f.offset, dotted, f))
         scalars.sort(key=lambda t: (t[0], t[1]))
         passes = []  # each: (end, [(offset, name, code, size)])
         for off, dotted, f in scalars:
-            if f.kind == "float":
-                code = "f" if f.size == 4 else "d"
-            else:
-                code = _INT_CODES[(f.size, f.signed and f.kind in ("int", "char", "enum"))]
+            code = _INT_CODES[(f.size, f.signed and f.kind in ("int", "char", "enum"))]
             for p in passes:
                 if p[0] <= off:
                     p[1].append((off, dotted, code, f.size))
@@ -159,23 +157,89 @@ class StructLayout(object):
 
 
 def _decode_scalar(f, data, pos):
-    if f.kind == "float":
-        return struct.unpack_from("<f" if f.size == 4 else "<d", data, pos)[0]
     return int.from_bytes(bytes(data[pos:pos + f.size]), "little", signed=bool(f.signed and f.kind in ("int", "char", "enum")))
+
+
+_SCALAR_KINDS = ("int", "char", "bool", "pointer", "enum")
+SHAPE_WORDS = {"scalar": "an integer or pointer of 1, 2, 4 or 8 bytes", "aggregate": "a struct, union or class",
+               "array": "an array", "array of scalars": "an array of integers", "array of aggregates": "an array of structs"}
+
+
+def shape(f):
+    """What a decoder gets for field ``f``: ``"scalar"`` (an int), ``"array
+    of scalars"`` (bytes or a tuple of ints), ``"aggregate"`` (its members,
+    flattened), ... or the kind and size of anything no decoder can use (a
+    float, void, a 16-byte integer)."""
+    if f.kind in _SCALAR_KINDS and f.size in (1, 2, 4, 8):
+        return "scalar"
+    if f.kind == "bitfield" and f.size in (1, 2, 4, 8):
+        return "scalar"
+    if f.kind in ("struct", "union", "class"):
+        return "aggregate"
+    if f.kind == "array":
+        el = f.element
+        if el is not None and shape(el) == "scalar":
+            return "array of scalars"
+        if el is not None and shape(el) == "aggregate":
+            return "array of aggregates"
+        return "array"
+    return "%s of %d bytes" % (f.kind, f.size)
+
+
+def shape_problem(f, ref):
+    """Why field ``f`` of a type from symbols cannot stand where the
+    built-in profile has ``ref``, or None: the decoders use every field as
+    the profile declares it (an int, a sequence of ints, members)."""
+    have, want = shape(f), shape(ref)
+    if have != want:
+        return "the types make it %s, but wdfdbg reads it as %s, as every Windows build it knows lays it out" % (
+            SHAPE_WORDS.get(have, "a " + have), SHAPE_WORDS.get(want, "a " + want))
+    if have.startswith("array") and f.count < ref.count:
+        return "the types make it an array of %d, but wdfdbg reads %d elements, as every Windows build it knows has" % (
+            f.count, ref.count)
+    return None
+
+
+class UnresolvedTypeError(LayoutError):
+    """A type names a struct, union, class or base type that no module
+    defines (own module, then nt, then the others: see
+    :class:`wdfdbg.layouts.ChainedTypes`)."""
 
 
 class TypeCompiler(object):
     """Compiles ISF user types from a type source into StructLayouts.
 
     ``source`` has ``user_type(name)``, ``base_type(name)``, ``enum(name)``
-    returning ISF dicts or None. ``pointer_size`` sizes pointers.
+    returning ISF dicts or None; it answers the types compiled by name.
+    ``refs`` (default ``source``) answers the names those types use, so
+    that a module's types may use another module's (a
+    :class:`~wdfdbg.layouts.ChainedTypes`). ``pointer_size`` sizes
+    pointers. Sizes are checked as the snapshot validation checks them
+    (:mod:`wdfdbg.sources.isf`), for sources that were not validated (the
+    debugger's symbols).
     """
 
-    def __init__(self, source, pointer_size, label):
+    def __init__(self, source, pointer_size, label, refs=None):
         self.source = source
+        self.refs = refs if refs is not None else source
         self.pointer_size = pointer_size
         self.label = label
         self._cache = {}
+
+    def _user(self, name):
+        ut = self.refs.user_type(name) if isinstance(name, str) else None
+        if ut is None:
+            raise UnresolvedTypeError("type %r is not defined in any module's types" % (name,))
+        return ut
+
+    def _checked_size(self, ut, name):
+        size = ut.get("size", 0) if isinstance(ut, dict) else None
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise LayoutError("type %s has no valid size" % name)
+        if size > limits.STRUCT_SIZE.value():
+            raise LayoutError("type %s: %d bytes is larger than any kernel structure (at most %s)"
+                              % (name, size, limits.STRUCT_SIZE.text()))
+        return size
 
     def type_size(self, t, depth=0):
         kind = t.get("kind")
@@ -184,16 +248,16 @@ class TypeCompiler(object):
         if kind == "base":
             return self._base(t.get("name"))[1]
         if kind in ("struct", "union", "class"):
-            ut = self.source.user_type(t.get("name"))
-            if ut is None:
-                raise LayoutError("type %s is not defined" % t.get("name"))
-            return int(ut.get("size", 0))
+            return self._checked_size(self._user(t.get("name")), t.get("name"))
         if kind == "array":
             if depth > 16:
                 raise LayoutError("array nesting too deep")
-            return int(t.get("count", 0)) * self.type_size(t.get("subtype", {}), depth + 1)
+            size = int(t.get("count", 0)) * self.type_size(t.get("subtype", {}), depth + 1)
+            if size < 0 or size > limits.STRUCT_SIZE.value():
+                raise LayoutError("an array of %d bytes is larger than any kernel structure" % size)
+            return size
         if kind == "enum":
-            e = self.source.enum(t.get("name"))
+            e = self.refs.enum(t.get("name"))
             if e is None:
                 return 4
             return int(e.get("size", 4))
@@ -204,14 +268,19 @@ class TypeCompiler(object):
         raise LayoutError("unknown type kind %r" % (kind,))
 
     def _base(self, name):
-        bt = self.source.base_type(name) if name else None
+        """(kind, size, signed) of a base type; pointers are unsigned
+        whatever the ISF says (an address is never negative)."""
+        bt = self.refs.base_type(name) if isinstance(name, str) else None
         if bt is not None:
-            return bt.get("kind", "int"), int(bt.get("size", 0)), bool(bt.get("signed", False))
-        if name in _BUILTIN_BASE:
+            kind, size = bt.get("kind", "int"), bt.get("size", 0)
+            if not isinstance(kind, str) or kind not in KIND_SIZES or size not in KIND_SIZES[kind]:
+                raise LayoutError("base type %r: a %r of %r bytes cannot be" % (name, kind, size))
+            return kind, size, bool(bt.get("signed", False)) and name not in POINTER_NAMES
+        if isinstance(name, str) and name in _BUILTIN_BASE:
             return _BUILTIN_BASE[name]
         if name == "pointer":
             return "pointer", self.pointer_size, False
-        raise LayoutError("base type %r is not defined" % (name,))
+        raise UnresolvedTypeError("base type %r is not defined in any module's types" % (name,))
 
     def make_field(self, name, offset, t):
         kind = t.get("kind")
@@ -223,7 +292,7 @@ class TypeCompiler(object):
         if kind in ("struct", "union", "class"):
             return Field(name, offset, self.type_size(t), kind, type_name=t.get("name"), raw=t)
         if kind == "enum":
-            e = self.source.enum(t.get("name"))
+            e = self.refs.enum(t.get("name"))
             size = int(e.get("size", 4)) if e else 4
             signed = True
             if e is not None and e.get("base"):
@@ -236,6 +305,9 @@ class TypeCompiler(object):
             sub = t.get("subtype", {})
             count = int(t.get("count", 0))
             el = self.make_field(name + "[]", 0, sub)
+            if count < 0 or count * el.size > limits.STRUCT_SIZE.value():
+                raise LayoutError("field %s: an array of %d elements is larger than any kernel structure"
+                                  % (name, count))
             return Field(name, offset, count * el.size, "array", count=count, element=el, raw=t)
         if kind == "bitfield":
             inner = self.make_field(name, offset, t.get("type", {}))
@@ -245,16 +317,23 @@ class TypeCompiler(object):
             return Field(name, offset, 0, "function", raw=t)
         raise LayoutError("field %s has unknown type kind %r" % (name, kind))
 
+    def _fields(self, typename, ut):
+        fields = {}
+        for fname, fdesc in (ut.get("fields") or {}).items():
+            try:
+                fields[fname] = self.make_field(fname, int(fdesc.get("offset", 0)), fdesc.get("type", {}))
+            except UnresolvedTypeError as e:
+                raise UnresolvedTypeError("%s.%s: %s" % (typename, fname, e))
+        return fields
+
     def compile(self, name):
         if name in self._cache:
             return self._cache[name]
         ut = self.source.user_type(name)
         if ut is None:
             return None
-        size = int(ut.get("size", 0))
-        fields = {}
-        for fname, fdesc in (ut.get("fields") or {}).items():
-            fields[fname] = self.make_field(fname, int(fdesc.get("offset", 0)), fdesc.get("type", {}))
+        size = self._checked_size(ut, name)
+        fields = self._fields(name, ut)
         flat = {}
         # Iterative flattening of nested structs (no recursion; bounded depth).
         work = [("", 0, fields, 0)]
@@ -269,15 +348,9 @@ class TypeCompiler(object):
                 if f.kind in ("struct", "union", "class"):
                     flat.setdefault(dotted, Field(dotted, base + f.offset, f.size, f.kind, type_name=f.type_name, raw=f.raw))
                     if depth < MAX_FLATTEN_DEPTH:
-                        sub = self.source.user_type(f.type_name)
+                        sub = self.refs.user_type(f.type_name)
                         if sub is not None:
-                            subfields = {}
-                            for sn, sd in (sub.get("fields") or {}).items():
-                                try:
-                                    subfields[sn] = self.make_field(sn, int(sd.get("offset", 0)), sd.get("type", {}))
-                                except LayoutError:
-                                    continue
-                            work.append((dotted + ".", base + f.offset, subfields, depth + 1))
+                            work.append((dotted + ".", base + f.offset, self._subfields(f.type_name, sub), depth + 1))
                 else:
                     nf = Field(dotted, base + f.offset, f.size, f.kind, signed=f.signed, type_name=f.type_name,
                                count=f.count, element=f.element, bit_position=f.bit_position,
@@ -286,3 +359,17 @@ class TypeCompiler(object):
         layout = StructLayout(name, size, fields, flat, self.label)
         self._cache[name] = layout
         return layout
+
+    def _subfields(self, typename, sub):
+        """Fields of an embedded type; a malformed one is left out (its
+        bytes stay covered by the embedding field), a name defined nowhere
+        is not."""
+        out = {}
+        for sn, sd in (sub.get("fields") or {}).items():
+            try:
+                out[sn] = self.make_field(sn, int(sd.get("offset", 0)), sd.get("type", {}))
+            except UnresolvedTypeError as e:
+                raise UnresolvedTypeError("%s.%s: %s" % (typename, sn, e))
+            except (LayoutError, ValueError, TypeError, AttributeError):
+                continue
+        return out

@@ -5,25 +5,25 @@
   :mod:`wdfdbg.sources.kdmp` through the optional ``kdmp-parser`` package.
 
 Every refusal is a :class:`~wdfdbg.errors.DumpError` with one clear line
-(empty, truncated, wrong signature, absurd counts, unsupported kind).
+(not a regular file, empty, truncated, wrong signature, absurd counts,
+unsupported kind).
 """
-
-import os
 
 from wdfdbg.errors import DumpError
 from wdfdbg.sources import minidump
+from wdfdbg.sources.inputfile import open_input
 
 KDMP_TYPES = (1, 5, 6, 8, 9, 10)
 
 
 def open_dump(path):
     """Return a backend for the dump at ``path``."""
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
+    f, size = open_input(path, DumpError)
+    with f:
+        try:
             head = f.read(0x2000)
-    except OSError as e:
-        raise DumpError("%s: cannot open: %s" % (path, e.strerror or e))
+        except OSError as e:
+            raise DumpError("%s: cannot read: %s" % (path, e.strerror or e))
     if size == 0:
         raise DumpError("%s: empty file (0 bytes): not a Windows kernel dump" % path)
     if len(head) < 8 or head[:4] != b"PAGE":

@@ -15,6 +15,7 @@ import sys
 
 from wdfdbg.errors import DumpError, InputError, ReadError
 from wdfdbg.sources.base import Backend, Bugcheck, Module, Page
+from wdfdbg.sources.inputfile import open_input
 from wdfdbg.sources.minidump import DUMP_TYPES, KERNEL_IMAGES, DumpSymbols, header_symbols, module_name
 
 PAGE_SIZE = 0x1000
@@ -115,15 +116,21 @@ def _check_rdmp_ranges(path, f, size):
     f.seek(0x2010)
     meta, first = struct.unpack("<QQ", f.read(16))
     f.seek(0x2030)
-    raw = f.read(min(meta, size))
     total = 0
-    for i in range(len(raw) // 16):
-        pfn, count = struct.unpack_from("<QQ", raw, 16 * i)
-        if not pfn:
+    left = min(meta, size) // 16
+    while left > 0:
+        # in pieces: the metadata size is the file's word, up to its size
+        raw = f.read(16 * min(left, 1 << 16))
+        if len(raw) < 16:
             break
-        total += count
-        if total * PAGE_SIZE > size - first:
-            raise DumpError("%s: truncated: the PFN ranges list more pages than the file holds" % path)
+        left -= len(raw) // 16
+        for i in range(len(raw) // 16):
+            pfn, count = struct.unpack_from("<QQ", raw, 16 * i)
+            if not pfn:
+                return total
+            total += count
+            if total * PAGE_SIZE > size - first:
+                raise DumpError("%s: truncated: the PFN ranges list more pages than the file holds" % path)
     return total
 
 
@@ -435,9 +442,9 @@ def derive_library_globals(backend):
 
 def open_kdmp(path):
     """Validate the header, then parse with kdmp-parser; return a backend."""
+    f, size = open_input(path, DumpError)
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
+        with f:
             head = f.read(HEADER_SIZE + 0x40)
             validate_header(path, head, size)
             dump_type = _u32(head, 0xF98)

@@ -26,18 +26,22 @@ Layout (``shared/reference/kmdf.md`` §11; Microsoft's published
 Everything read from the file is untrusted: every offset and count is
 checked against the file size before use, absurd counts raise
 :class:`~wdfdbg.errors.DumpError`, nothing is read past the end of the file,
-and the page index is bounded by the file size.
+and the page index is bounded by the file size. The file is read once, in
+pieces, into one buffer of its real size (a regular file only, at most
+``limits.TRIAGE_FILE``), so the reader needs no more address space than
+the dump itself.
 """
 
-import os
 import struct
 import uuid
 
 from wdfdbg.errors import DumpError, ReadError
+from wdfdbg.sources import limits
 from wdfdbg.sources.base import Backend, Bugcheck, Module, Page, SymbolTable
+from wdfdbg.sources.inputfile import open_input, read_exactly
+from wdfdbg.sources.limits import size_text
 
 PAGE_SIZE = 0x1000
-MAX_FILE = 4 << 30            # a triage dump is a few MB; refuse files past 4 GiB
 MAX_DRIVERS = 1 << 16
 MAX_BLOCKS = 1 << 22
 MAX_NAME_CHARS = 1 << 15
@@ -179,21 +183,15 @@ def _u64(data, off):
 
 
 def read_file(path):
-    """The whole file (triage dumps are small), as bytes; DumpError when it
-    cannot be read or is absurdly large."""
-    try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise DumpError("%s: cannot open: %s" % (path, e.strerror or e))
-    if size > MAX_FILE:
-        raise DumpError("%s: %d bytes is far larger than any triage dump; refusing it" % (path, size))
-    try:
-        with open(path, "rb") as f:
-            # read(n) reserves n bytes up front: ask for what the file holds,
-            # not 4 GiB (which a memory cap such as RLIMIT_AS refuses)
-            return f.read(min(size, MAX_FILE) + 1)
-    except OSError as e:
-        raise DumpError("%s: cannot read: %s" % (path, e.strerror or e))
+    """The whole file (triage dumps are small) as a bytearray, read in
+    pieces into one buffer of the file's real size; DumpError when it is not
+    a regular file, cannot be read, or is larger than limits.TRIAGE_FILE."""
+    f, size = open_input(path, DumpError)
+    with f:
+        if size > limits.TRIAGE_FILE.value():
+            raise DumpError("%s: %s is far larger than any triage dump (at most %s; %s)"
+                            % (path, size_text(size), limits.TRIAGE_FILE.text(), limits.TRIAGE_FILE.hint()))
+        return read_exactly(f, size, path, DumpError)
 
 
 def sniff_header(data, label="dump"):

@@ -16,7 +16,11 @@ import re
 import zlib
 
 from wdfdbg.errors import ReadError, SnapshotError
+from wdfdbg.sources import isf as isf_rules
+from wdfdbg.sources import limits
 from wdfdbg.sources.base import ARCH_POINTER_SIZE, Backend, Bugcheck, IsfSource, Module, Page, SparsePage, SymbolTable
+from wdfdbg.sources.inputfile import open_input, read_exactly
+from wdfdbg.sources.limits import size_text
 
 FORMAT = "wdfdbg-snapshot"
 VERSION = 1
@@ -24,10 +28,8 @@ ORIGINS = ("recorded", "converted", "synthetic")
 _HEX = re.compile(r"^0x[0-9a-fA-F]{1,16}$")
 _B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_RATIO = 1100          # deflate cannot exceed ~1032:1
-MAX_DECOMPRESSED = 4 << 30
-MAX_TYPE_DEPTH = 32
-TYPE_KINDS = ("base", "pointer", "array", "struct", "union", "class", "enum", "function", "bitfield")
+MAX_TYPE_DEPTH = isf_rules.MAX_TYPE_DEPTH
+TYPE_KINDS = isf_rules.TYPE_KINDS
 
 
 def parse_hex(value):
@@ -42,64 +44,149 @@ def hexstr(value):
 
 
 # -- reading ---------------------------------------------------------------
+# The text is decompressed in a stream into one buffer (bounded by
+# limits.JSON_BYTES and by GZIP_RATIO times the file's size), checked for
+# what parsing it would cost (limits.JSON_MEMORY) before json.loads runs,
+# and decoded once; the buffer is gone before parsing starts.
+READ_PIECE = 1 << 20
+OUT_PIECE = 4 << 20
+_SPACE = re.compile(rb"[ \t\r\n]*")
+
+
 def read_bytes(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise SnapshotError("%s: cannot read: %s" % (path, e.strerror or e))
+    """The bytes of a regular file, bounded by limits.JSON_BYTES."""
+    f, size = open_input(path, SnapshotError)
+    with f:
+        if size > limits.JSON_BYTES.value():
+            raise SnapshotError(_too_large(size))
+        return bytes(read_exactly(f, size, path, SnapshotError))
 
 
-def decompress(raw):
-    """Gunzip if the bytes start with the gzip magic, bounded in size."""
-    if not raw.startswith(GZIP_MAGIC):
-        return raw
-    limit = min(MAX_DECOMPRESSED, max(1 << 20, len(raw) * MAX_RATIO))
-    out = []
-    total = 0
-    data = raw
+def _too_large(size):
+    return ("$: the file is %s, more than the %s a snapshot or types file may be (%s)"
+            % (size_text(size), limits.JSON_BYTES.text(), limits.JSON_BYTES.hint()))
+
+
+def expansion_limit(compressed_size):
+    """How far gzip data of ``compressed_size`` bytes may expand."""
+    ratio = limits.GZIP_RATIO.value()
+    return min(limits.JSON_BYTES.value(), max(limits.GZIP_FREE, compressed_size * ratio))
+
+
+def _expands_past(limit, compressed_size):
+    if limit >= limits.JSON_BYTES.value():
+        why = "the most a snapshot or types file may hold (%s)" % limits.JSON_BYTES.hint()
+    else:
+        why = "%d times the file's %s (%s)" % (limits.GZIP_RATIO.value(), size_text(compressed_size),
+                                               limits.GZIP_RATIO.hint())
+    return "$: gzip data expands past %s, %s: refusing it as a decompression bomb" % (size_text(limit), why)
+
+
+def gunzip(f, first, compressed_size):
+    """Decompress the gzip members of ``f`` (``first``: bytes already read
+    from it) into one bytearray, stopping at :func:`expansion_limit`.
+    Members follow each other (``cat a.gz b.gz``); bytes after the last
+    member that do not start another one are ignored, as gzip(1) does."""
+    limit = expansion_limit(compressed_size)
+    out = bytearray()
+    d = None
+    pending = first
     try:
-        while data:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            while True:
-                chunk = d.decompress(data, 1 << 20)
-                total += len(chunk)
-                if total > limit:
-                    raise SnapshotError("$: gzip data expands past %d bytes: refusing it" % limit)
-                out.append(chunk)
-                data = d.unconsumed_tail
-                if d.eof or not data:
+        while True:
+            if not pending:
+                pending = f.read(READ_PIECE)
+                if not pending:
                     break
-            if not d.eof:
-                raise SnapshotError("$: truncated gzip data")
-            data = d.unused_data  # concatenated gzip members
-            if data and not data.startswith(GZIP_MAGIC):
-                break
+            if d is None:
+                if len(pending) < 2:
+                    more = f.read(READ_PIECE)
+                    if not more:
+                        break
+                    pending += more
+                    continue
+                if pending[:2] != GZIP_MAGIC:
+                    break
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data, pending = pending, b""
+            while data:
+                chunk = d.decompress(data, OUT_PIECE)
+                if len(out) + len(chunk) > limit:
+                    raise SnapshotError(_expands_past(limit, compressed_size))
+                out += chunk
+                data = d.unconsumed_tail
+                if d.eof:
+                    pending = d.unused_data
+                    d = None
+                    break
     except zlib.error as e:
         raise SnapshotError("$: corrupt gzip data (%s)" % e)
-    return b"".join(out)
+    except OSError as e:
+        raise SnapshotError("$: cannot read: %s" % (e.strerror or e))
+    if d is not None:
+        raise SnapshotError("$: truncated gzip data")
+    return out
 
 
-def load_document(raw):
-    text = decompress(raw)
+def parse_cost(text):
+    """Estimated bytes of the Python objects json.loads would build from
+    ``text`` (bytes), from its structural characters (braces and commas in
+    strings only make the estimate larger)."""
+    return (len(text) + limits.ESTIMATE_OBJECT * text.count(b"{") + limits.ESTIMATE_ARRAY * text.count(b"[")
+            + limits.ESTIMATE_ITEM * text.count(b","))
+
+
+def read_text(f, size):
+    """The JSON text of an open snapshot or types file of ``size`` bytes, as
+    a str: gunzipped when it starts with the gzip magic, bounded, and
+    checked for its parse cost. SnapshotError with a ``$:`` path."""
+    first = f.read(2)
+    if first == GZIP_MAGIC:
+        buf = gunzip(f, first, size)
+    else:
+        if size > limits.JSON_BYTES.value():
+            raise SnapshotError(_too_large(size))
+        f.seek(0)
+        buf = read_exactly(f, size, "$", SnapshotError)
+    cost = parse_cost(buf)
+    if cost > limits.JSON_MEMORY.value():
+        raise SnapshotError("$: parsing this JSON would take about %s (%d objects, %d items), more than %s (%s)"
+                            % (size_text(cost), buf.count(b"{"), buf.count(b","), limits.JSON_MEMORY.text(),
+                               limits.JSON_MEMORY.hint()))
     try:
-        s = text.decode("utf-8")
+        return buf.decode("utf-8")
     except UnicodeDecodeError as e:
         raise SnapshotError("$: not UTF-8 text (byte %d)" % e.start)
+
+
+def parse_text(text):
+    """``json.loads`` with its failures as SnapshotError."""
     try:
-        doc = json.loads(s)
+        return json.loads(text)
     except ValueError as e:
         raise SnapshotError("$: not JSON (%s)" % e)
     except RecursionError:
         raise SnapshotError("$: JSON nested too deeply")
-    return doc
+
+
+def decompress(raw):
+    """Gunzip ``raw`` (bytes) if it starts with the gzip magic, bounded as
+    a file of ``len(raw)`` bytes is."""
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    return bytes(gunzip(io.BytesIO(raw), b"", len(raw)))
+
+
+def load_document(raw):
+    """The parsed JSON of ``raw`` (bytes, gzip or not), bounded."""
+    return parse_text(read_text(io.BytesIO(raw), len(raw)))
 
 
 def looks_like_snapshot(raw):
-    """Cheap sniff: gzip, or JSON object text."""
+    """Cheap sniff of a file's first bytes: gzip, or JSON object text."""
     if raw.startswith(GZIP_MAGIC):
         return True
-    return raw.lstrip()[:1] in (b"{", b"[")
+    i = _SPACE.match(raw).end()
+    return i == len(raw) or raw[i:i + 1] in (b"{", b"[")
 
 
 class Snapshot(object):
@@ -129,37 +216,67 @@ class Snapshot(object):
 
 def load(path):
     """Read, validate and return a :class:`Snapshot`; raises SnapshotError."""
-    raw = read_bytes(path)
-    return loads(raw, path=path)
+    f, size = open_input(path, SnapshotError)
+    with f:
+        return load_file(f, size, path)
+
+
+def load_file(f, size, path=None):
+    """A :class:`Snapshot` from an open file of ``size`` bytes (what
+    :func:`~wdfdbg.sources.inputfile.open_input` returns)."""
+    try:
+        doc = parse_text(read_text(f, size))
+    except SnapshotError as e:
+        raise _labelled(e.problems, path)
+    return from_document(doc, path)
 
 
 def loads(raw, path=None):
-    doc = load_document(raw)
-    problems, memory = validate(doc)
+    """A :class:`Snapshot` from the bytes of a file (gzip or not)."""
+    return load_file(io.BytesIO(raw), len(raw), path)
+
+
+def from_document(doc, path=None):
+    """Validate a parsed document and build the :class:`Snapshot`. The
+    base64 text of each memory range is dropped from ``doc`` once decoded,
+    and the ranges' JSON objects once all are, so the bytes are held once
+    (in ``Snapshot.memory``)."""
+    problems, memory = validate(doc, consume=True)
     if problems:
-        raise SnapshotError(problems)
+        raise _labelled(problems, path)
+    # the ranges live on in Snapshot.memory; their JSON objects (a dict and
+    # an address string, ~300 bytes each) are not kept beside them
+    doc["memory"] = []
     return Snapshot(doc, memory, path=path)
+
+
+def _labelled(problems, path):
+    if not path:
+        return SnapshotError(problems)
+    return SnapshotError(["%s: %s" % (path, p[3:] if p.startswith("$: ") else p) for p in problems])
 
 
 def _type_name(p, what):
     return "%s: %s" % (p, what)
 
 
-def validate(doc):
+def validate(doc, consume=False):
     """Validate a parsed document. Returns (problems, memory) where memory is
-    the decoded, sorted list of (address, bytes) ranges."""
+    the decoded, sorted list of (address, bytes) ranges (empty ranges left
+    out). ``consume``: drop each range's base64 text from ``doc`` once
+    decoded (the reader's way of holding the bytes once)."""
     problems = []
     add = problems.append
     if not isinstance(doc, dict):
         return ["$: not a JSON object"], []
     if doc.get("format") != FORMAT:
-        add("format: expected %r, found %r" % (FORMAT, _short(doc.get("format"))))
+        add("format: expected \"%s\", found %s" % (FORMAT, _short(doc.get("format"))))
     if doc.get("version") != VERSION or isinstance(doc.get("version"), bool):
-        add("version: unsupported version %r (this reader takes %d)" % (_short(doc.get("version")), VERSION))
+        add("version: unsupported version %s (this reader takes %d)" % (_short(doc.get("version")), VERSION))
     if problems:
         return problems, []
     if doc.get("origin") not in ORIGINS:
-        add("origin: expected one of %s, found %r" % (", ".join(ORIGINS), _short(doc.get("origin"))))
+        add("origin: expected one of %s, found %s" % (", ".join(ORIGINS), _short(doc.get("origin"))))
     if "description" in doc and doc["description"] is not None and not isinstance(doc["description"], str):
         add("description: not a string")
     t = doc.get("target")
@@ -168,11 +285,12 @@ def validate(doc):
         add("target: missing or not an object")
     else:
         arch = t.get("arch")
-        if arch not in ARCH_POINTER_SIZE:
-            add("target.arch: expected x64, x86 or arm64, found %r" % (_short(arch),))
+        if not isinstance(arch, str) or arch not in ARCH_POINTER_SIZE:
+            add("target.arch: expected x64, x86 or arm64, found %s" % (_short(arch),))
+            arch = None
         ps = t.get("pointer_size")
         if not _is_int(ps) or ps not in (4, 8):
-            add("target.pointer_size: expected 4 or 8, found %r" % (_short(ps),))
+            add("target.pointer_size: expected 4 or 8, found %s" % (_short(ps),))
         elif arch in ARCH_POINTER_SIZE and ARCH_POINTER_SIZE[arch] != ps:
             add("target.pointer_size: %d contradicts arch %s (pointer size %d)" % (ps, arch, ARCH_POINTER_SIZE[arch]))
         else:
@@ -180,7 +298,7 @@ def validate(doc):
         if "page_size" in t:
             pg = t["page_size"]
             if not _is_int(pg) or pg < 512 or pg > (1 << 21) or pg & (pg - 1):
-                add("target.page_size: expected a power of two from 512 to 2 MiB, found %r" % (_short(pg),))
+                add("target.page_size: expected a power of two from 512 to 2 MiB, found %s" % (_short(pg),))
         if t.get("os_build") is not None and (not _is_int(t["os_build"]) or t["os_build"] < 0):
             add("target.os_build: not a non-negative integer")
         if t.get("kmdf_version") is not None and not isinstance(t["kmdf_version"], str):
@@ -233,168 +351,72 @@ def validate(doc):
     if not isinstance(types, dict):
         add("types: missing or not an object (may be {})")
     else:
+        listed = list(types)
         for mod, isf in types.items():
-            problems.extend(validate_isf(isf, "types.%s" % mod, ptr))
+            others = [types[m] for m in isf_rules.resolution_order(mod, listed)[1:] if m in types]
+            problems.extend(validate_isf(isf, "types.%s" % mod, ptr, others))
     memory = []
     mem = doc.get("memory")
     if not isinstance(mem, list):
         add("memory: missing or not a list")
+    elif len(mem) > limits.RANGES.value():
+        add("memory: %d ranges, more than %s (%s)" % (len(mem), limits.RANGES.text(), limits.RANGES.hint()))
     else:
-        for i, r in enumerate(mem):
-            p = "memory[%d]" % i
-            if not isinstance(r, dict):
-                add("%s: not an object" % p)
-                continue
-            addr = parse_hex(r.get("address"))
-            if addr is None:
-                add("%s.address: not a hex string" % p)
-                continue
-            data = r.get("data")
-            if not isinstance(data, str) or len(data) % 4 or not _B64.match(data):
-                add("%s.data: not base64" % p)
-                continue
-            try:
-                b = base64.b64decode(data, validate=True)
-            except (binascii.Error, ValueError):
-                add("%s.data: not base64" % p)
-                continue
-            if addr + len(b) - 1 > top and b:
-                add("%s: range 0x%x+0x%x runs past the top of the address space" % (p, addr, len(b)))
-                continue
+        memory = _decode_ranges(mem, top, add, consume)
+    return problems, memory
+
+
+MAX_LISTED_PROBLEMS = 100
+
+
+def _decode_ranges(mem, top, add, consume):
+    """Decode ``memory[i]`` into a sorted list of (address, bytes), adding
+    problems; with ``consume`` each range's base64 text is dropped from the
+    document as soon as it is decoded."""
+    memory = []
+    for i, r in enumerate(mem):
+        p = "memory[%d]" % i
+        if not isinstance(r, dict):
+            add("%s: not an object" % p)
+            continue
+        addr = parse_hex(r.get("address"))
+        if addr is None:
+            add("%s.address: not a hex string" % p)
+            continue
+        data = r.get("data")
+        if not isinstance(data, str) or len(data) % 4 or not _B64.match(data):
+            add("%s.data: not base64" % p)
+            continue
+        try:
+            b = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            add("%s.data: not base64" % p)
+            continue
+        del data
+        if consume:
+            r["data"] = ""
+        if addr + len(b) - 1 > top and b:
+            add("%s: range 0x%x+0x%x runs past the top of the address space" % (p, addr, len(b)))
+            continue
+        if b:
             memory.append((addr, b, i))
-        memory.sort(key=lambda t: t[0])
-        for (a1, b1, i1), (a2, b2, i2) in zip(memory, memory[1:]):
-            if a1 + len(b1) > a2:
+    memory.sort(key=lambda t: t[0])
+    overlaps = 0
+    for (a1, b1, i1), (a2, b2, i2) in zip(memory, memory[1:]):
+        if a1 + len(b1) > a2:
+            overlaps += 1
+            if overlaps <= MAX_LISTED_PROBLEMS:
                 add("memory[%d]: range 0x%x+0x%x overlaps memory[%d] at 0x%x" % (i2, a2, len(b2), i1, a1))
-    return problems, [(a, b) for a, b, _ in memory if b]
+    if overlaps > MAX_LISTED_PROBLEMS:
+        add("memory: %d more overlapping ranges" % (overlaps - MAX_LISTED_PROBLEMS))
+    for k, (a, b, _i) in enumerate(memory):
+        memory[k] = (a, b)
+    return memory
 
 
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _short(v):
-    s = repr(v)
-    return v if len(s) < 60 else s[:57] + "..."
-
-
-def validate_isf(isf, path, ptr):
-    """Check an ISF document as much as wdfdbg relies on it: shapes, known
-    kinds, defined types, and every field inside its struct."""
-    problems = []
-    add = problems.append
-    if not isinstance(isf, dict):
-        return ["%s: not an ISF object" % path]
-    meta = isf.get("metadata")
-    if not isinstance(meta, dict) or not isinstance(meta.get("format"), str):
-        add("%s.metadata.format: missing" % path)
-    bts = isf.get("base_types", {})
-    uts = isf.get("user_types", {})
-    ens = isf.get("enums", {})
-    for key, val in (("base_types", bts), ("user_types", uts), ("enums", ens), ("symbols", isf.get("symbols", {}))):
-        if not isinstance(val, dict):
-            add("%s.%s: not an object" % (path, key))
-    if problems:
-        return problems
-    for name, bt in bts.items():
-        if not isinstance(bt, dict) or not _is_int(bt.get("size")) or bt.get("size") < 0 or bt.get("size") > 16:
-            add("%s.base_types[%s].size: missing or not a small number" % (path, json.dumps(name)))
-    for name, en in ens.items():
-        if not isinstance(en, dict) or not _is_int(en.get("size")) or en.get("size") not in (1, 2, 4, 8):
-            add("%s.enums[%s].size: expected 1, 2, 4 or 8" % (path, json.dumps(name)))
-    sizes = {}
-
-    def type_size(t, tpath):
-        """Iterative size of a TYPE; (size or None, problem or None)."""
-        depth = 0
-        mult = 1
-        cur = t
-        while True:
-            depth += 1
-            if depth > MAX_TYPE_DEPTH:
-                return None, "%s: type nested too deeply" % tpath
-            if not isinstance(cur, dict):
-                return None, "%s: not a type object" % tpath
-            kind = cur.get("kind")
-            if kind not in TYPE_KINDS:
-                return None, "%s.kind: unknown type kind %r" % (tpath, _short(kind))
-            if kind == "pointer":
-                return mult * ptr, None
-            if kind == "function":
-                return 0, None
-            if kind == "base":
-                n = cur.get("name")
-                if not isinstance(n, str):
-                    return None, "%s.name: not a string" % tpath
-                if n in bts and isinstance(bts[n], dict) and _is_int(bts[n].get("size")):
-                    return mult * bts[n]["size"], None
-                from wdfdbg.layouts.model import _BUILTIN_BASE
-                if n in _BUILTIN_BASE:
-                    return mult * _BUILTIN_BASE[n][1], None
-                return None, "%s: base type %r is not defined" % (tpath, _short(n))
-            if kind in ("struct", "union", "class"):
-                n = cur.get("name")
-                ut = uts.get(n) if isinstance(n, str) else None
-                if not isinstance(ut, dict) or not _is_int(ut.get("size")):
-                    return None, "%s: type %r is not defined" % (tpath, _short(n))
-                return mult * ut["size"], None
-            if kind == "enum":
-                n = cur.get("name")
-                en = ens.get(n) if isinstance(n, str) else None
-                if not isinstance(en, dict):
-                    return None, "%s: enum %r is not defined" % (tpath, _short(n))
-                esz = en.get("size", 4)
-                return mult * (esz if _is_int(esz) else 4), None
-            if kind == "array":
-                c = cur.get("count")
-                if not _is_int(c) or c < 0 or c > (1 << 32):
-                    return None, "%s.count: not a sane array count" % tpath
-                mult *= c
-                cur = cur.get("subtype")
-                tpath += ".subtype"
-                continue
-            if kind == "bitfield":
-                bp, bl = cur.get("bit_position"), cur.get("bit_length")
-                inner = cur.get("type")
-                isz, prob = type_size(inner, tpath + ".type") if depth < MAX_TYPE_DEPTH else (None, "too deep")
-                if prob:
-                    return None, prob
-                if not _is_int(bp) or not _is_int(bl) or bp < 0 or bl < 1 or bp + bl > 8 * isz:
-                    return None, "%s: bit_position/bit_length outside its %d-byte type" % (tpath, isz)
-                return mult * isz, None
-
-    for name, ut in uts.items():
-        upath = "%s.user_types[%s]" % (path, json.dumps(name))
-        if not isinstance(ut, dict):
-            add("%s: not an object" % upath)
-            continue
-        if ut.get("kind") not in ("struct", "union", "class"):
-            add("%s.kind: expected struct, union or class" % upath)
-        size = ut.get("size")
-        if not _is_int(size) or size < 0 or size > (1 << 32):
-            add("%s.size: not a sane size" % upath)
-            continue
-        fields = ut.get("fields")
-        if not isinstance(fields, dict):
-            add("%s.fields: not an object" % upath)
-            continue
-        for fname, fd in fields.items():
-            fpath = "%s.fields[%s]" % (upath, json.dumps(fname))
-            if not isinstance(fd, dict):
-                add("%s: not an object" % fpath)
-                continue
-            off = fd.get("offset")
-            if not _is_int(off) or off < 0:
-                add("%s.offset: not a non-negative number" % fpath)
-                continue
-            fsize, prob = type_size(fd.get("type"), fpath + ".type")
-            if prob:
-                add(prob)
-                continue
-            if off + fsize > size and not (fd.get("type", {}).get("kind") == "array" and fd["type"].get("count") in (0, 1)):
-                add("%s: field at offset 0x%x size 0x%x lies outside its %s of size 0x%x" % (fpath, off, fsize, ut.get("kind", "struct"), size))
-    del sizes
-    return problems
+_is_int = isf_rules.is_int
+_short = isf_rules.short
+validate_isf = isf_rules.validate_isf
 
 
 # -- the replay backend ----------------------------------------------------
@@ -417,6 +439,27 @@ def nearest_in_module(symtab, modules, address):
     return hit
 
 
+class _Views(object):
+    """The ranges' bytes, each seen through a memoryview made when it is
+    asked for, so that a page slices a view, not a copy, while no view is
+    kept per range (one costs ~200 bytes, and a snapshot may hold a million
+    ranges)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data):
+        self._data = data
+
+    def __len__(self):
+        return len(self._data)
+
+    def __getitem__(self, i):
+        return memoryview(self._data[i])
+
+    def __iter__(self):
+        return (memoryview(d) for d in self._data)
+
+
 class SnapshotBackend(Backend):
     """Replays a :class:`Snapshot`: bytes not covered are unreadable."""
 
@@ -433,11 +476,12 @@ class SnapshotBackend(Backend):
         self.path = snap.path
         self.description = snap.description
         self._starts = [a for a, _ in snap.memory]
-        self._data = [memoryview(d) for _, d in snap.memory]
+        self._data = _Views([d for _, d in snap.memory])
         self._symtab = SymbolTable(snap.symbols)
         self._type_sources = {}
         for mod, isf in snap.types.items():
             self._type_sources[mod.lower()] = IsfSource(isf)
+        self._type_modules = list(snap.types)
 
     def read_page(self, pa):
         ps = self.page_size
@@ -474,6 +518,11 @@ class SnapshotBackend(Backend):
 
     def type_source(self, module):
         return self._type_sources.get(module.lower())
+
+    def type_modules(self):
+        """Modules with types, in the order the snapshot lists them (the
+        order names resolve across modules after the own module and nt)."""
+        return list(self._type_modules)
 
     def bugcheck(self):
         return self.snap.bugcheck

@@ -11,12 +11,12 @@ own types. See ``docs/types.md`` for making one from a PDB.
 
 import os
 
-from wdfdbg.errors import InputError, SnapshotError
+from wdfdbg.errors import InputError
 from wdfdbg.sources import snapshot as snapfmt
 from wdfdbg.sources.base import Backend, IsfSource
+from wdfdbg.sources.inputfile import open_input
 
 KERNEL_ALIASES = ("ntoskrnl", "ntkrnlmp", "ntkrnlpa", "ntkrpamp")
-MAX_TYPES_FILE = 512 << 20
 
 
 class IsfFileSource(IsfSource):
@@ -53,18 +53,18 @@ def parse_spec(spec):
 
 def load_types_file(path, pointer_size, module=None):
     """Read, decompress (bounded) and validate an ISF file; InputError with
-    the first problems when it is not usable."""
+    the first problems when it is not usable. Only a regular file is read,
+    and no more than its real size (``limits.JSON_BYTES`` and the gzip
+    ratio bound it like a snapshot)."""
     try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise InputError("--types %s: cannot open: %s" % (path, e.strerror or e))
-    if size > MAX_TYPES_FILE:
-        raise InputError("--types %s: %d bytes is too large for a types file" % (path, size))
+        f, size = open_input(path, InputError)
+    except InputError as e:
+        raise InputError("--types %s" % e)
     try:
-        raw = snapfmt.read_bytes(path)
-        doc = snapfmt.load_document(raw)
-    except SnapshotError as e:
-        raise InputError("--types %s: %s" % (path, str(e).replace("$: ", "")))
+        with f:
+            doc = snapfmt.parse_text(snapfmt.read_text(f, size))
+    except InputError as e:
+        raise InputError("--types %s: %s" % (path, str(e).replace("$: ", "", 1)))
     if not isinstance(doc, dict):
         raise InputError("--types %s: not an ISF document (a JSON object)" % path)
     problems = snapfmt.validate_isf(doc, "$", pointer_size)
@@ -86,6 +86,7 @@ class TypesBackend(Backend):
             setattr(self, attr, getattr(inner, attr, getattr(Backend, attr, None)))
         self.interrupt_check = getattr(inner, "interrupt_check", None)
         self.sources = dict((m.lower(), s) for m, s in sources.items())
+        self.order = list(sources)
         self.types_files = dict((s.module, s.path) for s in sources.values())
         notes = list(getattr(inner, "notes", None) or [])
         for s in sources.values():
@@ -115,6 +116,16 @@ class TypesBackend(Backend):
         if src is not None:
             return src
         return self.inner.type_source(module)
+
+    def type_modules(self):
+        """The user's files' modules (command-line order), then the ones
+        the wrapped source lists: the order names resolve across modules."""
+        out = list(self.order)
+        inner = getattr(type(self.inner), "type_modules", None)
+        for m in (self.inner.type_modules() if inner is not None else []):
+            if m.lower() not in (o.lower() for o in out):
+                out.append(m)
+        return out
 
     def type_source_label(self, module):
         src = self.sources.get(module.lower())
