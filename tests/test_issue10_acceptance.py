@@ -352,3 +352,52 @@ def test_report_replaces_an_existing_page_whole(tmp_path):
     out.write_text("old page")
     assert reportcmd.main([fixture("typical", "wdfsnap.json.gz"), "-o", str(out)]) in (0, 1)
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") and os.listdir(str(tmp_path)) == ["r.html"]
+
+
+@pytest.mark.parametrize("out", ["/no/such/dir/x.jsonl", "/dev/full", "/dev/null", "DIR", "FIFO", "INPUT", "READONLY"])
+def test_batch_output_is_checked_before_any_work(tmp_path, monkeypatch, capsys, out):
+    """``batch INPUTS -o OUT.jsonl`` through render/files.py with
+    ``append``: one line, exit 2, before an input is read or a worker
+    starts; an input stays as it was."""
+    from wdfdbg.batch import pipeline
+    from wdfdbg.batch.cli import main as batch_main
+    src = str(tmp_path / "in.wdfsnap.json.gz")
+    shutil.copy(fixture("typical", "wdfsnap.json.gz"), src)
+    path = {"DIR": str(tmp_path), "INPUT": src, "FIFO": str(tmp_path / "fifo"),
+            "READONLY": str(tmp_path / "ro.jsonl")}.get(out, out)
+    if out.startswith("/dev/") and not os.path.exists(out) or out == "FIFO" and not hasattr(os, "mkfifo"):
+        pytest.skip("no %s here" % out)
+    if out == "FIFO":
+        os.mkfifo(path)
+    if out == "READONLY":
+        if POSIX and os.geteuid() == 0:
+            pytest.skip("root appends to read-only files")
+        with open(path, "w") as f:
+            f.write("")
+        os.chmod(path, 0o444)
+    before = sha(src)
+
+    def no_work(*a, **kw):
+        raise AssertionError("work started before OUT was checked")
+    monkeypatch.setattr(pipeline, "make_engine", no_work)
+    if out != "INPUT":   # the explicit input is found by expanding, after the check: that is the point
+        monkeypatch.setattr(pipeline.inp, "expand", no_work)
+    assert batch_main([src, "-o", path]) == 2
+    got, err = capsys.readouterr()
+    assert got == "" and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    words = {"/no/such/dir/x.jsonl": "the folder /no/such/dir does not exist", "INPUT": "also an input",
+             "READONLY": "cannot append to it"}.get(out, "not a regular file: the output must be a regular file")
+    assert words in err, err
+    assert sha(src) == before
+
+
+def test_batch_appends_to_an_existing_out(tmp_path, monkeypatch, capsys):
+    """An existing OUT.jsonl is appended to (no --force), and never truncated."""
+    from wdfdbg.batch.cli import main as batch_main
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"kept": true}\n')
+    src = str(tmp_path / "in.wdfsnap.json.gz")
+    shutil.copy(fixture("typical", "wdfsnap.json.gz"), src)
+    assert batch_main([src, "-o", str(out), "--jobs", "1"]) == 0, capsys.readouterr().err
+    lines = out.read_text().splitlines()
+    assert lines[0] == '{"kept": true}' and len(lines) == 2 and json.loads(lines[1])["status"] == "ok"
