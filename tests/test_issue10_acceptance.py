@@ -289,7 +289,8 @@ def run_cases(cases):
         finally:
             if out is not None:
                 out.close()
-        print("wdfdbg %s (cap %d GiB): %s" % (" ".join(case.argv)[:120], case.cap >> 30, res.figures()))
+        shown = " ".join(case.argv).replace("\n", "\\n")[:120]
+        print("wdfdbg %s (cap %d GiB): %s" % (shown, case.cap >> 30, res.figures()))
         try:
             res.assert_acceptance()
             case.check(res)
