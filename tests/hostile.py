@@ -1,21 +1,38 @@
 """Hostile-input harness (issue 10): run wdfdbg in a child process under an
-address-space cap and a timeout, measure its time and peak RSS, and build
-hostile inputs (decompression bombs, huge range lists) at test time.
+address-space cap and a timeout, measure its wall clock, CPU and peak RSS,
+and build hostile inputs (decompression bombs, huge range lists) at test time.
 
     res = run(["info", path], cap=AS_2G)
     res.assert_refused("not a regular file")      # exit 2, one stderr line
-    res.assert_bounded()                          # <= 12 s, <= 400 MB RSS
+    res.assert_bounded()                          # <= 12 s CPU, <= 400 MB RSS
+    res.assert_acceptance()                       # also <= 12 s wall clock
 
-The child is ``prlimit --as=CAP python -m wdfdbg.cli ARGS`` (``prlimit``
-execs the command, so ``os.wait4`` on its pid reports the Python process's
-own ``ru_maxrss``); without ``prlimit`` the cap is set with
-``resource.setrlimit`` in the child. ``WDFDBG_DEBUG`` is removed so the CLI's
-one-line contract is what is tested, and ``PYTHONPATH`` puts this tree first.
+The command is ``prlimit --as=CAP python -m wdfdbg ARGS`` (``python -m
+wdfdbg`` is the ``wdfdbg`` console script; without ``prlimit`` the cap is
+set with ``resource.setrlimit`` before the exec). ``WDFDBG_DEBUG`` is
+removed so the CLI's one-line contract is what is tested, and
+``PYTHONPATH`` puts this tree first.
+
+**Whose RSS is measured.** ``ru_maxrss`` is a high-water mark kept per
+process (Linux: ``signal_struct.maxrss``) that an ``exec`` does not reset:
+``exec_mmap`` (fs/exec.c) folds the old address space's high-water mark
+into it. A child forked, vforked or ``posix_spawn``-ed from pytest starts
+with pytest's address space, so its ``ru_maxrss`` is at least pytest's RSS
+whatever it execs (a parent holding 500 MB sees 513 MB for ``/bin/true``
+spawned either way). So the command is not started from pytest: pytest
+starts a small exec wrapper (``python -S``, about 10 MB, :data:`WRAPPER`)
+in a new session; the wrapper forks, and its child, a fresh process with
+the wrapper's small address space, execs the command. The wrapper times
+the command (``time.monotonic`` around fork and ``wait4``), takes its
+rusage from ``wait4`` and sends both to pytest through a pipe. The peak
+measured is the command's own (never below the wrapper's ~10 MB, which
+any Python command exceeds). A timeout kills the wrapper's whole process
+group.
 """
 
 import os
-import resource
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -75,6 +92,15 @@ class Result(object):
         assert self.seconds <= seconds * WALL_SLACK, self.describe()
         assert self.rss <= rss, self.describe()
 
+    def assert_acceptance(self, seconds=MAX_SECONDS, rss=MAX_RSS):
+        """Issue 10's acceptance: within ``seconds`` of wall clock (and of
+        CPU) and ``rss`` bytes of peak RSS, and no traceback or "internal
+        error" anywhere in what the command wrote."""
+        self.assert_bounded(seconds, rss)
+        assert self.seconds <= seconds, self.describe()
+        for text in (self.out, self.err):
+            assert "Traceback" not in text and "internal error" not in text, self.describe()
+
     def assert_refused(self, *words):
         """Exit 2, nothing on stdout, exactly one stderr line naming the
         problem (each of ``words`` in it), no traceback or internal error."""
@@ -93,48 +119,100 @@ class Result(object):
         assert self.out and not self.err, self.describe()
 
 
-def _cap(limit):
-    def apply():
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    return apply
+# The exec wrapper (see the module docstring): argv[1] the fd to report on,
+# argv[2] "closed" to start the command with stdout closed, argv[3] the
+# address-space cap or "-", argv[4:] the command. It reports
+# "status utime stime maxrss_kb wall" (or "exec-failed errno").
+WRAPPER = r"""
+import os, sys, time
+fd, stdout, cap, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+t0 = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.close(fd)
+        if stdout == "closed":
+            os.close(1)
+        if cap != "-":
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (int(cap), int(cap)))
+        os.execv(cmd[0], cmd)
+    except OSError as e:
+        os.write(2, ("exec-failed %s\n" % e).encode())
+    os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.monotonic() - t0
+os.write(fd, ("%d %r %r %d %r" % (status, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, wall)).encode())
+"""
+
+CLOSED = "closed"
 
 
-def run(argv, cap=AS_4G, timeout=MAX_SECONDS * WALL_SLACK, env=None, stdin=None):
-    """Run ``wdfdbg ARGV`` in a child under the address-space ``cap``;
-    killed after ``timeout`` seconds. Returns a :class:`Result`."""
-    cmd = [sys.executable, "-m", "wdfdbg.cli"] + list(argv)
-    preexec = None
+def command(argv, cap=AS_4G):
+    """The argv that runs ``wdfdbg ARGV`` under the address-space ``cap``
+    (the setrlimit fallback is the wrapper's), and the cap the wrapper sets."""
+    cmd = [sys.executable, "-m", "wdfdbg"] + list(argv)
     prlimit = shutil.which("prlimit")
     if prlimit:
-        cmd = [prlimit, "--as=%d" % cap] + cmd
-    else:
-        preexec = _cap(cap)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.time()
-        p = subprocess.Popen(cmd, cwd=ROOT, env=child_env(env),
-                             stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                             stdout=out, stderr=err, preexec_fn=preexec)
-        timed_out = False
-        status = ru = None
-        while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.time() - start > timeout:
+        return [prlimit, "--as=%d" % cap] + cmd, "-"
+    return cmd, str(cap)
+
+
+def _exit_code(status):
+    if hasattr(os, "waitstatus_to_exitcode"):
+        return os.waitstatus_to_exitcode(status)
+    return -(status & 0x7f) if status & 0x7f else status >> 8
+
+
+def run(argv, cap=AS_4G, timeout=MAX_SECONDS * WALL_SLACK, env=None, stdin=None, stdout=None, cwd=None):
+    """Run ``wdfdbg ARGV`` through :data:`WRAPPER` under the address-space
+    ``cap``; killed after ``timeout`` seconds. ``stdout``: None to capture
+    it, :data:`CLOSED` to start the command with no stdout, or an open file
+    (``/dev/full``). Returns a :class:`Result` whose time and RSS are the
+    command's own."""
+    cmd, wrapper_cap = command(argv, cap)
+    rfd, wfd = os.pipe()
+    timed_out = False
+    try:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            sink = out if stdout is None or stdout == CLOSED else stdout
+            start = time.time()
+            p = subprocess.Popen([sys.executable, "-S", "-c", WRAPPER, str(wfd), CLOSED if stdout == CLOSED else "-", wrapper_cap] + cmd,
+                                 cwd=cwd or ROOT, env=child_env(env), pass_fds=(wfd,), start_new_session=True,
+                                 stdin=stdin if stdin is not None else subprocess.DEVNULL, stdout=sink, stderr=err)
+            os.close(wfd)
+            wfd = None
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
                 timed_out = True
-                p.kill()
-                pid, status, ru = os.wait4(p.pid, 0)
-                break
-            time.sleep(0.01)
-        seconds = time.time() - start
-        p.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else \
-            (-(status & 0x7f) if status & 0x7f else status >> 8)
-        out.seek(0)
-        err.seek(0)
-        text_out = out.read().decode("utf-8", "replace")
-        text_err = err.read().decode("utf-8", "replace")
-    rss = ru.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    return Result(list(argv), p.returncode, text_out, text_err, seconds, ru.ru_utime + ru.ru_stime, rss, timed_out)
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            seconds = time.time() - start
+            report = b""
+            while True:
+                piece = os.read(rfd, 4096)
+                if not piece:
+                    break
+                report += piece
+            out.seek(0)
+            err.seek(0)
+            text_out = out.read().decode("utf-8", "replace")
+            text_err = err.read().decode("utf-8", "replace")
+    finally:
+        os.close(rfd)
+        if wfd is not None:
+            os.close(wfd)
+    rc, cpu, rss = None, seconds, 0
+    if report:
+        status, utime, stime, maxrss, wall = report.decode("ascii").split()
+        rc = _exit_code(int(status))
+        cpu = float(utime) + float(stime)
+        rss = int(maxrss) * (1 if sys.platform == "darwin" else 1024)
+        seconds = float(wall)
+    elif not timed_out:
+        raise AssertionError("the exec wrapper reported nothing (exit %s): %s" % (p.returncode, text_err[-2000:]))
+    return Result(list(argv), rc, text_out, text_err, seconds, cpu, rss, timed_out)
 
 
 # -- building hostile inputs -------------------------------------------------------

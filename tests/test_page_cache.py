@@ -144,3 +144,47 @@ def test_bulk_heap_under_strict_pykd_half_a_load_per_page(bulk_heap, live):
     assert be.memory.wasted <= be.memory.saved     # speculation paid for itself
     print("%s: %d loadBytes for %d distinct pages (%.3f per page), %d round trips"
           % ("live" if live else "dump", loads, pages, loads / float(pages), t.backend_reads))
+
+
+def _linear_first_invalid(valid, start, end):
+    """What Page.first_invalid answered before it bisected (a walk over every run)."""
+    pos = start
+    for vs, ve in valid:
+        if ve <= pos:
+            continue
+        if vs > pos:
+            return pos
+        pos = ve
+        if pos >= end:
+            return None
+    return pos if pos < end else None
+
+
+def test_page_lookups_bisect_to_the_same_answers():
+    """Page.first_invalid and SparsePage.get bisect over the runs (a page
+    of 2,048 one-byte runs was a linear walk per read): the same answers as
+    the walk, for touching, empty and (in Page.valid) overlapping runs."""
+    import random
+    from wdfdbg.sources.base import SparsePage
+    rng = random.Random(10)
+    for _ in range(500):
+        segs, pos = [], 0
+        while True:
+            pos += rng.choice([0, 0, 1, 2, 5])
+            n = rng.choice([0, 1, 1, 2, 3, 8])
+            if pos + n > 64:
+                break
+            segs.append((pos, bytes(rng.randrange(256) for _ in range(n))))
+            pos += n
+        sparse = SparsePage(segs, 64)
+        valid = sparse.valid
+        overlapping = tuple(sorted(set(valid) | {(a, min(64, a + rng.randrange(1, 6))) for a, _ in valid[:3]}))
+        page = Page(bytes(range(64)), overlapping)
+        for _ in range(40):
+            a = rng.randrange(64)
+            b = rng.randrange(a + 1, 65)
+            assert sparse.first_invalid(a, b) == _linear_first_invalid(valid, a, b), (segs, a, b)
+            assert page.first_invalid(a, b) == _linear_first_invalid(overlapping, a, b), (overlapping, a, b)
+            want = b"".join(bytes(d[max(s, a) - s:min(s + len(d), b) - s]) for s, d in segs
+                            if s + len(d) > a and s < b)
+            assert sparse.get(a, b - a) == want

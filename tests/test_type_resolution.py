@@ -140,3 +140,51 @@ def test_types_file_uses_the_sources_nt_types(tmp_path, capsys):
     assert code in (0, 1)
     assert report["source"]["resolved_types"]["_LIST_ENTRY"] == "nt"
     assert len(report["objects"]) > 10
+
+
+def test_recording_from_open_types_replays_the_same_tree(closed_and_open, tmp_path, capsys):
+    """record memtree from the open variant (Wdf01000's types borrow nt's
+    _LIST_ENTRY and the rest): the recording keeps every borrowed member
+    (it used to drop FxObject.m_ChildListHead and the like, closing types
+    within one module only, and the replay refused the tree), and the
+    replay walks the same tree, borrowing from the same module."""
+    from wdfdbg import record
+    _closed, path = closed_and_open
+    out = str(tmp_path / "rec.wdfsnap.json.gz")
+    assert record.main([out, "--", "memtree", path, "--json"]) in (0, 1)
+    err = capsys.readouterr().err
+    assert "left out of the recorded types" not in err, err
+    rec = load_doc(out)
+    assert snapfmt.validate(rec)[0] == []
+    assert "_LIST_ENTRY" in rec["types"]["nt"]["user_types"]
+    assert "_LIST_ENTRY" not in rec["types"]["Wdf01000"]["user_types"]
+    assert "m_ChildListHead" in rec["types"]["Wdf01000"]["user_types"]["FxObject"]["fields"]
+    code, live = run_json(memtree, [path])
+    rcode, replay = run_json(memtree, [out])
+    assert rcode == code
+    live_source, replay_source = live.pop("source"), replay.pop("source")
+    assert replay == live and len(live["objects"]) > 10
+    assert replay_source["resolved_types"] == live_source["resolved_types"]
+
+
+def test_recording_keeps_the_modules_listed_order():
+    """A name two other modules define resolves by the listed order. Here
+    Wdf01000's Holder takes X from zz (listed first: 8 bytes) while aa's
+    own HolderA uses aa's X (16): both are recorded, and the recording lists
+    the modules in the source's order, so the replay still gives Holder
+    zz's X, not aa's (first by name)."""
+    from wdfdbg.sources.recording import RecordingBackend
+    aa = _isf(dict(_x(16), HolderA={"kind": "struct", "size": 16,
+                                    "fields": {"x": {"offset": 0, "type": {"kind": "struct", "name": "X"}}}}))
+    doc = _doc({"Wdf01000": _isf(_holder(16)), "zz": _isf(_x(8)), "aa": aa})
+    rec = RecordingBackend(snapfmt.SnapshotBackend(snapfmt.loads(snapfmt.dumps(doc))))
+    lay = Layouts(Target(rec))
+    assert lay.get("aa!HolderA").field("x").size == 16
+    assert lay.get("Wdf01000!Holder").field("x").size == 8
+    recorded = rec.to_document()
+    assert list(recorded["types"]) == ["Wdf01000", "zz", "aa"]
+    assert "X" in recorded["types"]["aa"]["user_types"] and "X" in recorded["types"]["zz"]["user_types"]
+    again = _layouts(recorded)
+    assert again.get("Wdf01000!Holder").field("x").size == 8
+    assert again.get("aa!HolderA").field("x").size == 16
+    assert again.describe()["resolved_types"] == {"X": "zz"}

@@ -101,11 +101,12 @@ def _exit_code(problems):
 def execute(session, args):
     """Write the HTML file; (exit code, one line saying what was written).
     ``session`` None: the source named in ``args`` is opened here."""
-    from wdfdbg.render.html import HtmlReport, write_atomically
+    from wdfdbg.render.html import HtmlReport, check_output, write_atomically
+    check_output(args.output, command.input_files(args))  # before any work: folder, kind, never an input
     page = HtmlReport(driver=args.driver)
     code = feed_source(memtree_argv(args, args.source), page.on_key, page.on_object, tee=page.embed,
                        session=session)
-    size = write_atomically(args.output, page.write, inputs=[args.source])
+    size = write_atomically(args.output, page.write)
     line = "wrote %s: %s objects, %s problems, %s bytes" % (
         args.output, "{:,}".format(page.objects), "{:,}".format(page.problem_count()), "{:,}".format(size))
     return code, line

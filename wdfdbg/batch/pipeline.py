@@ -15,6 +15,7 @@ from wdfdbg.batch.engines import make_engine
 from wdfdbg.batch.isolate import Settings
 from wdfdbg.batch.progress import Progress
 from wdfdbg.errors import UsageError
+from wdfdbg.render.files import check_output_path, same_file
 
 
 class Plan(object):
@@ -30,12 +31,12 @@ class Plan(object):
 
 
 def plan(specs, output, redo=False):
-    out.check_output(output)
+    check_output_path(output, append=True)  # before any work; never an input: below, once expanded
     found = inp.expand(specs)
     result = Plan()
     index, result.bad_lines = ({}, 0) if redo else out.read_index(output, __version__)
     for item in found:
-        if out.same_file(item.path, output):
+        if same_file(item.path, output):
             if item.explicit:
                 raise UsageError("-o %s is also an input: the records would be analysed as a dump" % output)
             continue  # OUT inside an input folder is not a candidate

@@ -3,50 +3,24 @@ written whole with one ``write`` and flushed to the OS as it finishes (a
 killed batch loses nothing already done), and the index of what OUT
 already holds (resume).
 
-OUT is checked before any work starts (:func:`check_output`): its folder
-exists, it is a regular file or absent, it can be opened for appending,
-and it is none of the inputs. It is only ever appended to, never
-truncated. A last line that a killed batch left unfinished is ended with
-a newline before anything is appended, so it stays one unreadable line
-(readers skip it) instead of swallowing the next record.
+OUT is checked before any work starts, by the check every output of
+wdfdbg gets (``render/files.py`` ``check_output_path`` with ``append``):
+its folder exists and is writable, it is a regular file or absent (a
+device, FIFO or folder is refused), and an existing one opens for
+appending. It is never one of the inputs (``pipeline.plan``, once the
+inputs are expanded). It is only ever appended to, never truncated. A
+last line that a killed batch left unfinished is ended with a newline
+before anything is appended, so it stays one unreadable line (readers
+skip it) instead of swallowing the next record.
 """
 
 import json
 import os
-import stat
 
 from wdfdbg.batch.record import SCHEMA_ID
 from wdfdbg.errors import UsageError
 
 _ENC = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": "))
-
-
-def check_output(path):
-    """Raise UsageError (exit 2, one line) unless records can be appended
-    to ``path``. A local stand-in for ``render/files.py check_output_path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError("-o %s: the folder %s does not exist" % (path, folder))
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        st = None
-    except OSError as e:
-        raise UsageError("-o %s: %s" % (path, e.strerror or e))
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        raise UsageError("-o %s: not a regular file (records are appended to a file)" % path)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        os.close(fd)
-    except OSError as e:
-        raise UsageError("-o %s: cannot be written: %s" % (path, e.strerror or e))
-
-
-def same_file(a, b):
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
 
 
 class Recorded(object):

@@ -5,7 +5,8 @@ must exist and be writable, OUT must be absent or a regular file (a device,
 FIFO or folder is refused: ``-o /dev/full`` or a FIFO would fail, block or
 be destroyed only at the end), OUT must not be any of the command's inputs
 (the same file by :func:`os.path.samefile`, so links and hard links count),
-whatever ``--force`` says, and an existing OUT needs ``--force``.
+whatever ``--force`` says, and an existing OUT needs ``--force`` (or is
+appended to: ``append``, for ``wdfdbg batch``).
 
 :func:`atomic_output` writes to a temporary file in OUT's folder and
 renames it into place with :func:`os.replace` only when everything was
@@ -32,19 +33,22 @@ def _kind(mode):
         return "a FIFO"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    return "not a regular file"
+    return "a special file"
 
 
 def _reason(e):
     return e.strerror or str(e) or type(e).__name__
 
 
-def check_output_path(path, inputs=(), force=False):
+def check_output_path(path, inputs=(), force=False, append=False):
     """Check that ``path`` can be written as a command's output, before the
     command does any work; raise :class:`UsageError` when it cannot.
     ``inputs`` are the files the command reads (None entries are skipped).
-    Returns the path to write: ``path`` with links resolved, so that writing
-    a link's target keeps the link."""
+    ``append``: OUT is appended to, never replaced (``wdfdbg batch``), so
+    an existing regular file is taken without ``force`` once it opens for
+    appending (opened and closed, nothing written). Returns the path to
+    write: ``path`` with links resolved, so that writing a link's target
+    keeps the link."""
     if not path:
         raise UsageError("the output file name is empty")
     real = os.path.realpath(path)
@@ -60,17 +64,26 @@ def check_output_path(path, inputs=(), force=False):
     except OSError as e:
         raise UsageError("%s: cannot check it: %s" % (path, _reason(e)))
     if not stat.S_ISREG(st.st_mode):
-        raise UsageError("%s is %s: the output must be a regular file" % (path, _kind(st.st_mode)))
+        raise UsageError("%s is %s, not a regular file: the output must be a regular file"
+                         % (path, _kind(st.st_mode)))
     for source in inputs:
-        if source and _same_file(real, source):
+        if source and same_file(real, source):
             raise UsageError("%s is the input %s: refusing to overwrite an input (with or without --force)"
                              % (path, source))
+    if append:
+        try:
+            os.close(os.open(real, os.O_WRONLY | os.O_APPEND))
+        except OSError as e:
+            raise UsageError("%s: cannot append to it: %s" % (path, _reason(e)))
+        return real
     if not force:
         raise UsageError("%s exists (use --force to overwrite it)" % path)
     return real
 
 
-def _same_file(a, b):
+def same_file(a, b):
+    """Are ``a`` and ``b`` the same file (:func:`os.path.samefile`: links
+    and hard links count)? False when either cannot be checked."""
     try:
         return os.path.samefile(a, b)
     except (OSError, ValueError):

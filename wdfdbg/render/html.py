@@ -24,8 +24,8 @@ import uuid
 
 from wdfdbg import __version__
 from wdfdbg.analysis.footprint import owned_bytes, pool_tag
-from wdfdbg.errors import InputError, UsageError
-from wdfdbg.render import treemap
+from wdfdbg.errors import UsageError
+from wdfdbg.render import files, treemap
 from wdfdbg.render.objtree import TreeIndex
 from wdfdbg.render.palette import type_colour
 
@@ -251,44 +251,21 @@ def _headline(triage):
     return []
 
 
-def write_atomically(path, write, inputs=()):
-    """Write ``path`` through ``write(stream)`` into a temporary file beside
-    it, then rename: a failure (full disk) leaves no half page and never
-    touches an input. Returns the size written."""
-    if not path:
-        raise UsageError("-o needs a file name")
-    real = os.path.realpath(path)
-    for src in inputs:
-        if src and os.path.exists(src) and os.path.realpath(src) == real:
-            raise UsageError("%s is the input; choose another output file" % path)
-    if os.path.isdir(real):
-        raise UsageError("%s is a directory" % path)
-    if os.path.exists(real) and not os.path.isfile(real):
-        raise UsageError("%s exists and is not a regular file" % path)
-    folder = os.path.dirname(real) or "."
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".wdfdbg-", suffix=".html.tmp", dir=folder)
-    except OSError as e:
-        raise InputError("cannot write in %s: %s" % (folder, e.strerror or e))
-    try:
-        with io.open(fd, "w", encoding="utf-8", newline="\n") as f:
-            write(f)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 is for the temporary name only
-        os.replace(tmp, real)
-    except OSError as e:
-        _remove(tmp)
-        raise InputError("cannot write %s: %s" % (path, e.strerror or e))
-    except BaseException:
-        _remove(tmp)
-        raise
-    return os.path.getsize(real)
+def check_output(path, inputs=()):
+    """Check OUT.html before any work (:func:`~wdfdbg.render.files.check_output_path`):
+    its folder exists and is writable, it is absent or a regular file, and
+    it is none of ``inputs`` (the SOURCE, ``--types`` files). An existing
+    OUT.html is replaced, as it always was (``report`` has no ``--force``:
+    the page is a product, not an input). Returns the path to write."""
+    return files.check_output_path(path, inputs, force=True)
 
 
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
+def write_atomically(path, write):
+    """Write ``path`` (checked with :func:`check_output`) through
+    ``write(stream)`` with :func:`~wdfdbg.render.files.atomic_output`: a
+    temporary file beside it renamed into place once the whole page is
+    written, so a failure (a full disk) leaves no half page. Returns the
+    size written."""
+    with files.atomic_output(path, "w") as f:
+        write(f)
+    return os.path.getsize(os.path.realpath(path))

@@ -57,28 +57,48 @@ class Page(object):
     memoryview). ``valid`` is ``None`` when the whole page is readable, else a
     sorted tuple of ``(start, end)`` offsets that are; bytes outside them are
     unreadable and their content in ``data`` is meaningless.
+
+    Lookups bisect: a page may hold thousands of runs (2,048 one-byte ranges
+    in a 4 KiB page of a snapshot), and a scan asks about each of them, so a
+    linear walk per read made a 200,000-range snapshot take 21 s to scan.
     """
 
-    __slots__ = ("data", "valid")
+    __slots__ = ("data", "valid", "_index")
 
     def __init__(self, data, valid=None):
         self.data = data
         self.valid = valid
+        self._index = None
+
+    def _runs_index(self):
+        """``(starts, ends)`` of ``valid`` merged where runs touch or
+        overlap, built on first use and rebuilt if ``valid`` is replaced."""
+        idx = self._index
+        if idx is not None and idx[0] is self.valid:
+            return idx[1], idx[2]
+        starts, ends = [], []
+        for vs, ve in self.valid:
+            if ve <= vs:
+                continue
+            if ends and vs <= ends[-1]:
+                if ve > ends[-1]:
+                    ends[-1] = ve
+            else:
+                starts.append(vs)
+                ends.append(ve)
+        self._index = (self.valid, starts, ends)
+        return starts, ends
 
     def first_invalid(self, start, end):
         """Return the first unreadable offset in ``[start, end)`` or None."""
-        if self.valid is None:
+        if self.valid is None or start >= end:
             return None
-        pos = start
-        for vs, ve in self.valid:
-            if ve <= pos:
-                continue
-            if vs > pos:
-                return pos
-            pos = ve
-            if pos >= end:
-                return None
-        return pos if pos < end else None
+        starts, ends = self._runs_index()
+        i = bisect.bisect_right(starts, start) - 1
+        if i < 0 or ends[i] <= start:
+            return start
+        # merged runs never touch, so the byte after this run is unreadable
+        return None if ends[i] >= end else ends[i]
 
     def get(self, off, size):
         """The bytes at ``[off, off + size)`` (the caller checked they are valid)."""
@@ -103,12 +123,14 @@ class SparsePage(Page):
     bytes, not a page-sized buffer. ``segments`` are ``(offset, bytes-like)``
     sorted, non-overlapping; ``data`` builds the full page on demand."""
 
-    __slots__ = ("segments", "size")
+    __slots__ = ("segments", "size", "_starts")
 
     def __init__(self, segments, size):
         self.segments = tuple(segments)
         self.size = size
         self.valid = tuple((s, s + len(d)) for s, d in self.segments)
+        self._index = None
+        self._starts = [s for s, _ in self.segments]
 
     @property
     def data(self):
@@ -118,14 +140,17 @@ class SparsePage(Page):
         return buf
 
     def get(self, off, size):
-        out = []
+        segs = self.segments
         end = off + size
-        for s, d in self.segments:
+        i = max(0, bisect.bisect_right(self._starts, off) - 1)
+        out = []
+        while i < len(segs) and segs[i][0] < end:
+            s, d = segs[i]
             e = s + len(d)
-            if e <= off or s >= end:
-                continue
-            lo = max(s, off)
-            out.append(bytes(d[lo - s:min(e, end) - s]))
+            if e > off:
+                lo = max(s, off)
+                out.append(bytes(d[lo - s:min(e, end) - s]))
+            i += 1
         return b"".join(out)
 
     def runs(self):

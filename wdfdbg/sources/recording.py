@@ -8,7 +8,13 @@ and forwards every call, keeping:
   unreadable pages are left out, so they stay unreadable on replay;
 - the types looked up, per module, as ISF: the answers to every
   ``user_type``/``base_type``/``enum`` question the analysis asked, plus the
-  types those embed (so the ISF validates), nothing else;
+  types those embed (so the ISF validates), nothing else. A name a
+  module's types use but do not define is looked up as a replay will look
+  it up (``shared/spec/snapshot-format.md``, "Types: ISF", and
+  :class:`wdfdbg.layouts.ChainedTypes`): the module's own types, then nt's,
+  then the other modules' in the order the source lists them. It is
+  recorded in the module that supplied it, and the document lists the
+  modules in the source's order, so a replay finds it in the same place;
 - the symbols resolved: ``symbol(name)`` results, and for every
   ``symbol_at(address)`` the exact symbol returned, at its own address
   (``address - displacement``);
@@ -25,10 +31,12 @@ in :attr:`RecordingBackend.warnings`.
 
 from wdfdbg.errors import ReadError
 from wdfdbg.sources.base import Backend, SymbolTable
+from wdfdbg.sources.isf import BUILTIN_BASE, resolution_order
 from wdfdbg.sources.snapshot import ORIGINS, build_document
 
 ISF_FORMAT = "6.2.0"
 MAX_CLOSURE = 100000
+MAX_WRAPPERS = 8
 
 
 class RecordingTypeSource(object):
@@ -57,16 +65,19 @@ class RecordingTypeSource(object):
             self.enums[name] = self.inner.enum(name)
         return self.enums[name]
 
-    def isf(self, producer_version):
+    def isf(self, producer_version, others=()):
         """The ISF document of what was asked and what that embeds, or None
-        when nothing was found."""
-        self._close()
-        uts = dict((k, v) for k, v in self.user_types.items() if v is not None)
-        ens = dict((k, v) for k, v in self.enums.items() if v is not None)
-        bts = dict((k, v) for k, v in self.base_types.items() if v is not None)
+        when nothing was found. ``others``: the sources after this one in
+        resolution order (:meth:`RecordingBackend.close_types` asked them
+        for the names this module borrows); a member whose type none of them
+        gives is left out (listed in :attr:`dropped`)."""
+        uts = self.found("user_types")
+        ens = self.found("enums")
+        bts = self.found("base_types")
         if not uts and not ens:
             return None
-        self.dropped = _drop_unresolved(uts, ens, bts)
+        self.dropped = _drop_unresolved(uts, ens, bts, [(o.found("user_types"), o.found("enums"),
+                                                         o.found("base_types")) for o in others])
         return {
             "metadata": {"format": ISF_FORMAT, "producer": {"name": "wdfdbg-recorder", "version": producer_version}},
             "base_types": dict(sorted(bts.items())),
@@ -75,38 +86,52 @@ class RecordingTypeSource(object):
             "symbols": {},
         }
 
-    def _close(self):
-        """Ask the inner source for every type a recorded type embeds (by
-        value, through arrays and bit fields), so the ISF is complete."""
-        from wdfdbg.layouts.model import _BUILTIN_BASE
-        budget = MAX_CLOSURE
-        todo = [v for v in self.user_types.values() if v is not None]
-        while todo and budget > 0:
-            ut = todo.pop()
-            for fd in (ut.get("fields") or {}).values():
-                budget -= 1
-                t = fd.get("type") if isinstance(fd, dict) else None
-                depth = 0
-                while isinstance(t, dict) and depth < 32:
-                    depth += 1
-                    kind = t.get("kind")
-                    if kind == "array":
-                        t = t.get("subtype")
-                        continue
-                    if kind == "bitfield":
-                        t = t.get("type")
-                        continue
-                    name = t.get("name")
-                    if kind in ("struct", "union", "class") and isinstance(name, str):
-                        if name not in self.user_types:
-                            sub = self.user_type(name)
-                            if sub is not None:
-                                todo.append(sub)
-                    elif kind == "enum" and isinstance(name, str):
-                        self.enum(name)
-                    elif kind == "base" and isinstance(name, str) and name not in _BUILTIN_BASE:
-                        self.base_type(name)
-                    break
+    def found(self, section):
+        """``{name: entry}`` of the answers in ``section`` that were not None."""
+        return dict((k, v) for k, v in getattr(self, section).items() if v is not None)
+
+
+def _named_types(ut):
+    """``(kind, name)`` of the types the members of the ISF user type ``ut``
+    embed by value, through arrays and bit fields: ``"user"``, ``"enum"`` or
+    ``"base"`` (the base names every debugger knows left out)."""
+    for fd in (ut.get("fields") or {}).values():
+        t = fd.get("type") if isinstance(fd, dict) else None
+        depth = 0
+        while isinstance(t, dict) and depth < 32:
+            depth += 1
+            kind = t.get("kind")
+            if kind == "array":
+                t = t.get("subtype")
+                continue
+            if kind == "bitfield":
+                t = t.get("type")
+                continue
+            name = t.get("name")
+            if isinstance(name, str):
+                if kind in ("struct", "union", "class"):
+                    yield "user", name
+                elif kind == "enum":
+                    yield "enum", name
+                elif kind == "base" and name not in BUILTIN_BASE:
+                    yield "base", name
+            break
+
+
+def _listed_type_modules(backend):
+    """The modules ``backend`` (or what it wraps) lists types for, in its
+    order; [] when it cannot list them. The walk
+    :func:`wdfdbg.layouts.listed_type_modules` makes, which a replay uses."""
+    seen = 0
+    while backend is not None and seen < MAX_WRAPPERS:
+        seen += 1
+        if getattr(type(backend), "type_modules", None) is not None:
+            try:
+                return [m for m in backend.type_modules() if isinstance(m, str)]
+            except Exception:  # an optional listing; without it only the own module and nt resolve
+                return []
+        backend = getattr(backend, "inner", None)
+    return []
 
 
 class RecordingBackend(Backend):
@@ -249,14 +274,74 @@ class RecordingBackend(Backend):
         if text not in self.warnings:
             self.warnings.append(text)
 
+    def _chain(self, module):
+        """The recording type sources a name ``module``'s types use is
+        looked up in, own first (:func:`~wdfdbg.sources.isf.resolution_order`
+        over the modules the source lists)."""
+        out = []
+        for m in resolution_order(module, _listed_type_modules(self.inner)):
+            src = self.type_source(m)
+            if src is not None:
+                out.append(src)
+        return out
+
+    def close_types(self):
+        """Ask for every type a recorded type embeds (by value, through
+        arrays and bit fields) where a replay will look for it: the first
+        source of the embedding module's chain that has it, which records
+        it. Bounded by :data:`MAX_CLOSURE` members in all. Returns
+        ``{module key: chain}``."""
+        chains = {}
+
+        def chain(src):
+            key = src.module.lower()
+            if key not in chains:
+                chains[key] = self._chain(src.module)
+            return chains[key]
+        todo = [(src, name, ut) for _, (_, src) in sorted(self.type_sources.items()) if src is not None
+                for name, ut in sorted(src.found("user_types").items())]
+        done = set((src.module.lower(), name) for src, name, _ in todo)
+        budget = MAX_CLOSURE
+        while todo and budget > 0:
+            src, _, ut = todo.pop()
+            for kind, name in _named_types(ut):
+                budget -= 1
+                if kind == "base":
+                    if src.base_type(name) is None:  # own base types first: a C name means one thing
+                        for other in chain(src)[1:]:
+                            if other.base_type(name) is not None:
+                                break
+                    continue
+                for other in chain(src):
+                    found = other.user_type(name) if kind == "user" else other.enum(name)
+                    if found is not None:
+                        if kind == "user" and (other.module.lower(), name) not in done:
+                            done.add((other.module.lower(), name))
+                            todo.append((other, name, found))
+                        break
+        for _, src in list(self.type_sources.values()):
+            if src is not None:
+                chain(src)
+        return chains
+
+    def _type_order(self):
+        """The recorded modules' keys in the order the source lists them
+        (the order a replay resolves names across modules), then the rest
+        by name."""
+        listed = [m.lower() for m in _listed_type_modules(self.inner)]
+        rank = dict((m, i) for i, m in reversed(list(enumerate(listed))))
+        return sorted(self.type_sources, key=lambda k: (rank.get(k, len(rank)), k))
+
     def to_document(self, description=None, origin=None):
         """The snapshot document of everything recorded so far."""
         from wdfdbg import __version__
+        chains = self.close_types()
         types = {}
-        for key, (module, src) in sorted(self.type_sources.items()):
+        for key in self._type_order():
+            module, src = self.type_sources[key]
             if src is None:
                 continue
-            isf = src.isf(__version__)
+            isf = src.isf(__version__, chains.get(key, [src])[1:])
             if isf is not None:
                 types[module] = isf
                 for f in src.dropped:
@@ -282,8 +367,10 @@ class RecordingBackend(Backend):
                              for _, s in self.type_sources.values() if s is not None)}
 
 
-def _resolvable(t, uts, ens, bts):
-    from wdfdbg.layouts.model import _BUILTIN_BASE
+def _resolvable(t, uts, ens, bts, others):
+    """Does the ISF type ``t`` name a type the module defines (``uts``,
+    ``ens``, ``bts``) or the ``others`` after it in resolution order give
+    (``[(uts, ens, bts)]``)?"""
     depth = 0
     while isinstance(t, dict) and depth < 32:
         depth += 1
@@ -293,24 +380,27 @@ def _resolvable(t, uts, ens, bts):
         elif kind == "bitfield":
             t = t.get("type")
         elif kind in ("struct", "union", "class"):
-            return t.get("name") in uts
+            return any(t.get("name") in u for u, _, _ in [(uts, ens, bts)] + others)
         elif kind == "enum":
-            return t.get("name") in ens
+            return any(t.get("name") in e for _, e, _ in [(uts, ens, bts)] + others)
         elif kind == "base":
-            return t.get("name") in bts or t.get("name") in _BUILTIN_BASE
+            return t.get("name") in BUILTIN_BASE or any(t.get("name") in b for _, _, b in [(uts, ens, bts)] + others)
         else:
             return True
     return False
 
 
-def _drop_unresolved(uts, ens, bts):
-    """Remove members whose type the source could not give (the ISF must
-    validate); returns ``["Type.field", ...]`` removed."""
+def _drop_unresolved(uts, ens, bts, others=()):
+    """Remove members whose type neither the module nor the ``others``
+    after it in resolution order could give (a replay would refuse the
+    type once an analysis needs it); returns ``["Type.field", ...]``
+    removed."""
+    others = list(others)
     dropped = []
     for name in sorted(uts):
         ut = uts[name]
         fields = ut.get("fields") or {}
-        bad = [f for f, fd in fields.items() if not _resolvable(fd.get("type"), uts, ens, bts)]
+        bad = [f for f, fd in fields.items() if not _resolvable(fd.get("type"), uts, ens, bts, others)]
         if bad:
             ut = dict(ut)
             ut["fields"] = dict((f, fd) for f, fd in fields.items() if f not in bad)
