@@ -34,6 +34,7 @@ from array import array
 MIN_SPAN = 0x68
 MAX_SPAN = 0xFFFF  # m_ObjectSize is a USHORT
 _PAGE = 12
+_OFFSET = (1 << _PAGE) - 1
 
 
 class ObjectIndex(object):
@@ -99,28 +100,40 @@ class ProblemAssigner(object):
         """Index ``node`` (emission number ``seq``, driver slot ``slot``)
         and attach to it the problems found so far that lie inside it."""
         address = node.address
-        span = max(node.header.object_size or 0, MIN_SPAN)
+        span = node.header.object_size or 0
+        if span < MIN_SPAN:
+            span = MIN_SPAN
         if self._taken < len(self.log.items):
             self._take_new()
+        if self._pending:
+            self._attach(node, address, span)
+        # the index (ObjectIndex.add, inlined: once per object)
+        page = address >> _PAGE
+        arr = self.index._pages.get(page)
+        if arr is None:
+            arr = self.index._pages[page] = array("Q")
+        arr.append(((address & _OFFSET) << 32) | ((span if span < MAX_SPAN else MAX_SPAN) << 16) | (slot & 0xFFFF))
+        arr.append(seq)
+
+    def _attach(self, node, address, span):
         pending = self._pending
-        if pending:
-            lo = bisect.bisect_left(pending, (address, -1))
-            hi = bisect.bisect_left(pending, (address + span, -1), lo)
-            if lo < hi:
-                items = self.log.items
-                picked = []
-                keep = []
-                for pa, i in pending[lo:hi]:
-                    other = self.index.greatest_at_or_below(pa)
-                    if other is not None and other[0] > address:
-                        keep.append((pa, i))  # an emitted object lies between: not this one's
-                    else:
-                        picked.append(i)
-                pending[lo:hi] = keep
-                if picked:
-                    picked.sort()
-                    node.problems = list(node.problems) + [items[i] for i in picked]
-        self.index.add(address, span, seq, slot)
+        lo = bisect.bisect_left(pending, (address, -1))
+        hi = bisect.bisect_left(pending, (address + span, -1), lo)
+        if lo >= hi:
+            return
+        items = self.log.items
+        picked = []
+        keep = []
+        for pa, i in pending[lo:hi]:
+            other = self.index.greatest_at_or_below(pa)
+            if other is not None and other[0] > address:
+                keep.append((pa, i))  # an emitted object lies between: not this one's
+            else:
+                picked.append(i)
+        pending[lo:hi] = keep
+        if picked:
+            picked.sort()
+            node.problems = list(node.problems) + [items[i] for i in picked]
 
     def finish(self):
         """Match every problem not yet assigned: returns ``{seq: (slot,

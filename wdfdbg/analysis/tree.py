@@ -151,14 +151,14 @@ class TreeAnalysis(object):
         self.triage = Triage(session, self.drivers, problems)
         self.assigner = ProblemAssigner(problems)
         self._lookaside_seq = {}
+        self._interrupt = session.target.check_interrupt if session.target.interrupt_check is not None else None
         sink.begin(self)
         names = drv.driver_names(self.drivers)
         if self.scanned is not None:
             sink.walk(None, True)
             types = {}
             for node in self.scanned:
-                self._emit(node, sink, types.get(node.parent))
-                types[node.address] = node.wdf_type
+                types[node.address] = self._emit(node, sink, types.get(node.parent))
             sink.walk_end()
             self.scanned = None
         limit = opts.max_objects
@@ -170,13 +170,14 @@ class TreeAnalysis(object):
                 continue
             sink.walk(d, False)
             path = []  # (address, type) of the current node's ancestors, by depth
+            emit = self._emit
             for node in fxo.for_each_object(session, root, problems, names, max_objects=max(1, limit - self.count),
                                             show_depth=opts.depth):
                 depth = node.depth
-                del path[depth:]
+                if len(path) > depth:
+                    del path[depth:]
                 parent_type = path[-1][1] if path and path[-1][0] == node.parent else None
-                self._emit(node, sink, parent_type)
-                path.append((node.address, node.wdf_type))
+                path.append((node.address, emit(node, sink, parent_type)))
             sink.walk_end()
         self.annotator.finish()
         self.triage.finish()
@@ -189,15 +190,24 @@ class TreeAnalysis(object):
         return self
 
     def _emit(self, node, sink, parent_type):
-        self.session.target.check_interrupt()
+        """Annotate, triage, assign problems, hand over; returns the node's
+        WDF type (its children's parent type)."""
+        if self._interrupt is not None:
+            self._interrupt()
         self.annotator.node(node)
-        self.triage.node(node, parent_type)
+        wdf_type = node.wdf_type
+        self.triage.node(node, parent_type, wdf_type)
         seq = self.count
         if node.lookaside is not None:
             self._lookaside_seq[node.address] = seq
-        self.assigner.assign(node, seq, self.slot(node.header.globals))
+        g = node.header.globals
+        slot = self._slots.get(g)
+        if slot is None:
+            slot = self.slot(g)
+        self.assigner.assign(node, seq, slot)
         sink.node(node, seq)
         self.count = seq + 1
+        return wdf_type
 
     def slot(self, globals_addr):
         """A small number for a driver's globals (the problem index keeps it)."""

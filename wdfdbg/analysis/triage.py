@@ -43,16 +43,18 @@ class Triage(object):
         else:
             self._handle = None
 
-    def node(self, node, parent_type=None):
+    def node(self, node, parent_type=None, wdf_type=None):
         """Apply the per-object rule and count ``node`` for the others;
-        ``parent_type``: the WDF type of its parent (for the leak message)."""
+        ``parent_type``: the WDF type of its parent (for the leak message);
+        ``wdf_type``: the node's, when the caller has it."""
         h = node.header
         if h.state in DEAD_STATES:
             self.problems.add("NOT_AN_OBJECT", h.address, "object 0x%x is still linked in the tree but its state is %d "
                               "(deleted or destroyed)" % (h.address, h.state), WARNING)
         elif h.refcount is not None and h.refcount <= 0:
             self.problems.add("NOT_AN_OBJECT", h.address, "object 0x%x is linked in the tree with reference count %d" % (h.address, h.refcount), WARNING)
-        wdf_type = node.wdf_type
+        if wdf_type is None:
+            wdf_type = node.wdf_type
         if node.parent is not None and wdf_type == "WDFMEMORY":
             c = self.counts.get(node.parent)
             if c is None:

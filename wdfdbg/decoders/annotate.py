@@ -152,6 +152,7 @@ class Annotator(object):
         self.sizes = {}          # lookaside address -> its m_BufferSize, once decoded
         self.grown = set()       # lookasides whose list grew after their record was made
         self._tracked = {}       # globals -> _Tracked or None
+        self._live = []          # the _Tracked that are not None
         self._kept = [] if keep_lookasides else None
         from wdfdbg.decoders.objects import read_contexts
         self._read_contexts = read_contexts
@@ -163,7 +164,9 @@ class Annotator(object):
         if self.contexts:
             node.contexts = self._read_contexts(session, hdr)
         if hdr.globals and hdr.globals not in self._tracked:
-            self._tracked[hdr.globals] = self._read_tracked(hdr.globals)
+            t = self._tracked[hdr.globals] = self._read_tracked(hdr.globals)
+            if t is not None:
+                self._live.append(t)
         try:
             if hdr.fx_type == fxt.FX_TYPE_LOOKASIDE or hdr.cls in fxt.LOOKASIDE_CLASSES:
                 self._lookaside(node)
@@ -175,7 +178,7 @@ class Annotator(object):
                 annotate_request(session, node, self.problems)
         except LayoutError as e:
             self.problems.add("UNREADABLE", hdr.address, "object 0x%x cannot be decoded: %s" % (hdr.address, e))
-        if self._tracked:
+        if self._live:
             self._owner(node)
 
     def _member(self, lookaside, address, length):
@@ -231,9 +234,7 @@ class Annotator(object):
 
     def _owner(self, node):
         address = node.address
-        for t in self._tracked.values():
-            if t is None:
-                continue
+        for t in self._live:
             if t.driver.driver == address:
                 t.fxdriver_seen = True
             entries = t.by_owner.pop(address, None)

@@ -383,17 +383,13 @@ def pool_header(session, address, hdr=None):
     bytes after the header), else None. ``hdr``: an object header whose
     read window may already hold those bytes."""
     c = memory_consts(session)
-    size = c.pool_header_size
-    if address is None or address < 0:
-        return None
-    try:
-        if hdr is not None:
-            raw = object_bytes(session, hdr, address - hdr.address, size)
-        else:
-            raw = session.target.read(address, size)
-    except ReadError:
+    raw = _pool_header_bytes(session, c, address, hdr)
+    if raw is None:
         return None
     ulong1, tag = _TWO_ULONGS.unpack_from(raw)
+    text = _tag_text(c, tag)
+    if text is None:
+        return None
     if c.ptr == 8:
         unit = 16
         block = (ulong1 >> 16) & 0xFF
@@ -402,16 +398,31 @@ def pool_header(session, address, hdr=None):
         unit = 8
         block = (ulong1 >> 16) & 0x1FF
         ptype = (ulong1 >> 25) & 0x7F
+    return {"address": address, "tag": text, "block_size": block,
+            "capacity": block * unit - c.pool_header_size if block else None, "unit": unit, "pool_type": ptype}
+
+
+def _pool_header_bytes(session, c, address, hdr):
+    if address is None or address < 0:
+        return None
     try:
-        text = c.tags[tag]
+        if hdr is not None:
+            return object_bytes(session, hdr, address - hdr.address, c.pool_header_size)
+        return session.target.read(address, c.pool_header_size)
+    except ReadError:
+        return None
+
+
+def _tag_text(c, tag):
+    """A pool header's tag as text, or None when it does not look like a
+    tag (printable, the top bit aside); cached per value."""
+    try:
+        return c.tags[tag]
     except KeyError:
         chars = tag.to_bytes(4, "little")
         printable = all(32 <= (ch & 0x7F) < 127 for ch in chars) and all(32 <= ch < 127 for ch in chars[:3])
         text = c.tags[tag] = tag_string(tag & 0x7FFFFFFF) if printable else None
-    if text is None:
-        return None
-    return {"address": address, "tag": text, "block_size": block,
-            "capacity": block * unit - size if block else None, "unit": unit, "pool_type": ptype}
+        return text
 
 
 _TWO_ULONGS = struct.Struct("<II")
@@ -424,23 +435,45 @@ def object_allocation_tag(session, hdr):
     allocations or when unreadable. Reads through the object's read window
     when it holds those bytes (a tree walk's objects)."""
     c = memory_consts(session)
-    base = hdr.address
-    if (hdr.flags or 0) & fxt.FLAG_HAS_DEBUG:
-        base -= c.debug_size
-    if base % c.page_size == 0:
-        return None, None
-    header = base - c.fph_size
-    try:
-        raw = object_bytes(session, hdr, header - hdr.address, c.ptr)
-    except ReadError:
-        return None, None
-    alloc = int.from_bytes(raw, "little")
-    if alloc != header and alloc != header - c.tracker:
+    alloc = _allocation_start(session, c, hdr)
+    if alloc is None:
         return None, None
     ph = pool_header(session, alloc - c.pool_header_size, hdr)
     if ph is None:
         return None, None
     return ph["tag"], ph
+
+
+def _allocation_start(session, c, hdr):
+    """Where the pool allocation holding ``hdr``'s object starts (its
+    FX_POOL_HEADER.Base, when that is right in front of it, with or without
+    a pool tracker), or None."""
+    base = hdr.address
+    if (hdr.flags or 0) & fxt.FLAG_HAS_DEBUG:
+        base -= c.debug_size
+    if base % c.page_size == 0:
+        return None
+    header = base - c.fph_size
+    try:
+        raw = object_bytes(session, hdr, header - hdr.address, c.ptr)
+    except ReadError:
+        return None
+    alloc = int.from_bytes(raw, "little")
+    if alloc != header and alloc != header - c.tracker:
+        return None
+    return alloc
+
+
+def _allocation_tag(session, c, hdr):
+    """:func:`object_allocation_tag`'s tag alone (the tree walk's path: no
+    pool header dict)."""
+    alloc = _allocation_start(session, c, hdr)
+    if alloc is None:
+        return None
+    raw = _pool_header_bytes(session, c, alloc - c.pool_header_size, hdr)
+    if raw is None:
+        return None
+    return _tag_text(c, _TWO_ULONGS.unpack_from(raw)[1])
 
 
 def buffer_pool_tag(session, buf):
@@ -525,16 +558,16 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
                "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None}
     if cls is None:
         return out
-    codec = memory_codec(session, cls)
+    codec = session.derived.get(("memory", "codec", cls), lambda: MemoryCodec(session, cls))
+    c = session.derived.get(("memory", "consts"), lambda: MemoryConsts(session))
     out["origin"] = codec.origin
-    what = "WDFMEMORY 0x%x (%s)" % (address, cls)
     try:
         (bs, pool, pbuffer, la, request, mdl, flags), bad, has_length = _tail(session, hdr, codec)
     except ReadError as e:
-        problems.add("UNREADABLE", e.address, "%s is unreadable" % what)
+        problems.add("UNREADABLE", e.address, "%s is unreadable" % _what(address, cls))
         return out
     if bad is not None:
-        problems.add("UNREADABLE", bad, "%s: part of the object is unreadable" % what)
+        problems.add("UNREADABLE", bad, "%s: part of the object is unreadable" % _what(address, cls))
     out["length"] = bs
     out["read_only"] = False
     buf = None
@@ -542,10 +575,10 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
         inline = codec.inline
         buf = address + inline
         if bs is not None and hdr.object_size is not None:
-            want = inline + _align(bs, memory_consts(session).maa)
+            want = inline + _align(bs, c.maa)
             if hdr.object_size != want:
                 problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: an inline buffer of 0x%x bytes at +0x%x needs m_ObjectSize 0x%x, the object says 0x%x" % (
-                    what, bs, inline, want, hdr.object_size))
+                    _what(address, cls), bs, inline, want, hdr.object_size))
             out["buffer_capacity"] = max(0, hdr.object_size - inline)
     elif cls in POOL_CLASSES:
         buf = pool
@@ -559,11 +592,11 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
         lb = read_lookaside_base(session, la) if la else None
         if lb is None:
             if not la:
-                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside is NULL" % what)
+                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside is NULL" % _what(address, cls))
             elif not target.is_readable(la, 1):
-                problems.add("UNREADABLE", la, "%s: its lookaside 0x%x is unreadable" % (what, la))
+                problems.add("UNREADABLE", la, "%s: its lookaside 0x%x is unreadable" % (_what(address, cls), la))
             else:
-                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside 0x%x is not a WDFLOOKASIDE" % (what, la))
+                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside 0x%x is not a WDFLOOKASIDE" % (_what(address, cls), la))
         else:
             out["pool_tag"] = lb["pool_tag"]
             out["tag_source"] = "lookaside"
@@ -580,7 +613,7 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
     # pool tag: the nt pool block holding the buffer (the object's own block
     # for inline buffers); none for big (page-aligned), image or mapped buffers
     if cls in INLINE:
-        tag, ph = object_allocation_tag(session, hdr)
+        tag = _allocation_tag(session, c, hdr)
         if tag:
             out["pool_tag"], out["tag_source"] = tag, "object-allocation"
         elif cls == "FxMemoryBuffer":
@@ -594,22 +627,26 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
             out["buffer_capacity"] = ph["capacity"]
             if codec.origin == "pool" and bs and ph["capacity"] is not None and ph["capacity"] < bs:
                 problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0x%x is past the end of its pool block at 0x%x ('%s', 0x%x usable bytes)" % (
-                    what, bs, ph["address"], ph["tag"], ph["capacity"]))
+                    _what(address, cls), bs, ph["address"], ph["tag"], ph["capacity"]))
     else:
         out["pool_tag"], out["tag_source"] = None, None
     # sanity of buffer and length
     if bs == 0:
-        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0 (WdfMemoryCreate rejects a 0-byte buffer)" % what)
+        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0 (WdfMemoryCreate rejects a 0-byte buffer)" % _what(address, cls))
     elif bs is not None and bs > MAX_SANE_LENGTH:
-        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0x%x cannot be right" % (what, bs))
+        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0x%x cannot be right" % (_what(address, cls), bs))
     if cls not in INLINE and codec.origin is not None and not buf and has_length:
-        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: its buffer pointer is NULL (length 0x%x)" % (what, bs or 0))
+        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: its buffer pointer is NULL (length 0x%x)" % (_what(address, cls), bs or 0))
     elif probe_buffer and buf and bs and bs <= MAX_SANE_LENGTH:
         for probe in (buf, buf + bs - 1):
             if not target.is_readable(probe, 1):
-                problems.add("UNREADABLE", probe, "%s: its buffer 0x%x (0x%x bytes) is unreadable at 0x%x" % (what, buf, bs, probe))
+                problems.add("UNREADABLE", probe, "%s: its buffer 0x%x (0x%x bytes) is unreadable at 0x%x" % (_what(address, cls), buf, bs, probe))
                 break
     return out
+
+
+def _what(address, cls):
+    return "WDFMEMORY 0x%x (%s)" % (address, cls)
 
 
 # -- request buffers (offset handles) ---------------------------------------

@@ -200,34 +200,56 @@ def read_object(session, address, window=False):
     ``window``: read the bytes around the header too (see the module
     docstring); a window that is not all readable falls back to the header
     alone, so the result and any ReadError are those of the plain read."""
+    return header_reader(session, window)(address)
+
+
+def header_reader(session, window=True):
+    """``read(address) -> ObjectHeader`` (ReadError) with the session's
+    codec, target and vtable cache bound once: the walk's hot path, one
+    ``Target.read`` and one struct unpack per object."""
     off = session.derived.get(("fxobject", "codec"), lambda: HeaderCodec(session))
-    target = session.target
+    read = session.target.read
     size = off.size
-    if window:
-        mask = off.page_mask
-        lo = address - off.before
+    mask = off.page_mask
+    before = off.before if window else 0
+    after = off.after if window else size
+    unpack = off.fields.unpack
+    layout = off.layout
+    whole = off.whole
+    vtables = session.derived.table("vtable_classes")
+    new = ObjectHeader.from_values
+
+    def read_header(address):
+        lo = address - before
         if lo < address & ~mask:
             lo = address & ~mask
-        hi = address + off.after
+        hi = address + after
         last = ((address + size - 1) | mask) + 1
         if hi > last:
             hi = last if last > address + size else address + size
-        try:
-            data = target.read(lo, hi - lo)
-            base = address - lo
-        except ReadError:
-            data = target.read(address, size)
+        if lo == address and hi == address + size:
+            data = read(address, size)
             base = 0
-    else:
-        data = target.read(address, size)
-        base = 0
-    if off.whole:
-        hdr = ObjectHeader.from_values(address, off.fields.unpack(data, base), data, base)
-    else:
-        hdr = ObjectHeader(address, off.layout.decode(data, base))
-        hdr.data, hdr.data_base = data, base
-    classify(session, hdr)
-    return hdr
+        else:
+            try:
+                data = read(lo, hi - lo)
+                base = address - lo
+            except ReadError:
+                data = read(address, size)
+                base = 0
+        if whole:
+            hdr = new(address, unpack(data, base), data, base)
+        else:
+            hdr = ObjectHeader(address, layout.decode(data, base))
+            hdr.data, hdr.data_base = data, base
+        cls = vtables.get(hdr.vfptr)
+        if cls is not None:
+            hdr.cls = cls
+            hdr.cls_source = "vtable"
+        else:
+            classify(session, hdr)
+        return hdr
+    return read_header
 
 
 def object_bytes(session, hdr, offset, size):
@@ -299,23 +321,27 @@ def looks_like_object(session, hdr):
     return True
 
 
-def for_each_child(session, obj, problems, limit=MAX_CHILDREN, headers=False):
+def for_each_child(session, obj, problems, limit=MAX_CHILDREN, headers=False, read_header=None):
     """Yield the child object addresses on ``obj``'s child list (an
     ObjectHeader), checking as it goes and recording problems in
     ``problems`` (a ProblemLog). Never raises for bad memory.
 
     With ``headers=True`` yields ``(address, ObjectHeader or ReadError)``:
     each child's header is decoded in the same single read that follows its
-    links (with the read window of :func:`read_object`). The entries seen
-    are kept in a compact :class:`~wdfdbg.decoders.codec.AddressSet`: a list
-    of a million children costs about 10 bytes an entry."""
+    links (with the read window of :func:`read_object`; ``read_header``: a
+    :func:`header_reader` to use). The entries seen are kept in a compact
+    :class:`~wdfdbg.decoders.codec.AddressSet`: a list of a million children
+    costs about 10 bytes an entry."""
     from wdfdbg.decoders.codec import AddressSet
     off = offsets(session)
     target = session.target
     head = obj.address + off.child_head
     entry_off = off.child_entry
     check = target.check_interrupt if target.interrupt_check is not None else None
+    if read_header is None:
+        read_header = header_reader(session, headers)
     seen = AddressSet()
+    seen_add = seen.add
     prev = head
     entry = obj.child_flink
     count = 0
@@ -336,10 +362,10 @@ def for_each_child(session, obj, problems, limit=MAX_CHILDREN, headers=False):
             return
         if check is not None:
             check()
-        seen.add(entry)
+        seen_add(entry)
         child = entry - entry_off
         try:
-            hdr = read_object(session, child, window=headers)
+            hdr = read_header(child)
             flink, blink = hdr.entry_flink, hdr.entry_blink
         except ReadError as e:
             hdr = e
@@ -375,7 +401,7 @@ def for_each_child(session, obj, problems, limit=MAX_CHILDREN, headers=False):
     for child in reversed(back):
         if headers:
             try:
-                yield child, read_object(session, child, window=True)
+                yield child, read_header(child)
             except ReadError as e:
                 yield child, e
         else:
@@ -460,8 +486,9 @@ def for_each_object(session, root, problems, driver_names=None, max_objects=MAX_
     are not read at all, and that is not a problem."""
     from wdfdbg.decoders.codec import AddressSet
     driver_names = driver_names or {}
+    read_header = header_reader(session, True)
     try:
-        hdr = read_object(session, root, window=True)
+        hdr = read_header(root)
     except ReadError as e:
         problems.add("UNREADABLE", e.address, "object 0x%x is unreadable" % root)
         return
@@ -469,10 +496,14 @@ def for_each_object(session, root, problems, driver_names=None, max_objects=MAX_
         problems.add("NOT_AN_OBJECT", root, "0x%x does not look like an FxObject (type 0x%x, refcount %s)" % (root, hdr.fx_type or 0, hdr.refcount))
         return
     ptr = session.target.pointer_size
+    vmask = handle_of(0, ptr)  # handle = address ^ mask (decoders/handles.py)
     child_head = offsets(session).child_head
     visited = AddressSet()
     visited.add(root)
-    yield ObjectNode(hdr, None, 0, driver_names.get(hdr.globals), handle_of(root, ptr, hdr.object_size))
+    seen, mark = visited.__contains__, visited.add
+    names = driver_names.get
+    plausible = looks_like_object
+    yield ObjectNode(hdr, None, 0, names(hdr.globals), handle_of(root, ptr, hdr.object_size))
     count = 1
     # one entry per level being walked: (child-list walk, parent header, children's depth)
     stack = []
@@ -484,29 +515,34 @@ def for_each_object(session, root, problems, driver_names=None, max_objects=MAX_
             if h.child_flink and h.child_flink != h.address + child_head:
                 problems.add("WALK_LIMIT", h.address, "depth limit %d reached at 0x%x" % (max_depth, h.address))
             return
-        stack.append((for_each_child(session, h, problems, headers=True), h, depth + 1))
+        if h.child_flink == h.address + child_head:
+            return  # an empty list: nothing to walk
+        stack.append((for_each_child(session, h, problems, headers=True, read_header=read_header), h, depth + 1))
 
     descend(hdr, 0)
     while stack:
         children, parent, depth = stack[-1]
+        paddr = parent.address
         for child, ch in children:
-            if child in visited:
-                problems.add("CHILD_LIST_CYCLE", child, "object 0x%x appears twice in the tree (again under 0x%x)" % (child, parent.address))
+            if seen(child):
+                problems.add("CHILD_LIST_CYCLE", child, "object 0x%x appears twice in the tree (again under 0x%x)" % (child, paddr))
                 continue
-            visited.add(child)
+            mark(child)
             if count >= max_objects:
-                problems.add("WALK_LIMIT", parent.address, "object limit %d reached" % max_objects)
+                problems.add("WALK_LIMIT", paddr, "object limit %d reached" % max_objects)
                 return
             if isinstance(ch, ReadError):
-                problems.add("UNREADABLE", ch.address, "child object 0x%x of 0x%x is unreadable" % (child, parent.address))
+                problems.add("UNREADABLE", ch.address, "child object 0x%x of 0x%x is unreadable" % (child, paddr))
                 continue
-            if not looks_like_object(session, ch):
-                problems.add("NOT_AN_OBJECT", child, "child 0x%x of 0x%x does not look like an FxObject (type 0x%x)" % (child, parent.address, ch.fx_type or 0))
+            if not plausible(session, ch):
+                problems.add("NOT_AN_OBJECT", child, "child 0x%x of 0x%x does not look like an FxObject (type 0x%x)" % (child, paddr, ch.fx_type or 0))
                 continue
-            if ch.parent != parent.address:
-                problems.add("PARENT_MISMATCH", child, "object 0x%x is on the child list of 0x%x but its m_ParentObject is 0x%x" % (child, parent.address, ch.parent or 0))
-            yield ObjectNode(ch, parent.address, depth, driver_names.get(ch.globals), handle_of(child, ptr, ch.object_size))
+            if ch.parent != paddr:
+                problems.add("PARENT_MISMATCH", child, "object 0x%x is on the child list of 0x%x but its m_ParentObject is 0x%x" % (child, paddr, ch.parent or 0))
+            yield ObjectNode(ch, paddr, depth, names(ch.globals), child ^ vmask if ch.object_size else None)
             count += 1
+            if depth < max_depth and (show_depth is None or depth < show_depth) and ch.child_flink == child + child_head:
+                continue  # no children (most objects): no list walk to start
             descend(ch, depth)
             break
         else:

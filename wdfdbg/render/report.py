@@ -25,6 +25,7 @@ from array import array
 
 from wdfdbg import __version__
 from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.objects import ContextInfo
 from wdfdbg.render.spool import Spool
 
 SCHEMA_ID = "wdfdbg.report/1"
@@ -108,6 +109,92 @@ def object_record(session, node):
     return rec
 
 
+# -- the same record as text, without building its dict ------------------------
+_encode_string = json.encoder.encode_basestring_ascii  # what JSONEncoder(ensure_ascii=True) uses
+_BASE_KEYS = frozenset(("address", "handle", "wdf_type", "fx_type", "class", "driver", "parent", "depth", "refcount",
+                        "state", "flags", "memory", "lookaside", "mdls", "problems", "class_source", "object_size",
+                        "globals", "contexts"))
+_RECORD = ('{"address": %s, "handle": %s, "wdf_type": %s, "fx_type": %s, "class": %s, "driver": %s, "parent": %s, '
+           '"depth": %s, "refcount": %s, "state": %s, "flags": %s, "memory": %s, "lookaside": %s, "mdls": %s, '
+           '"problems": %s, "class_source": %s, "object_size": %s, "globals": %s, "contexts": %s%s}')
+_CONTEXT = '{"header": %s, "name": %s, "size": %s, "context": %s}'
+_strings = {}   # the few names a tree repeats (classes, drivers, states) -> their JSON
+_flags = {}     # m_ObjectFlags value -> its JSON list of names
+_states = {}    # m_ObjectState value -> its JSON name
+
+
+def _js(v):
+    if v is None:
+        return "null"
+    r = _strings.get(v)
+    if r is None:
+        r = _encode_string(v)
+        if len(_strings) < 4096:
+            _strings[v] = r
+    return r
+
+
+def _jx(v):
+    return "null" if v is None else '"0x%x"' % v
+
+
+def _jn(v):
+    return "null" if v is None else _ENC.encode(v)
+
+
+def _ji(v):
+    # the header's integers (struct fields, never bools): their JSON is their repr
+    return "null" if v is None else "%d" % v
+
+
+def encode_object(session, node):
+    """``dumps(object_record(session, node))``, made as text directly (the
+    report's hot path: most of a record is scalars whose JSON is one
+    format). Equal byte for byte; the tests compare the two on every
+    fixture."""
+    h = node.header
+    flags = h.flags or 0
+    fj = _flags.get(flags)
+    if fj is None:
+        fj = _flags[flags] = _ENC.encode(fxt.flag_names(flags))
+    state = h.state
+    if state is None:
+        sj = "null"
+    else:
+        sj = _states.get(state)
+        if sj is None:
+            sj = _states[state] = _encode_string(fxt.state_name(state))
+    mem = node.memory
+    mem = "null" if mem is None else _ENC.encode(lean_memory(mem))
+    contexts = node.contexts
+    if contexts:
+        parts = []
+        for c in contexts:
+            if type(c) is ContextInfo:
+                header, name, size, context = c.header, c.name, c.size, c.context
+            else:
+                header, name, size, context = c["header"], c["name"], c["size"], c["context"]
+            parts.append(_CONTEXT % ("null" if header is None else '"0x%x"' % header, _js(name), _jn(size),
+                                     "null" if context is None else '"0x%x"' % context))
+        contexts = "[%s]" % ", ".join(parts)
+    else:
+        contexts = "[]"
+    rest = ""
+    extra = node._extra
+    if extra:
+        rest = "".join(", %s: %s" % (_encode_string(k), _ENC.encode(v)) for k, v in sorted(extra.items())
+                       if k not in _BASE_KEYS)
+    handle, parent, globals_ = node.handle, node.parent, h.globals
+    return _RECORD % (
+        '"0x%x"' % h.address, "null" if handle is None else '"0x%x"' % handle, _js(node.wdf_type),
+        "null" if h.fx_type is None else '"0x%x"' % h.fx_type, _js(h.cls), _js(node.driver),
+        "null" if parent is None else '"0x%x"' % parent, _ji(node.depth), _ji(h.refcount), sj, fj, mem,
+        "null" if node.lookaside is None else _ENC.encode(node.lookaside),
+        _ENC.encode(list(node.mdls)) if node.mdls else "[]",
+        _ENC.encode([p.to_json() for p in node.problems]) if node.problems else "[]",
+        _js(h.cls_source), _ji(h.object_size), "null" if globals_ is None else '"0x%x"' % globals_, contexts, rest)
+
+
 def bugcheck_json(session):
     bc = session.target.bugcheck()
     if bc is None:
@@ -127,26 +214,33 @@ class Counts(object):
     FIELDS = ("objects", "memory_objects", "memory_bytes", "lookasides", "mdls", "problems")
 
     def __init__(self):
-        self.total = [0] * 6
         self.by_globals = {}
+        self._late = 0
+
+    @property
+    def total(self):
+        t = [0] * 6
+        for row in self.by_globals.values():
+            for i in range(6):
+                t[i] += row[i]
+        return t
 
     def add(self, node):
         g = node.header.globals
         row = self.by_globals.get(g)
         if row is None:
             row = self.by_globals[g] = [0] * 6
+        row[0] += 1
         mem = node.memory
-        nm = len(node.mdls)
-        npb = len(node.problems)
-        for r in (row, self.total):
-            r[0] += 1
-            if mem is not None:
-                r[1] += 1
-                r[2] += mem.get("length") or 0
-            if node.lookaside is not None:
-                r[3] += 1
-            r[4] += nm
-            r[5] += npb
+        if mem is not None:
+            row[1] += 1
+            row[2] += mem.get("length") or 0
+        if node.lookaside is not None:
+            row[3] += 1
+        if node.mdls:
+            row[4] += len(node.mdls)
+        if node.problems:
+            row[5] += len(node.problems)
 
     def add_problems(self, globals_addr, n):
         """``n`` problems that joined a record of that driver later."""
@@ -154,7 +248,6 @@ class Counts(object):
         if row is None:
             row = self.by_globals[globals_addr] = [0] * 6
         row[5] += n
-        self.total[5] += n
 
     def driver_json(self, d):
         row = self.by_globals.get(d.globals) or [0] * 6
@@ -352,7 +445,7 @@ class JsonReportWriter(_RecordSink):
 
     def node(self, node, seq):
         if self._wanted(node, seq):
-            self.spool.write_line(_ENC.encode(object_record(self.session, node)))
+            self.spool.write_line(encode_object(self.session, node))
 
     def end(self, analysis):
         late = self._late(analysis)
@@ -399,7 +492,7 @@ class JsonLinesWriter(_RecordSink):
 
     def node(self, node, seq):
         if self._wanted(node, seq):
-            text = _ENC.encode(object_record(self.session, node))
+            text = encode_object(self.session, node)
             self.out.write('{"record": "object", ')
             self.out.write(text[1:])
             self.out.write("\n")

@@ -15,6 +15,7 @@ import tempfile
 from wdfdbg.errors import InputError
 
 MAX_MEMORY = 8 << 20
+BLOCK = 1 << 20   # once on file, lines go there in blocks of about this many characters
 CHUNK = 1 << 20
 
 
@@ -31,24 +32,19 @@ class Spool(object):
     def write_line(self, text):
         """Append ``text`` (which holds no newline) as one line."""
         self.lines += 1
-        if self._file is None:
-            self._parts.append(text)
-            self._size += len(text) + 1
-            if self._size > self.max_memory:
-                self._roll_over()
-            return
-        try:
-            self._file.write(text)
-            self._file.write("\n")
-        except OSError as e:
-            raise InputError("cannot write the report's temporary file: %s" % (e.strerror or e))
+        self._parts.append(text)
+        self._size += len(text) + 1
+        if self._size > self.max_memory:
+            self._flush()
 
-    def _roll_over(self):
+    def _flush(self):
+        """Move what is in memory to the file (opened the first time)."""
         try:
-            self._file = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n")
-            for part in self._parts:
-                self._file.write(part)
-                self._file.write("\n")
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n")
+                self.max_memory = min(self.max_memory, BLOCK)
+            self._file.write("\n".join(self._parts))
+            self._file.write("\n")
         except OSError as e:
             raise InputError("cannot write the report's temporary file: %s" % (e.strerror or e))
         self._parts = []
@@ -56,6 +52,8 @@ class Spool(object):
 
     def __iter__(self):
         """The lines, without their newlines."""
+        if self._file is not None and self._parts:
+            self._flush()
         if self._file is None:
             for part in self._parts:
                 yield part
@@ -67,6 +65,8 @@ class Spool(object):
     def joined(self, separator):
         """The lines joined by ``separator``, in pieces of about CHUNK
         characters (copying a spool without a Python call per line)."""
+        if self._file is not None and self._parts:
+            self._flush()
         if self._file is None:
             if self._parts:
                 yield separator.join(self._parts)
