@@ -3,20 +3,23 @@
 size in its own process, and side by side with volatility3's object model
 on one driver with 30,000 WDFMEMORY children.
 
-    python benchmarks/bench_memtree.py [--sizes 10000,100000,1000000]
+    python benchmarks/bench_memtree.py [--sizes 10000,100000,1000000] [--children 200000]
         [--vol3-python /tmp/vol3/bin/python] [--vol3-children 30000] [--keep DIR]
 
-For each size the parent builds the snapshot file once, then runs a child
+``--children``: the same on the ``leak`` scenario (one driver holding N
+WDFMEMORY children). For each size the parent builds the snapshot file once,
+then runs a child
 process that opens it and streams ``memtree --json`` to a null sink. The
 child reports: the analysis's objects per second (wall and CPU), round trips
 and pages per object (``Target.backend_reads``; pages from
 ``Target.pages_fetched`` where the target counts them, else the same),
 ``Target.read`` calls per object, and memory: the whole process's peak RSS
-(``ru_maxrss``: loading the snapshot included), the RSS once the snapshot
-is loaded (the source), and the peak RSS during the analysis alone
-(``VmHWM`` after resetting it through ``/proc/self/clear_refs``, source
-included). Then how time and memory grow from the smallest size to the
-largest.
+(loading the snapshot included), the RSS once the snapshot is loaded (the
+source), and the peak RSS during the analysis alone (``VmHWM`` after
+resetting it through ``/proc/self/clear_refs``, source included); and a
+calibration (CPU seconds for 10^7 empty loop iterations: the machine is
+shared, and its speed moves with its load). Then how time and memory grow
+from the smallest size to the largest.
 
 With ``--vol3-python`` (a Python with volatility3 installed, e.g. ``python3
 -m venv /tmp/vol3 && /tmp/vol3/bin/pip install volatility3``; volatility3 is
@@ -71,6 +74,16 @@ def _reset_peak():
         return False
 
 
+def calibrate():
+    """CPU seconds for 10^7 iterations of an empty Python loop: how fast this
+    machine runs Python right now (a shared machine's figure moves with its
+    load; compare runs through it)."""
+    c0 = time.process_time()
+    for _ in range(10 ** 7):
+        pass
+    return time.process_time() - c0
+
+
 def target_counts(target):
     """(round trips, pages, Target.read calls): what the target counts today
     (``backend_reads`` is one round trip; a target with read-ahead counts the
@@ -90,36 +103,41 @@ def run_one(path, argv):
     rss_source = _status("VmRSS")
     load_peak = _status("VmHWM")
     reset = _reset_peak()
+    from wdfdbg import command
+    from wdfdbg.analysis import tree
     args = memtree.parse_args(list(argv) + ["--max-objects", str(10 ** 7)])
     sink = NullSink()
     c0 = time.process_time()
     w0 = time.perf_counter()
-    code, _ = memtree.execute(session, args, out=sink)
+    # what memtree.execute(session, args, out=sink) does, keeping the analysis for its count
+    analysis = tree.TreeAnalysis(session, tree.TreeOptions.from_args(args)).plan()
+    analysis.run(memtree.writer_for(session, args, sink))
+    code = command.exit_code(analysis.problems)
     wall = time.perf_counter() - w0
     cpu = time.process_time() - c0
     trips, pages, reads = target_counts(session.target)
-    out = {"load_seconds": load_s, "seconds": wall, "cpu_seconds": cpu, "exit": code, "json_chars": sink.chars,
+    analysis_peak = _status("VmHWM") if reset else None
+    # (resetting VmHWM resets ru_maxrss too: the lifetime peak is the larger of the two)
+    maxrss = max(load_peak or 0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    out = {"objects": analysis.count, "load_seconds": load_s, "seconds": wall, "cpu_seconds": cpu, "exit": code, "json_chars": sink.chars,
            "round_trips": trips, "pages": pages, "reads": reads, "rss_source": rss_source, "load_peak": load_peak,
-           "analysis_peak": _status("VmHWM") if reset else None,
-           "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+           "analysis_peak": analysis_peak, "maxrss": maxrss, "calibration": calibrate()}
     print(json.dumps(out))
     return 0
 
 
 def child(argv, timeout=3600):
-    """Run a command; (its last stdout line as JSON or None, wall s, CPU s)."""
+    """Run a command; (its last stdout line as JSON or None, wall seconds)."""
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                          env=dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")))
     out, err = p.communicate(timeout=timeout)
     wall = time.perf_counter() - t0
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = ru.ru_utime + ru.ru_stime
     if p.returncode not in (0, 1):
         sys.stderr.write(err)
         raise SystemExit("%s failed (%d)" % (" ".join(argv[:3]), p.returncode))
     lines = [line for line in out.splitlines() if line.startswith("{")]
-    return (json.loads(lines[-1]) if lines else None), wall, cpu
+    return (json.loads(lines[-1]) if lines else None), wall
 
 
 class ChildClock(object):
@@ -155,22 +173,30 @@ def mb(v):
     return "-" if v is None else "%.0f" % (v / 1e6)
 
 
-def sizes_table(directory, sizes):
+def sizes_table(directory, sizes, scenario="bulk"):
     me = os.path.abspath(__file__)
-    print("memtree --json, bulk scenario, one process per size")
-    print("%9s %9s %9s %9s %7s %7s %7s %9s %9s %9s %9s" % (
-        "objects", "load s", "walk s", "cpu s", "obj/s", "trips", "pages", "reads", "source", "analysis", "maxrss"))
-    print("%9s %9s %9s %9s %7s %7s %7s %9s %9s %9s %9s" % (
-        "", "", "", "", "(wall)", "/obj", "/obj", "/obj", "MB", "peak MB", "MB"))
+    if scenario == "bulk":
+        print("memtree --json, bulk scenario (groups of 1,000 under one driver), one process per size")
+    else:
+        print("memtree --json, leak scenario (N WDFMEMORY children of one driver), one process per size")
+    print("%9s %7s %8s %8s %7s %7s %7s %7s %6s %7s %9s %8s %6s" % (
+        "objects", "load s", "walk s", "cpu s", "obj/s", "obj/s", "trips", "pages", "reads", "source", "analysis",
+        "process", "calib"))
+    print("%9s %7s %8s %8s %7s %7s %7s %7s %6s %7s %9s %8s %6s" % (
+        "", "", "(wall)", "", "(wall)", "(cpu)", "/obj", "/obj", "/obj", "MB", "peak MB", "peak MB", "s"))
     rows = []
     for n in sizes:
-        path = make_snapshot(directory, "bulk", n_objects=n)
-        r, _wall, _cpu = child([sys.executable, me, "--one", path])
-        r["n"] = n
+        if scenario == "bulk":
+            path = make_snapshot(directory, "bulk", n_objects=n)
+        else:
+            path = make_snapshot(directory, "leak", n=n)
+        r, _wall = child([sys.executable, me, "--one", path])
+        r["n"] = n = r["objects"]
         rows.append(r)
-        print("%9d %9.2f %9.2f %9.2f %7.0f %7.4f %7.4f %9.2f %9s %9s %9s" % (
-            n, r["load_seconds"], r["seconds"], r["cpu_seconds"], n / r["seconds"], r["round_trips"] / n,
-            r["pages"] / n, r["reads"] / n, mb(r["rss_source"]), mb(r["analysis_peak"]), mb(r["maxrss"])))
+        print("%9d %7.2f %8.2f %8.2f %7.0f %7.0f %7.4f %7.4f %6.2f %7s %9s %8s %6.2f" % (
+            n, r["load_seconds"], r["seconds"], r["cpu_seconds"], n / r["seconds"], n / r["cpu_seconds"],
+            r["round_trips"] / n, r["pages"] / n, r["reads"] / n, mb(r["rss_source"]), mb(r["analysis_peak"]),
+            mb(r["maxrss"]), r["calibration"]))
         sys.stdout.flush()
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
@@ -194,11 +220,11 @@ def vol3_table(directory, python, children):
     runs = []
     # wdfdbg before and after volatility3 (the machine is shared: the better
     # of the two is wdfdbg's figure), each a whole process
-    for _ in range(2):
-        r, wall, _ = child([sys.executable, me, "--one", path])
+    for i in range(2):
+        r, wall = child([sys.executable, me, "--one", path])
         runs.append((wall, clock.lap(), r))
-        if len(runs) == 1:
-            v, vwall, _ = child([python, vol3, path], timeout=7200)
+        if i == 0:
+            v, vwall = child([python, vol3, path], timeout=7200)
             vcpu = clock.lap()
     wall, cpu, r = min(runs, key=lambda t: t[0])
     print()
@@ -209,7 +235,9 @@ def vol3_table(directory, python, children):
     print("%-28s %12.2f %12.2f %11.1fx" % ("whole process, CPU s", cpu, vcpu, vcpu / cpu))
     print("%-28s %12.2f %12.2f %11.1fx" % ("walk alone, wall s", r["seconds"], v["walk_seconds"],
                                              v["walk_seconds"] / r["seconds"]))
-    print("objects: wdfdbg %d (JSON report), volatility3 %d" % (r["round_trips"] and children + 3, v["objects"]))
+    print("%-28s %12d %12d" % ("objects", r["objects"], v["objects"]))
+    print("wdfdbg's two runs, wall s: %s; calibration (10^7 empty loops) %.2f s" % (
+        ", ".join("%.2f" % w for w, _c, _r in runs), r["calibration"]))
 
 
 def main(argv=None):
@@ -218,6 +246,7 @@ def main(argv=None):
         return run_one(argv[1], ["--json"] + argv[2:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--children", default="200000", help="leak scenario sizes (children of one driver); '' for none")
     p.add_argument("--vol3-python", help="a Python with volatility3 installed: also run bench_vol3.py")
     p.add_argument("--vol3-children", type=int, default=30000)
     p.add_argument("--keep", help="keep the snapshots in this directory (reused by later runs)")
@@ -229,6 +258,10 @@ def main(argv=None):
         sizes = [int(s) for s in a.sizes.split(",") if s]
         if sizes:
             sizes_table(directory, sizes)
+        children = [int(c) for c in a.children.split(",") if c]
+        if children:
+            print()
+            sizes_table(directory, children, "leak")
         if a.vol3_python:
             vol3_table(directory, a.vol3_python, a.vol3_children)
     finally:

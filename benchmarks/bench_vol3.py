@@ -113,10 +113,11 @@ def main(argv=None):
     isf = dict(doc["types"]["Wdf01000"])
     isf["symbols"] = dict((k.split("!", 1)[1], {"address": int(v, 16)}) for k, v in doc["symbols"].items()
                           if k.startswith("Wdf01000!"))
-    isf_path = os.path.join(tempfile.mkdtemp(), "wdf01000.json")
-    with open(isf_path, "w") as f:
-        json.dump(isf, f)
-    table = intermed.IntermediateSymbolTable(ctx, "wdf", "wdf", "file://" + isf_path)
+    with tempfile.TemporaryDirectory() as tmp:  # volatility3 loads ISF from a URL
+        isf_path = os.path.join(tmp, "wdf01000.json")
+        with open(isf_path, "w") as f:
+            json.dump(isf, f)
+        table = intermed.IntermediateSymbolTable(ctx, "wdf", "wdf", "file://" + isf_path)
     ctx.symbol_space.append(table)
     load_s = time.perf_counter() - t0
 

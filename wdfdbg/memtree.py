@@ -23,7 +23,6 @@ from wdfdbg.analysis import tree
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.errors import UsageError
 from wdfdbg.render.report import JsonLinesWriter, JsonReportWriter
-from wdfdbg.render.tree import TextTreeWriter
 
 NAME = "memtree"
 STREAMS_JSON = True  # execute(..., out=stream) writes the report as it goes
@@ -86,6 +85,7 @@ def writer_for(session, args, out, markup=None):
         return JsonLinesWriter(session, out, command=NAME)
     if args.json:
         return JsonReportWriter(session, out, command=NAME)
+    from wdfdbg.render.tree import TextTreeWriter  # (tabulate: 0.1 s to import, text only)
     return TextTreeWriter(session, out, markup or command.markup_for(args, session))
 
 

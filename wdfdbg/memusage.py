@@ -22,7 +22,6 @@ from wdfdbg.analysis.usage import Tee, UsageTables, tabulate_usage  # noqa: F401
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.errors import UsageError
 from wdfdbg.render.report import JsonReportWriter
-from wdfdbg.render.usage import render_text
 
 NAME = "memusage"
 STREAMS_JSON = True  # execute(..., out=stream) writes the JSON report as it goes
@@ -67,6 +66,7 @@ def execute(session, args, markup=None, out=None):
         text = None if out is not None else doc.out.getvalue().rstrip("\n")
         return command.exit_code(analysis.problems), text
     analysis.run(usage)
+    from wdfdbg.render.usage import render_text  # (tabulate: 0.1 s to import, text only)
     m = markup or command.markup_for(args, session)
     text = render_text(session, usage.tables(), usage.objects, analysis.problems, m)
     if out is not None:

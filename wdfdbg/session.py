@@ -41,7 +41,6 @@ class DerivedFacts(object):
     ``("memory", "codec", cls)``          decoders.memory: a memory class's tail struct
     ``("memory", "consts")``              decoders.memory: per-session offsets and sizes
     table ``"vtable_classes"``            decoders.objects: vtable -> class name
-    table ``"context_types"``             decoders.objects: type info -> (name, size)
     table ``"lookaside_base"``            decoders.lookaside: address -> FxLookasideList part
     table ``"lookaside_class"``           decoders.memory: address -> lookaside class
     ====================================  ==========================================

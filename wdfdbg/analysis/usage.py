@@ -73,7 +73,7 @@ class UsageTables(object):
             m = members.get(address)
             if m is not None:
                 row["allocated"] = len(m.addresses)
-                row["allocated_bytes"] = sum(n for n in m.lengths if n > 0)
+                row["allocated_bytes"] = sum(m.lengths)  # (an unreadable length counts 0)
 
     def tables(self):
         """``{by_driver, by_pool_tag, by_origin, by_class, total,
@@ -103,6 +103,8 @@ def tabulate_usage(nodes):
 
 
 class _List(object):
+    """A lookaside's members for :func:`tabulate_usage` (as the annotator's)."""
+
     def __init__(self):
         self.addresses = []
         self.lengths = []

@@ -108,20 +108,30 @@ class _Quiet(object):
 
 
 class _Members(object):
-    """The memory objects allocated from one lookaside: two compact arrays."""
+    """The memory objects allocated from one lookaside: two compact arrays
+    (a length is a size_t: unsigned 64-bit; the rare length that does not
+    fit, unreadable or negative in a types file that says signed, is kept
+    aside by position and counts 0 bytes)."""
 
-    __slots__ = ("addresses", "lengths")
+    __slots__ = ("addresses", "lengths", "odd")
 
     def __init__(self):
         self.addresses = array("Q")
-        self.lengths = array("q")  # -1: length unknown
+        self.lengths = array("Q")
+        self.odd = None
 
     def add(self, address, length):
+        if length is None or not 0 <= length < 1 << 64:
+            if self.odd is None:
+                self.odd = {}
+            self.odd[len(self.lengths)] = length
+            length = 0
         self.addresses.append(address)
-        self.lengths.append(-1 if length is None else length)
+        self.lengths.append(length)
 
     def pairs(self):
-        return [(a, None if n < 0 else n) for a, n in zip(self.addresses, self.lengths)]
+        odd = self.odd or {}
+        return [(a, odd.get(i, n)) for i, (a, n) in enumerate(zip(self.addresses, self.lengths))]
 
 
 class _Tracked(object):

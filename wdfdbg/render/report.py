@@ -118,14 +118,12 @@ _RECORD = ('{"address": %s, "handle": %s, "wdf_type": %s, "fx_type": %s, "class"
            '"depth": %s, "refcount": %s, "state": %s, "flags": %s, "memory": %s, "lookaside": %s, "mdls": %s, '
            '"problems": %s, "class_source": %s, "object_size": %s, "globals": %s, "contexts": %s%s}')
 _CONTEXT = '{"header": %s, "name": %s, "size": %s, "context": %s}'
-_strings = {}   # the few names a tree repeats (classes, drivers, states) -> their JSON
+_strings = {None: "null"}   # the few names a tree repeats (classes, drivers, states) -> their JSON
 _flags = {}     # m_ObjectFlags value -> its JSON list of names
 _states = {}    # m_ObjectState value -> its JSON name
 
 
 def _js(v):
-    if v is None:
-        return "null"
     r = _strings.get(v)
     if r is None:
         r = _encode_string(v)
@@ -140,11 +138,6 @@ def _jx(v):
 
 def _jn(v):
     return "null" if v is None else _ENC.encode(v)
-
-
-def _ji(v):
-    # the header's integers (struct fields, never bools): their JSON is their repr
-    return "null" if v is None else "%d" % v
 
 
 def encode_object(session, node):
@@ -185,14 +178,19 @@ def encode_object(session, node):
         rest = "".join(", %s: %s" % (_encode_string(k), _ENC.encode(v)) for k, v in sorted(extra.items())
                        if k not in _BASE_KEYS)
     handle, parent, globals_ = node.handle, node.parent, h.globals
+    strings = _strings
+    wdf, cls, driver, source = node.wdf_type, h.cls, node.driver, h.cls_source
+    refcount, size = h.refcount, h.object_size
     return _RECORD % (
-        '"0x%x"' % h.address, "null" if handle is None else '"0x%x"' % handle, _js(node.wdf_type),
-        "null" if h.fx_type is None else '"0x%x"' % h.fx_type, _js(h.cls), _js(node.driver),
-        "null" if parent is None else '"0x%x"' % parent, _ji(node.depth), _ji(h.refcount), sj, fj, mem,
+        '"0x%x"' % h.address, "null" if handle is None else '"0x%x"' % handle, strings.get(wdf) or _js(wdf),
+        "null" if h.fx_type is None else '"0x%x"' % h.fx_type, strings.get(cls) or _js(cls),
+        strings.get(driver) or _js(driver), "null" if parent is None else '"0x%x"' % parent, "%d" % node.depth,
+        "null" if refcount is None else "%d" % refcount, sj, fj, mem,
         "null" if node.lookaside is None else _ENC.encode(node.lookaside),
         _ENC.encode(list(node.mdls)) if node.mdls else "[]",
         _ENC.encode([p.to_json() for p in node.problems]) if node.problems else "[]",
-        _js(h.cls_source), _ji(h.object_size), "null" if globals_ is None else '"0x%x"' % globals_, contexts, rest)
+        strings.get(source) or _js(source), "null" if size is None else "%d" % size,
+        "null" if globals_ is None else '"0x%x"' % globals_, contexts, rest)
 
 
 def bugcheck_json(session):
