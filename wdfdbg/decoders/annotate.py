@@ -178,7 +178,15 @@ class Annotator(object):
             if t is not None:
                 self._live.append(t)
         try:
-            if hdr.fx_type == fxt.FX_TYPE_LOOKASIDE or hdr.cls in fxt.LOOKASIDE_CLASSES:
+            if hdr.cls in mem.ORIGINS and hdr.fx_type != fxt.FX_TYPE_LOOKASIDE:
+                # a memory class already known (the vtable said so): annotate_memory's work, without its checks
+                m = node.memory = mem.decode_memory(session, hdr, self.problems, handle=node.handle,
+                                                    probe_buffer=False, lean=self.lean)
+                if m["mdl"]:
+                    node.mdls = _mdl_records(session, int(m["mdl"], 16), self.problems, set())
+                if m["lookaside"]:
+                    self._member(int(m["lookaside"], 16), node.address, m["length"])
+            elif hdr.fx_type == fxt.FX_TYPE_LOOKASIDE or hdr.cls in fxt.LOOKASIDE_CLASSES:
                 self._lookaside(node)
             elif annotate_memory(session, node, self.problems, lean=self.lean):
                 la = node.memory.get("lookaside")
