@@ -107,7 +107,9 @@ def main(argv=None):
         session = command.open_from_args(args)
         m = command.markup_for(args, session)
         out = command.output_for(m)
-        code, _ = execute(session, args, m, out=out)
+        code, text = execute(session, args, m, out=out)
+        if text is not None:  # a renderer that made its text whole
+            out.write(text)
         out.close()
         return code
     return command.run(body, sys.argv[1:] if argv is None else argv)
