@@ -38,8 +38,8 @@ class DerivedFacts(object):
 
     ====================================  ==========================================
     ``("fxobject", "codec")``             decoders.objects: FxObject header struct
-    ``("memory", "codec", cls)``          decoders.memory: a memory class's tail struct
-    ``("memory", "consts")``              decoders.memory: per-session offsets and sizes
+    ``("memory", "consts")``              decoders.memory: offsets, sizes, and each memory
+                                          class's tail struct (``MemoryCodec``)
     table ``"vtable_classes"``            decoders.objects: vtable -> class name
     table ``"lookaside_base"``            decoders.lookaside: address -> FxLookasideList part
     table ``"lookaside_class"``           decoders.memory: address -> lookaside class

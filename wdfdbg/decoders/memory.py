@@ -341,6 +341,7 @@ class MemoryConsts(object):
             self.pool_header_size = 16 if self.ptr == 8 else 8
         self.tracker = 0x40 if self.ptr == 8 else 0x20
         self.tags = {}  # raw ULONG tag -> tag text, or None when it does not look like a tag
+        self.codecs = {}  # memory class -> its MemoryCodec (memory_codec)
 
 
 def memory_consts(session):
@@ -369,7 +370,13 @@ class MemoryCodec(object):
 
 
 def memory_codec(session, cls):
-    return session.derived.get(("memory", "codec", cls), lambda: MemoryCodec(session, cls))
+    """The session's :class:`MemoryCodec` for ``cls`` (kept with its
+    :class:`MemoryConsts`)."""
+    codecs = memory_consts(session).codecs
+    codec = codecs.get(cls)
+    if codec is None:
+        codec = codecs[cls] = MemoryCodec(session, cls)
+    return codec
 
 
 # -- pool headers ----------------------------------------------------------
@@ -466,7 +473,21 @@ def _allocation_start(session, c, hdr):
 
 def _allocation_tag(session, c, hdr):
     """:func:`object_allocation_tag`'s tag alone (the tree walk's path: no
-    pool header dict)."""
+    pool header dict, and straight from the object's read window when it
+    holds the FX_POOL_HEADER and the pool header in front of the object)."""
+    data = hdr.data
+    if data is not None and not (hdr.flags or 0) & fxt.FLAG_HAS_DEBUG and hdr.address % c.page_size:
+        # header = address - fph_size; Base must be header (or header - tracker)
+        at = hdr.data_base - c.fph_size
+        if at >= 0 and at + c.ptr <= len(data):
+            alloc = int.from_bytes(data[at:at + c.ptr], "little")
+            header = hdr.address - c.fph_size
+            if alloc == header:
+                ph = at - c.pool_header_size
+                if ph >= 0:
+                    return _tag_text(c, _TWO_ULONGS.unpack_from(data, ph)[1])
+            elif alloc != header - c.tracker:
+                return None
     alloc = _allocation_start(session, c, hdr)
     if alloc is None:
         return None
@@ -558,8 +579,8 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
                "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None}
     if cls is None:
         return out
-    codec = session.derived.get(("memory", "codec", cls), lambda: MemoryCodec(session, cls))
     c = session.derived.get(("memory", "consts"), lambda: MemoryConsts(session))
+    codec = c.codecs.get(cls) or memory_codec(session, cls)
     out["origin"] = codec.origin
     try:
         (bs, pool, pbuffer, la, request, mdl, flags), bad, has_length = _tail(session, hdr, codec)

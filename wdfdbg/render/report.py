@@ -167,9 +167,10 @@ def encode_object(session, node):
                 header, name, size, context = c.header, c.name, c.size, c.context
             else:
                 header, name, size, context = c["header"], c["name"], c["size"], c["context"]
-            parts.append(_CONTEXT % ("null" if header is None else '"0x%x"' % header, _js(name), _jn(size),
+            parts.append(_CONTEXT % ("null" if header is None else '"0x%x"' % header, _strings.get(name) or _js(name),
+                                     "null" if size is None else _ENC.encode(size),
                                      "null" if context is None else '"0x%x"' % context))
-        contexts = "[%s]" % ", ".join(parts)
+        contexts = "[%s]" % parts[0] if len(parts) == 1 else "[%s]" % ", ".join(parts)
     else:
         contexts = "[]"
     rest = ""
