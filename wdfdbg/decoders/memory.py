@@ -565,7 +565,11 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
     touches the buffer's pages, a debugger round trip each, so a whole-tree
     walk leaves it off and the single-object commands keep it on."""
     target = session.target
-    cls, source = memory_class(session, hdr)
+    cls = hdr.cls
+    if cls in ORIGINS:
+        source = hdr.cls_source
+    else:
+        cls, source = memory_class(session, hdr)
     address = hdr.address
     if lean:
         out = {"buffer": None, "length": None, "origin": None, "pool_tag": None, "lookaside": None, "mdl": None,
@@ -582,8 +586,14 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
     c = session.derived.get(("memory", "consts"), lambda: MemoryConsts(session))
     codec = c.codecs.get(cls) or memory_codec(session, cls)
     out["origin"] = codec.origin
+    data = hdr.data
+    start = hdr.data_base
     try:
-        (bs, pool, pbuffer, la, request, mdl, flags), bad, has_length = _tail(session, hdr, codec)
+        if data is not None and start + codec.size <= len(data):  # the header's read brought the class
+            (bs, pool, pbuffer, la, request, mdl, flags), bad, has_length = (
+                codec.fields.unpack(data, start), None, codec.fields.present[0])
+        else:
+            (bs, pool, pbuffer, la, request, mdl, flags), bad, has_length = _tail(session, hdr, codec)
     except ReadError as e:
         problems.add("UNREADABLE", e.address, "%s is unreadable" % _what(address, cls))
         return out

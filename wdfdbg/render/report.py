@@ -158,7 +158,7 @@ def encode_object(session, node):
         if sj is None:
             sj = _states[state] = _encode_string(fxt.state_name(state))
     mem = node.memory
-    mem = "null" if mem is None else _ENC.encode(lean_memory(mem))
+    mem = "null" if mem is None else _ENC.encode(lean_memory(mem) if "object" in mem else mem)
     contexts = node.contexts
     if contexts:
         parts = []
@@ -443,8 +443,11 @@ class JsonReportWriter(_RecordSink):
         self.spool = Spool() if max_memory is None else Spool(max_memory)
 
     def node(self, node, seq):
-        if self._wanted(node, seq):
-            self.spool.write_line(encode_object(self.session, node))
+        if self.keep is None:
+            self.counts.add(node)
+        elif not self._wanted(node, seq):
+            return
+        self.spool.write_line(encode_object(self.session, node))
 
     def end(self, analysis):
         late = self._late(analysis)
