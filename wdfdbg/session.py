@@ -19,17 +19,82 @@ def sample_path():
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", SAMPLE_NAME)
 
 
+class DerivedFacts(object):
+    """The session's cache of facts derived from its layouts and symbols.
+
+    Decoders keep what they derive once and reuse for every object (a
+    precompiled struct for a type, the class a vtable names, a context
+    type's name) here, in the open, instead of hanging private attributes
+    on the Session. The model is the Linux kernel's ``scripts/gdb/linux/
+    utils.py`` ``CachedType``: a small class whose whole job is one cache.
+
+    * :meth:`get` ``(key, compute)``: the fact named ``key`` (any hashable),
+      ``compute()`` called the first time only. A ``compute`` that raises
+      caches nothing: the next call tries again.
+    * :meth:`table` ``(name)``: a dict the decoder fills itself, for facts
+      keyed by address (``vtable -> class``).
+
+    Keys in use, by the module that owns them:
+
+    ====================================  ==========================================
+    ``("fxobject", "codec")``             decoders.objects: FxObject header struct
+    ``("memory", "consts")``              decoders.memory: offsets, sizes, and each memory
+                                          class's tail struct (``MemoryCodec``)
+    table ``"vtable_classes"``            decoders.objects: vtable -> class name
+    table ``"lookaside_base"``            decoders.lookaside: address -> FxLookasideList part
+    table ``"lookaside_class"``           decoders.memory: address -> lookaside class
+    ====================================  ==========================================
+
+    Everything cached is derived from the source, which does not change
+    while a session is open; :meth:`clear` forgets it all (tests that patch
+    a session's memory).
+    """
+
+    __slots__ = ("_facts", "_tables")
+
+    def __init__(self):
+        self._facts = {}
+        self._tables = {}
+
+    def get(self, key, compute):
+        try:
+            return self._facts[key]
+        except KeyError:
+            value = self._facts[key] = compute()
+            return value
+
+    def table(self, name):
+        t = self._tables.get(name)
+        if t is None:
+            t = self._tables[name] = {}
+        return t
+
+    def clear(self):
+        self._facts.clear()
+        self._tables.clear()
+
+
 class Session(object):
-    def __init__(self, target, layouts, source_kind, path, origin):
+    """One open source: ``target`` (the page cache in front of the backend),
+    ``layouts``, what reports say about the source (``source_kind``,
+    ``path``, ``origin``, ``notes``), ``derived`` (the
+    :class:`DerivedFacts` cache decoders share) and ``shape_classifier``.
+
+    ``shape_classifier(session, header) -> class name or None`` names the
+    class of an object whose vtable has no symbol (memory and lookaside
+    objects, by their shape): :func:`open_session` passes
+    ``wdfdbg.decoders.memory.shape_classifier``; None turns it off.
+    """
+
+    def __init__(self, target, layouts, source_kind, path, origin, shape_classifier=None):
         self.target = target
         self.layouts = layouts
         self.source_kind = source_kind
         self.path = path
         self.origin = origin
         self.notes = []  # human-readable notes the report should show (fallbacks taken)
-        # shape_classifier(session, header) -> class name or None, for objects
-        # whose vtable has no symbol (set from wdfdbg.decoders.memory)
-        self.shape_classifier = None
+        self.shape_classifier = shape_classifier
+        self.derived = DerivedFacts()
 
     def source_json(self):
         d = {"kind": self.source_kind, "path": self.path, "origin": self.origin,
@@ -91,12 +156,7 @@ def open_session(path=None, engine=None, profile=None, types_files=(), use_symbo
     if getattr(backend, "interrupt_check", None) is not None:
         target.interrupt_check = backend.interrupt_check
     layouts = Layouts(target, profile=profile, use_symbols=use_symbols)
-    origin = backend.origin
-    session = Session(target, layouts, backend.kind, path, origin)
+    from wdfdbg.decoders.memory import shape_classifier
+    session = Session(target, layouts, backend.kind, path, backend.origin, shape_classifier=shape_classifier)
     session.notes.extend(getattr(backend, "notes", None) or [])
-    try:
-        from wdfdbg.decoders.memory import shape_classifier
-        session.shape_classifier = shape_classifier
-    except ImportError:
-        pass
     return session

@@ -18,7 +18,7 @@ class DriverInfo(object):
     """One KMDF client driver."""
 
     __slots__ = ("globals", "name", "name_source", "tag", "driver", "verifier_on", "debug_extension",
-                 "image_address", "image_size", "handle_mask", "pool_tracking")
+                 "image_address", "image_size", "handle_mask", "pool_tracking", "kmdf_version")
 
     def __init__(self, globals_addr):
         self.globals = globals_addr
@@ -32,6 +32,7 @@ class DriverInfo(object):
         self.image_size = None
         self.handle_mask = None
         self.pool_tracking = None
+        self.kmdf_version = None  # "major.minor" the driver was built against (fill_versions)
 
     def label(self):
         return self.name or ("<globals 0x%x>" % self.globals)
@@ -72,8 +73,10 @@ def read_driver(session, globals_addr, dump_names=None):
     return d, bad
 
 
-def dump_driver_names(session):
-    """globals address -> name from ``FxLibraryGlobals.BugCheckDriverInfo``."""
+def dump_driver_table(session):
+    """globals address -> (name, (major, minor, build)) from
+    ``FxLibraryGlobals.BugCheckDriverInfo`` (entry 0, the framework itself,
+    is left out)."""
     out = {}
     lib = session.target.symbol("Wdf01000!FxLibraryGlobals")
     if lib is None:
@@ -94,9 +97,48 @@ def dump_driver_names(session):
             break
         g = rec.get("FxDriverGlobals")
         n = cstring(rec.get("DriverName"))
+        version = rec.get("Version")  # ULONG[3] in the profiles, a {Major, Minor, Build} struct in a PDB
+        if "Version.Major" in rec:
+            version = (rec.get("Version.Major"), rec.get("Version.Minor"), rec.get("Version.Build"))
+        if not isinstance(version, tuple) or len(version) < 2 or version[0] is None or version[1] is None:
+            version = None
         if g and n:
-            out[g] = n
+            out[g] = (n, version)
     return out
+
+
+def dump_driver_names(session):
+    """globals address -> name from ``FxLibraryGlobals.BugCheckDriverInfo``."""
+    return dict((g, nv[0]) for g, nv in dump_driver_table(session).items())
+
+
+def fill_versions(session, drivers):
+    """Set ``kmdf_version`` ("major.minor", the KMDF version a driver was
+    built against) on the drivers that lack it: from the source's own KMDF
+    driver table (triage dumps, converted snapshots), else from
+    ``FxLibraryGlobals.BugCheckDriverInfo`` in memory (read once, only when
+    some driver still lacks it); None when neither knows. Returns
+    ``drivers``."""
+    missing = [d for d in drivers if d.kmdf_version is None and d.globals]
+    if not missing:
+        return drivers
+    known = {}
+    try:
+        from wdfdbg.sources.minidump import kmdf_driver_table
+        for e in kmdf_driver_table(getattr(session.target, "backend", None)):
+            if e.globals:
+                known[e.globals] = tuple(e.version)
+    except ImportError:
+        pass
+    if any(d.globals not in known for d in missing):
+        for g, (_name, version) in dump_driver_table(session).items():
+            if version is not None:
+                known.setdefault(g, tuple(version))
+    for d in missing:
+        v = known.get(d.globals)
+        if v is not None and len(v) >= 2 and (v[0] or v[1]):  # 0.0: a table entry without a version
+            d.kmdf_version = "%d.%d" % (v[0], v[1])
+    return drivers
 
 
 class _Lazy(object):

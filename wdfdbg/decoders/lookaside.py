@@ -94,10 +94,9 @@ def memory_alignment(session):
 def read_lookaside_base(session, address):
     """The FxLookasideList part of a lookaside object at ``address``:
     ``{type, buffer_size, memory_object_size, pool_tag}`` or None when it is
-    unreadable or not a lookaside (m_Type != 0x1009). Cached per session."""
-    cache = getattr(session, "_wdf_lookaside_base", None)
-    if cache is None:
-        cache = session._wdf_lookaside_base = {}
+    unreadable or not a lookaside (m_Type != 0x1009). Read once per
+    session (``session.derived`` table ``lookaside_base``)."""
+    cache = session.derived.table("lookaside_base")
     if address in cache:
         return cache[address]
     out = None
@@ -340,10 +339,16 @@ def decode_lookaside(session, hdr, problems, allocated=None):
         problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_PoolTag '%s' but its kernel lookaside is tagged '%s'" % (what, out["pool_tag"], kernel_tag))
     for mem_addr, length in sorted(allocated or []):
         out["allocated"].append(hx(mem_addr))
-        if bs is not None and length is not None and length != bs:
-            problems.add("LOOKASIDE_INCONSISTENT", address, "%s: memory object 0x%x from it has length 0x%x, the list's buffer size is 0x%x" % (
-                what, mem_addr, length, bs))
+        check_allocated(problems, address, bs, mem_addr, length)
     return out
+
+
+def check_allocated(problems, address, buffer_size, mem_addr, length):
+    """LOOKASIDE_INCONSISTENT (at the WDFLOOKASIDE ``address``) when a memory
+    object allocated from it has a length other than its buffer size."""
+    if buffer_size is not None and length is not None and length != buffer_size:
+        problems.add("LOOKASIDE_INCONSISTENT", address, "WDFLOOKASIDE 0x%x: memory object 0x%x from it has length 0x%x, the list's buffer size is 0x%x" % (
+            address, mem_addr, length, buffer_size))
 
 
 def kernel_list_address(record):

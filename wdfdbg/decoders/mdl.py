@@ -262,15 +262,16 @@ def _module_offset(target, address):
     return None if mod is None else "%s+0x%x" % (mod.name, address - mod.base)
 
 
-def driver_mdls(session, driver_info, problems, max_blocks=MAX_ALLOCATED_BLOCKS, owners=None):
-    """The framework's own MDL list of a driver (verifier only): a list of
-    ``{mdl, owner, caller, caller_symbol, block, record, chain}`` where
-    ``record`` is the decoded MDL (contract shape) or None when unreadable
-    and ``chain`` the records of its whole ``Next`` chain (checked for
-    cycles). ``owners``: a set of owner addresses to keep (None: all).
-    Empty when the verifier is off or the debug extension is missing."""
+def for_each_tracked_mdl(session, driver_info, problems, max_blocks=MAX_ALLOCATED_BLOCKS):
+    """Yield the entries of a driver's ``DebugExtension->AllocatedMdls``
+    (verifier only) without decoding their MDLs: ``{mdl, owner, caller,
+    caller_symbol, block, record, chain}`` with ``record`` None and
+    ``chain`` empty until :func:`decode_tracked_mdl` fills them. The block
+    chain is checked as it goes (cycle, bound, unreadable, Count). Nothing
+    when the verifier is off or the debug extension is missing; LayoutError
+    when the layouts lack the types."""
     if not driver_info or not driver_info.verifier_on or not driver_info.debug_extension:
-        return []
+        return
     target = session.target
     try:
         ext = session.layouts.get("Wdf01000!FxDriverGlobalsDebugExtension")
@@ -278,12 +279,11 @@ def driver_mdls(session, driver_info, problems, max_blocks=MAX_ALLOCATED_BLOCKS,
         info_lay = session.layouts.get("Wdf01000!FxMdlDebugInfo")
     except LayoutError as e:
         problems.add("UNREADABLE", driver_info.debug_extension, "AllocatedMdls cannot be decoded: %s" % e)
-        return []
+        return
     block = driver_info.debug_extension + ext.offset("AllocatedMdls")
     info_off = blk.offset("Info")
     count_off = blk.offset("Count")
     next_off = blk.offset("Next")
-    out = []
     seen = set()
     nblocks = 0
     while block:
@@ -313,15 +313,32 @@ def driver_mdls(session, driver_info, problems, max_blocks=MAX_ALLOCATED_BLOCKS,
             if not mdl:
                 continue
             caller = d.get("Caller")
-            entry = {"mdl": hx(mdl), "owner": px(d.get("Owner")), "caller": px(caller),
-                     "caller_symbol": _module_offset(target, caller),
-                     "block": hx(block), "record": None, "chain": []}
-            if owners is not None and d.get("Owner") not in owners:
-                continue
-            chain = [i.record for i in for_each_mdl(session, mdl, problems)]
-            if chain and chain[0]["address"] == hx(mdl):
-                entry["record"] = chain[0]
-            entry["chain"] = chain
-            out.append(entry)
+            yield {"mdl": hx(mdl), "owner": px(d.get("Owner")), "caller": px(caller),
+                   "caller_symbol": _module_offset(target, caller), "block": hx(block), "record": None, "chain": []}
         block = nxt
+
+
+def decode_tracked_mdl(session, entry, problems):
+    """Decode the MDL chain of one :func:`for_each_tracked_mdl` entry
+    (problems recorded): sets its ``chain`` and ``record`` and returns it."""
+    mdl = int(entry["mdl"], 16)
+    chain = [i.record for i in for_each_mdl(session, mdl, problems)]
+    if chain and chain[0]["address"] == entry["mdl"]:
+        entry["record"] = chain[0]
+    entry["chain"] = chain
+    return entry
+
+
+def driver_mdls(session, driver_info, problems, max_blocks=MAX_ALLOCATED_BLOCKS, owners=None):
+    """The framework's own MDL list of a driver (verifier only): a list of
+    ``{mdl, owner, caller, caller_symbol, block, record, chain}`` where
+    ``record`` is the decoded MDL (contract shape) or None when unreadable
+    and ``chain`` the records of its whole ``Next`` chain (checked for
+    cycles). ``owners``: a set of owner addresses to keep (None: all).
+    Empty when the verifier is off or the debug extension is missing."""
+    out = []
+    for entry in for_each_tracked_mdl(session, driver_info, problems, max_blocks):
+        if owners is not None and (int(entry["owner"], 16) if entry["owner"] else 0) not in owners:
+            continue
+        out.append(decode_tracked_mdl(session, entry, problems))
     return out

@@ -36,11 +36,14 @@ a request buffer: at the FxRequest); UNREADABLE at the first unreadable
 address.
 """
 
+import struct
+
 from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.common import read_record_partial, tag_string
 from wdfdbg.decoders.handles import decode_handle_or_address, handle_of
 from wdfdbg.decoders.lookaside import (lookaside_shape_class, read_lookaside_base, KINDS as LOOKASIDE_KINDS,
                                        memory_alignment)
+from wdfdbg.decoders.objects import object_bytes
 from wdfdbg.errors import LayoutError, ReadError
 
 ORIGINS = {
@@ -173,17 +176,24 @@ def looks_like_memory(session, hdr, data=None):
 
 
 def lookaside_class_of(session, address):
-    """The class of the lookaside object at ``address`` (vtable, else shape)."""
-    if not read_lookaside_base(session, address):
-        return None
-    from wdfdbg.decoders.objects import read_object
+    """The class of the lookaside object at ``address`` (vtable, else
+    shape), found once per lookaside (``session.derived`` table
+    ``lookaside_class``): every memory object allocated from it asks."""
+    cache = session.derived.table("lookaside_class")
     try:
-        hdr = read_object(session, address)
-    except ReadError:
-        return None
-    if hdr.cls in LOOKASIDE_KINDS:
-        return hdr.cls
-    return lookaside_shape_class(session, hdr)
+        return cache[address]
+    except KeyError:
+        pass
+    cls = None
+    if read_lookaside_base(session, address):
+        from wdfdbg.decoders.objects import read_object
+        try:
+            hdr = read_object(session, address)
+            cls = hdr.cls if hdr.cls in LOOKASIDE_KINDS else lookaside_shape_class(session, hdr)
+        except ReadError:
+            cls = None
+    cache[address] = cls
+    return cls
 
 
 def memory_shape_class(session, hdr, data=None):
@@ -304,29 +314,90 @@ def is_memory(session, hdr):
     return hdr.fx_type in MEMORY_TYPES and memory_shape_class(session, hdr) is not None
 
 
+# -- per-session constants ----------------------------------------------------
+class MemoryConsts(object):
+    """What decoding memory objects needs from the layouts, looked up once
+    per session (``session.derived`` key ``("memory", "consts")``): the
+    memory alignment, FX_POOL_HEADER's and FxObjectDebugExtension's sizes
+    up to ``AllocationStart``, nt ``_POOL_HEADER``'s size, the pool tracker
+    size, and a cache of pool tag values already turned into text."""
+
+    def __init__(self, session):
+        target = session.target
+        self.ptr = target.pointer_size
+        self.page_size = target.page_size
+        self.maa = memory_alignment(session)
+        try:
+            self.fph_size = session.layouts.get(_wdf("FX_POOL_HEADER")).offset("AllocationStart")
+        except LayoutError:
+            self.fph_size = 2 * self.ptr
+        try:
+            self.debug_size = session.layouts.get(_wdf("FxObjectDebugExtension")).offset("AllocationStart")
+        except LayoutError:
+            self.debug_size = 0x30 if self.ptr == 8 else 0x20
+        try:
+            self.pool_header_size = session.layouts.get("nt!_POOL_HEADER").size
+        except LayoutError:
+            self.pool_header_size = 16 if self.ptr == 8 else 8
+        self.tracker = 0x40 if self.ptr == 8 else 0x20
+        self.tags = {}  # raw ULONG tag -> tag text, or None when it does not look like a tag
+        self.codecs = {}  # memory class -> its MemoryCodec (memory_codec)
+
+
+def memory_consts(session):
+    return session.derived.get(("memory", "consts"), lambda: MemoryConsts(session))
+
+
+# The members of the memory classes a record needs, in MemoryCodec order.
+TAIL_FIELDS = ("m_BufferSize", "m_Pool", "m_pBuffer", "m_pLookaside", "m_Request", "m_Mdl", "m_Flags")
+
+
+class MemoryCodec(object):
+    """One memory class's layout facts, once per (session, class): its
+    ``layout``, ``size``, the precompiled struct of :data:`TAIL_FIELDS`,
+    ``inline`` (where an inline buffer starts: ALIGN(sizeof, MAA)) and
+    ``fixed`` (the m_ObjectSize of a fixed-size class, the same value)."""
+
+    def __init__(self, session, cls):
+        from wdfdbg.decoders.codec import FieldCodec
+        self.cls = cls
+        self.qualified = _wdf(cls)
+        self.layout = class_layout(session, cls)
+        self.size = self.layout.size
+        self.fields = FieldCodec(self.layout, TAIL_FIELDS)
+        self.inline = _align(self.size, memory_alignment(session))
+        self.origin = ORIGINS.get(cls)
+
+
+def memory_codec(session, cls):
+    """The session's :class:`MemoryCodec` for ``cls`` (kept with its
+    :class:`MemoryConsts`)."""
+    codecs = memory_consts(session).codecs
+    codec = codecs.get(cls)
+    if codec is None:
+        codec = codecs[cls] = MemoryCodec(session, cls)
+    return codec
+
+
 # -- pool headers ----------------------------------------------------------
 def pool_header_size(session):
-    try:
-        return session.layouts.get("nt!_POOL_HEADER").size
-    except LayoutError:
-        return 16 if session.target.pointer_size == 8 else 8
+    return memory_consts(session).pool_header_size
 
 
-def pool_header(session, address):
+def pool_header(session, address, hdr=None):
     """Decode the nt ``_POOL_HEADER`` at ``address`` when it looks like one:
     ``{address, tag, block_size, capacity, unit, pool_type}`` (capacity =
-    bytes after the header), else None."""
-    target = session.target
-    size = pool_header_size(session)
-    if address is None or address < 0:
+    bytes after the header), else None. ``hdr``: an object header whose
+    read window may already hold those bytes."""
+    c = memory_consts(session)
+    raw = _pool_header_bytes(session, c, address, hdr)
+    if raw is None:
         return None
-    try:
-        raw = target.read(address, size)
-    except ReadError:
+    ulong1, tag = _TWO_ULONGS.unpack_from(raw)
+    text = _tag_text(c, tag)
+    if text is None:
         return None
-    ulong1 = int.from_bytes(raw[0:4], "little")
-    tag = int.from_bytes(raw[4:8], "little")
-    if target.pointer_size == 8:
+    if c.ptr == 8:
         unit = 16
         block = (ulong1 >> 16) & 0xFF
         ptype = (ulong1 >> 24) & 0xFF
@@ -334,45 +405,96 @@ def pool_header(session, address):
         unit = 8
         block = (ulong1 >> 16) & 0x1FF
         ptype = (ulong1 >> 25) & 0x7F
-    chars = tag.to_bytes(4, "little")
-    printable = all(32 <= (c & 0x7F) < 127 for c in chars) and all(32 <= c < 127 for c in chars[:3])
-    if not printable:
+    return {"address": address, "tag": text, "block_size": block,
+            "capacity": block * unit - c.pool_header_size if block else None, "unit": unit, "pool_type": ptype}
+
+
+def _pool_header_bytes(session, c, address, hdr):
+    if address is None or address < 0:
         return None
-    return {"address": address, "tag": tag_string(tag & 0x7FFFFFFF), "block_size": block,
-            "capacity": block * unit - size if block else None, "unit": unit, "pool_type": ptype}
+    try:
+        if hdr is not None:
+            return object_bytes(session, hdr, address - hdr.address, c.pool_header_size)
+        return session.target.read(address, c.pool_header_size)
+    except ReadError:
+        return None
+
+
+def _tag_text(c, tag):
+    """A pool header's tag as text, or None when it does not look like a
+    tag (printable, the top bit aside); cached per value."""
+    try:
+        return c.tags[tag]
+    except KeyError:
+        chars = tag.to_bytes(4, "little")
+        printable = all(32 <= (ch & 0x7F) < 127 for ch in chars) and all(32 <= ch < 127 for ch in chars[:3])
+        text = c.tags[tag] = tag_string(tag & 0x7FFFFFFF) if printable else None
+        return text
+
+
+_TWO_ULONGS = struct.Struct("<II")
 
 
 def object_allocation_tag(session, hdr):
     """The pool tag of the allocation holding an object: FX_POOL_HEADER in
     front of the object (after any FxObjectDebugExtension), its Base, and
     the nt pool header in front of that. None for page-aligned (big pool)
-    allocations or when unreadable."""
-    target = session.target
-    try:
-        fph = session.layouts.get(_wdf("FX_POOL_HEADER"))
-        fph_size = fph.offset("AllocationStart")
-    except LayoutError:
-        fph_size = 2 * target.pointer_size
-    base = hdr.address
-    if (hdr.flags or 0) & fxt.FLAG_HAS_DEBUG:
-        try:
-            base -= session.layouts.get(_wdf("FxObjectDebugExtension")).offset("AllocationStart")
-        except LayoutError:
-            base -= 0x30 if target.pointer_size == 8 else 0x20
-    if base % target.page_size == 0:
+    allocations or when unreadable. Reads through the object's read window
+    when it holds those bytes (a tree walk's objects)."""
+    c = memory_consts(session)
+    alloc = _allocation_start(session, c, hdr)
+    if alloc is None:
         return None, None
-    header = base - fph_size
-    try:
-        alloc = target.read_pointer(header)
-    except ReadError:
-        return None, None
-    tracker = 0x40 if target.pointer_size == 8 else 0x20
-    if alloc not in (header, header - tracker):
-        return None, None
-    ph = pool_header(session, alloc - pool_header_size(session))
+    ph = pool_header(session, alloc - c.pool_header_size, hdr)
     if ph is None:
         return None, None
     return ph["tag"], ph
+
+
+def _allocation_start(session, c, hdr):
+    """Where the pool allocation holding ``hdr``'s object starts (its
+    FX_POOL_HEADER.Base, when that is right in front of it, with or without
+    a pool tracker), or None."""
+    base = hdr.address
+    if (hdr.flags or 0) & fxt.FLAG_HAS_DEBUG:
+        base -= c.debug_size
+    if base % c.page_size == 0:
+        return None
+    header = base - c.fph_size
+    try:
+        raw = object_bytes(session, hdr, header - hdr.address, c.ptr)
+    except ReadError:
+        return None
+    alloc = int.from_bytes(raw, "little")
+    if alloc != header and alloc != header - c.tracker:
+        return None
+    return alloc
+
+
+def _allocation_tag(session, c, hdr):
+    """:func:`object_allocation_tag`'s tag alone (the tree walk's path: no
+    pool header dict, and straight from the object's read window when it
+    holds the FX_POOL_HEADER and the pool header in front of the object)."""
+    data = hdr.data
+    if data is not None and not (hdr.flags or 0) & fxt.FLAG_HAS_DEBUG and hdr.address % c.page_size:
+        # header = address - fph_size; Base must be header (or header - tracker)
+        at = hdr.data_base - c.fph_size
+        if at >= 0 and at + c.ptr <= len(data):
+            alloc = int.from_bytes(data[at:at + c.ptr], "little")
+            header = hdr.address - c.fph_size
+            if alloc == header:
+                ph = at - c.pool_header_size
+                if ph >= 0:
+                    return _tag_text(c, _TWO_ULONGS.unpack_from(data, ph)[1])
+            elif alloc != header - c.tracker:
+                return None
+    alloc = _allocation_start(session, c, hdr)
+    if alloc is None:
+        return None
+    raw = _pool_header_bytes(session, c, alloc - c.pool_header_size, hdr)
+    if raw is None:
+        return None
+    return _tag_text(c, _TWO_ULONGS.unpack_from(raw)[1])
 
 
 def buffer_pool_tag(session, buf):
@@ -381,24 +503,20 @@ def buffer_pool_tag(session, buf):
     Base is itself right before the buffer, or the nt pool header right
     before the buffer. (None, None) for page-aligned (big) allocations,
     buffers inside an image, or when nothing plausible is there."""
+    c = memory_consts(session)
     target = session.target
-    if not buf or buf % target.page_size == 0 or target.module_of(buf) is not None:
+    if not buf or buf % c.page_size == 0 or target.module_of(buf) is not None:
         return None, None
-    try:
-        fph_size = session.layouts.get(_wdf("FX_POOL_HEADER")).offset("AllocationStart")
-    except LayoutError:
-        fph_size = 2 * target.pointer_size
-    fx = buf - fph_size
+    fx = buf - c.fph_size
     try:
         base = target.read_pointer(fx)
     except ReadError:
         base = None
-    tracker = 0x40 if target.pointer_size == 8 else 0x20
-    if base is not None and base in (fx, fx - tracker):
-        ph = pool_header(session, base - pool_header_size(session))
+    if base is not None and (base == fx or base == fx - c.tracker):
+        ph = pool_header(session, base - c.pool_header_size)
         if ph is not None and ph["block_size"]:
             return ph["tag"], ph
-    ph = pool_header(session, buf - pool_header_size(session))
+    ph = pool_header(session, buf - c.pool_header_size)
     if ph is not None and ph["block_size"]:
         return ph["tag"], ph
     return None, None
@@ -410,67 +528,106 @@ def empty_record():
             "read_only": None}
 
 
-def decode_memory(session, hdr, problems, handle=None, probe_buffer=True):
-    """The memory record of the WDFMEMORY whose header is ``hdr`` (contract
-    keys plus ``class``, ``class_source``, ``object``, ``handle``,
-    ``object_size``, ``paged``, ``tag_source``, ``buffer_capacity``,
-    ``request``, ``lookaside_kind``). Problems go to ``problems``.
+# What an object record's ``memory`` leaves out (report schema 1.1): the
+# object's own address, handle, class and size are the record's own keys.
+OBJECT_KEYS = ("class", "class_source", "object", "handle", "object_size")
+POOL_CLASSES = ("FxMemoryBufferFromPool", "FxMemoryPagedBufferFromPool", "FxMemoryBufferFromPoolLookaside",
+                "FxMemoryPagedBufferFromPoolLookaside")
+LOOKASIDE_CLASSES = ("FxMemoryBufferFromLookaside", "FxMemoryBufferFromPoolLookaside",
+                     "FxMemoryPagedBufferFromPoolLookaside")
 
-    ``probe_buffer`` checks that the buffer's first and last bytes are
-    readable (UNREADABLE if not). That touches the buffer's pages, a
-    debugger round trip each, so a whole-tree walk leaves it off and the
-    single-object commands keep it on."""
+
+def _tail(session, hdr, codec):
+    """(values of TAIL_FIELDS, first unreadable address or None, whether
+    m_BufferSize was readable): the class's members from the header's read
+    window or one read of the class, else as much as a partial read gives."""
+    try:
+        data = object_bytes(session, hdr, 0, codec.size)
+        return codec.fields.unpack(data), None, codec.fields.present[0]
+    except ReadError:
+        pass
+    rec, bad = read_record_partial(session, codec.qualified, hdr.address)  # ReadError: nothing readable
+    return tuple(rec.get(n) for n in TAIL_FIELDS), bad, "m_BufferSize" in rec
+
+
+def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=False):
+    """The memory record of the WDFMEMORY whose header is ``hdr``: the
+    contract keys (buffer, length, origin, pool_tag, lookaside, mdl,
+    read_only) plus ``paged``, ``tag_source``, ``buffer_capacity``,
+    ``lookaside_kind``, ``lookaside_handle``, ``request``, ``flags``, and,
+    unless ``lean``, the object's own facts (:data:`OBJECT_KEYS`: ``class``,
+    ``class_source``, ``object``, ``handle``, ``object_size``), which an
+    object record already carries. Problems go to ``problems``.
+
+    The class's members come from one precompiled struct over the header's
+    read window (:class:`MemoryCodec`). ``probe_buffer`` checks that the
+    buffer's first and last bytes are readable (UNREADABLE if not). That
+    touches the buffer's pages, a debugger round trip each, so a whole-tree
+    walk leaves it off and the single-object commands keep it on."""
     target = session.target
-    cls, source = memory_class(session, hdr)
-    out = empty_record()
+    cls = hdr.cls
+    if cls in ORIGINS:
+        source = hdr.cls_source
+    else:
+        cls, source = memory_class(session, hdr)
     address = hdr.address
-    out.update({"class": cls, "class_source": source, "object": hx(address),
-                "handle": hx(handle if handle is not None else handle_of(address, target.pointer_size, hdr.object_size)),
-                "object_size": hdr.object_size, "paged": None, "tag_source": None, "buffer_capacity": None,
-                "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None})
+    if lean:
+        out = {"buffer": None, "length": None, "origin": None, "pool_tag": None, "lookaside": None, "mdl": None,
+               "read_only": None, "paged": None, "tag_source": None, "buffer_capacity": None,
+               "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None}
+    else:
+        out = {"buffer": None, "length": None, "origin": None, "pool_tag": None, "lookaside": None, "mdl": None,
+               "read_only": None, "class": cls, "class_source": source, "object": hx(address),
+               "handle": hx(handle if handle is not None else handle_of(address, target.pointer_size, hdr.object_size)),
+               "object_size": hdr.object_size, "paged": None, "tag_source": None, "buffer_capacity": None,
+               "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None}
     if cls is None:
         return out
-    out["origin"] = ORIGINS.get(cls)
-    what = "WDFMEMORY 0x%x (%s)" % (address, cls)
+    c = session.derived.get(("memory", "consts"), lambda: MemoryConsts(session))
+    codec = c.codecs.get(cls) or memory_codec(session, cls)
+    out["origin"] = codec.origin
+    data = hdr.data
+    start = hdr.data_base
     try:
-        rec, bad = read_record_partial(session, _wdf(cls), address)
+        if data is not None and start + codec.size <= len(data):  # the header's read brought the class
+            (bs, pool, pbuffer, la, request, mdl, flags), bad, has_length = (
+                codec.fields.unpack(data, start), None, codec.fields.present[0])
+        else:
+            (bs, pool, pbuffer, la, request, mdl, flags), bad, has_length = _tail(session, hdr, codec)
     except ReadError as e:
-        problems.add("UNREADABLE", e.address, "%s is unreadable" % what)
+        problems.add("UNREADABLE", e.address, "%s is unreadable" % _what(address, cls))
         return out
     if bad is not None:
-        problems.add("UNREADABLE", bad, "%s: part of the object is unreadable" % what)
-    bs = rec.get("m_BufferSize")
+        problems.add("UNREADABLE", bad, "%s: part of the object is unreadable" % _what(address, cls))
     out["length"] = bs
     out["read_only"] = False
-    maa = memory_alignment(session)
     buf = None
     if cls in INLINE:
-        buf = address + inline_offset(session, cls)
+        inline = codec.inline
+        buf = address + inline
         if bs is not None and hdr.object_size is not None:
-            want = inline_offset(session, cls) + _align(bs, maa)
+            want = inline + _align(bs, c.maa)
             if hdr.object_size != want:
                 problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: an inline buffer of 0x%x bytes at +0x%x needs m_ObjectSize 0x%x, the object says 0x%x" % (
-                    what, bs, inline_offset(session, cls), want, hdr.object_size))
-            out["buffer_capacity"] = max(0, hdr.object_size - inline_offset(session, cls))
-    elif cls in ("FxMemoryBufferFromPool", "FxMemoryPagedBufferFromPool", "FxMemoryBufferFromPoolLookaside",
-                 "FxMemoryPagedBufferFromPoolLookaside"):
-        buf = rec.get("m_Pool")
+                    _what(address, cls), bs, inline, want, hdr.object_size))
+            out["buffer_capacity"] = max(0, hdr.object_size - inline)
+    elif cls in POOL_CLASSES:
+        buf = pool
     elif cls in ("FxMemoryBufferPreallocated", "FxRequestMemory"):
-        buf = rec.get("m_pBuffer")
+        buf = pbuffer
     out["buffer"] = px(buf)
     out["paged"] = cls in PAGED or bool((hdr.flags or 0) & PASSIVE_FLAGS == PASSIVE_FLAGS and cls in ORIGINS and
                                          ORIGINS[cls] in ("pool", "pool-lookaside"))
-    la = rec.get("m_pLookaside")
-    if cls in ("FxMemoryBufferFromLookaside", "FxMemoryBufferFromPoolLookaside", "FxMemoryPagedBufferFromPoolLookaside"):
+    if cls in LOOKASIDE_CLASSES:
         out["lookaside"] = px(la)
         lb = read_lookaside_base(session, la) if la else None
         if lb is None:
             if not la:
-                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside is NULL" % what)
+                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside is NULL" % _what(address, cls))
             elif not target.is_readable(la, 1):
-                problems.add("UNREADABLE", la, "%s: its lookaside 0x%x is unreadable" % (what, la))
+                problems.add("UNREADABLE", la, "%s: its lookaside 0x%x is unreadable" % (_what(address, cls), la))
             else:
-                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside 0x%x is not a WDFLOOKASIDE" % (what, la))
+                problems.add("LOOKASIDE_INCONSISTENT", address, "%s: m_pLookaside 0x%x is not a WDFLOOKASIDE" % (_what(address, cls), la))
         else:
             out["pool_tag"] = lb["pool_tag"]
             out["tag_source"] = "lookaside"
@@ -480,15 +637,14 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True):
             if la_cls == "FxPagedLookasideListFromPool":
                 out["paged"] = True
     if cls == "FxRequestMemory":
-        out["mdl"] = px(rec.get("m_Mdl"))
-        out["request"] = px(rec.get("m_Request"))
-        flags = rec.get("m_Flags")
+        out["mdl"] = px(mdl)
+        out["request"] = px(request)
         out["flags"] = flags
         out["read_only"] = bool((flags or 0) & IFX_MEMORY_FLAG_READ_ONLY)
     # pool tag: the nt pool block holding the buffer (the object's own block
     # for inline buffers); none for big (page-aligned), image or mapped buffers
     if cls in INLINE:
-        tag, ph = object_allocation_tag(session, hdr)
+        tag = _allocation_tag(session, c, hdr)
         if tag:
             out["pool_tag"], out["tag_source"] = tag, "object-allocation"
         elif cls == "FxMemoryBuffer":
@@ -500,24 +656,28 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True):
         if tag:
             out["pool_tag"], out["tag_source"] = tag, "pool-header"
             out["buffer_capacity"] = ph["capacity"]
-            if ORIGINS[cls] == "pool" and bs and ph["capacity"] is not None and ph["capacity"] < bs:
+            if codec.origin == "pool" and bs and ph["capacity"] is not None and ph["capacity"] < bs:
                 problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0x%x is past the end of its pool block at 0x%x ('%s', 0x%x usable bytes)" % (
-                    what, bs, ph["address"], ph["tag"], ph["capacity"]))
+                    _what(address, cls), bs, ph["address"], ph["tag"], ph["capacity"]))
     else:
         out["pool_tag"], out["tag_source"] = None, None
     # sanity of buffer and length
     if bs == 0:
-        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0 (WdfMemoryCreate rejects a 0-byte buffer)" % what)
+        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0 (WdfMemoryCreate rejects a 0-byte buffer)" % _what(address, cls))
     elif bs is not None and bs > MAX_SANE_LENGTH:
-        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0x%x cannot be right" % (what, bs))
-    if cls not in INLINE and cls in ORIGINS and ORIGINS[cls] is not None and not buf and "m_BufferSize" in rec:
-        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: its buffer pointer is NULL (length 0x%x)" % (what, bs or 0))
+        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: length 0x%x cannot be right" % (_what(address, cls), bs))
+    if cls not in INLINE and codec.origin is not None and not buf and has_length:
+        problems.add("MEMORY_OUT_OF_BOUNDS", address, "%s: its buffer pointer is NULL (length 0x%x)" % (_what(address, cls), bs or 0))
     elif probe_buffer and buf and bs and bs <= MAX_SANE_LENGTH:
         for probe in (buf, buf + bs - 1):
             if not target.is_readable(probe, 1):
-                problems.add("UNREADABLE", probe, "%s: its buffer 0x%x (0x%x bytes) is unreadable at 0x%x" % (what, buf, bs, probe))
+                problems.add("UNREADABLE", probe, "%s: its buffer 0x%x (0x%x bytes) is unreadable at 0x%x" % (_what(address, cls), buf, bs, probe))
                 break
     return out
+
+
+def _what(address, cls):
+    return "WDFMEMORY 0x%x (%s)" % (address, cls)
 
 
 # -- request buffers (offset handles) ---------------------------------------

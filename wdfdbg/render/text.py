@@ -120,21 +120,47 @@ def driver_header(d, m=PLAIN):
 
 
 def driver_summary(nodes, m=PLAIN):
-    by_type = {}
-    by_origin = {}
+    counts = SummaryCounts()
     for n in nodes:
+        counts.add(n)
+    return counts.table(m)
+
+
+class SummaryCounts(object):
+    """A driver summary's figures, added up one node at a time: objects per
+    WDF type, WDFMEMORY objects and bytes per origin."""
+
+    __slots__ = ("by_type", "by_origin", "objects")
+
+    def __init__(self):
+        self.by_type = {}
+        self.by_origin = {}
+        self.objects = 0
+
+    def add(self, n):
+        self.objects += 1
         t = n.wdf_type or "FX_TYPE 0x%x" % (n.header.fx_type or 0)
-        by_type[t] = by_type.get(t, 0) + 1
+        self.by_type[t] = self.by_type.get(t, 0) + 1
         if n.memory:
             o = n.memory.get("origin") or "?"
-            cnt, total = by_origin.get(o, (0, 0))
-            by_origin[o] = (cnt + 1, total + (n.memory.get("length") or 0))
-    out = [tabulate(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0])), headers=["type", "objects"])]
-    if by_origin:
-        rows = [(o, c, b) for o, (c, b) in sorted(by_origin.items())]
-        rows.append(("total", sum(r[1] for r in rows), sum(r[2] for r in rows)))
-        out.append(tabulate(rows, headers=["memory origin", "objects", "bytes"]))
-    return m.text("\n\n".join(out))
+            cnt, total = self.by_origin.get(o, (0, 0))
+            self.by_origin[o] = (cnt + 1, total + (n.memory.get("length") or 0))
+
+    def merge(self, other):
+        self.objects += other.objects
+        for t, c in other.by_type.items():
+            self.by_type[t] = self.by_type.get(t, 0) + c
+        for o, (c, b) in other.by_origin.items():
+            cnt, total = self.by_origin.get(o, (0, 0))
+            self.by_origin[o] = (cnt + c, total + b)
+
+    def table(self, m=PLAIN):
+        out = [tabulate(sorted(self.by_type.items(), key=lambda kv: (-kv[1], kv[0])), headers=["type", "objects"])]
+        if self.by_origin:
+            rows = [(o, c, b) for o, (c, b) in sorted(self.by_origin.items())]
+            rows.append(("total", sum(r[1] for r in rows), sum(r[2] for r in rows)))
+            out.append(tabulate(rows, headers=["memory origin", "objects", "bytes"]))
+        return m.text("\n\n".join(out))
 
 
 def problems_table(problems, m=PLAIN):

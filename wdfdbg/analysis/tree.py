@@ -1,0 +1,270 @@
+"""The memtree analysis as a stream: walk -> decode -> annotate -> emit -> drop.
+
+:class:`TreeAnalysis` plans the walk (driver selection, root resolution,
+the scan fallback when the driver list cannot be read), then walks each
+tree below its root one object at a time (``objects.for_each_object``),
+annotates the object (memory, lookaside, MDLs, contexts), applies the
+per-object triage rule, attaches the problems found inside it so far, and
+hands it to a *sink* (a renderer) which writes its record out; nothing
+keeps the node after that. What stays, per object, is compact:
+
+* the walk's cycle check: a bitmap per page of the objects seen (about 10
+  bytes an object, ``decoders.codec.AddressSet``), for the walk in progress;
+* the problem index (``analysis.assign``): 16 bytes an object;
+* the lookaside join (``decoders.annotate``): address and length of each
+  memory object allocated from a lookaside (16 bytes each, those only);
+* the leak counters (``analysis.triage``): one entry per parent of WDFMEMORY;
+* the sinks' aggregates: per-driver and per-type counts and bytes.
+
+Facts known only after an object's record left, and how they reach the
+output (the second pass over compact state): problems found later inside an
+emitted object (``analysis.late``: emission number -> (driver slot,
+problems, object address), from :class:`~wdfdbg.analysis.assign.ProblemAssigner`),
+and the ``allocated`` list of a lookaside whose memory objects came after it
+(``analysis.grown``: emission number -> (lookaside address, the whole list)). A JSON document patches those records
+when it copies its spooled records out; a JSONL stream writes them as later
+lines; the text tree lists late problems in its problem table.
+
+A sink has ``begin(analysis)``, ``walk(driver, grouped)`` (a tree starts;
+``grouped``: its nodes come from a scan, not in one driver's tree),
+``node(node, seq)`` (``seq``: the emission number, 0-based),
+``walk_end()`` and ``end(analysis)`` (after triage and the late matching).
+:func:`collect` is the same analysis into a list (the non-streamed form,
+for callers that want every node).
+"""
+
+from wdfdbg import command
+from wdfdbg.analysis.assign import ProblemAssigner
+from wdfdbg.analysis.problems import WARNING, ProblemLog
+from wdfdbg.analysis.triage import Triage
+from wdfdbg.decoders import drivers as drv
+from wdfdbg.decoders import objects as fxo
+from wdfdbg.decoders.annotate import Annotator
+from wdfdbg.decoders.handles import decode_handle, decode_handle_or_address
+from wdfdbg.errors import UsageError
+
+
+class TreeOptions(object):
+    """What to walk: ``root`` (handle, address or driver name), ``driver``
+    (name filter), ``handle``, ``address``, ``depth``, ``max_objects``,
+    ``contexts`` (read context headers)."""
+
+    __slots__ = ("root", "driver", "handle", "address", "depth", "max_objects", "contexts")
+
+    def __init__(self, root=None, driver=None, handle=None, address=None, depth=None, max_objects=fxo.MAX_OBJECTS,
+                 contexts=True):
+        self.root = root
+        self.driver = driver
+        self.handle = handle
+        self.address = address
+        self.depth = depth
+        self.max_objects = max_objects
+        self.contexts = contexts
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(getattr(args, "root", None), getattr(args, "driver", None), getattr(args, "handle", None),
+                   getattr(args, "address", None), getattr(args, "depth", None),
+                   getattr(args, "max_objects", None) or fxo.MAX_OBJECTS, not getattr(args, "no_contexts", False))
+
+
+class TreeAnalysis(object):
+    """One memtree analysis of a session (see the module docstring)."""
+
+    def __init__(self, session, options, lean=True):
+        self.session = session
+        self.options = options
+        self.problems = ProblemLog()
+        self.drivers = []
+        self.walks = []          # (root address, DriverInfo or None)
+        self.scanned = None      # the scan's nodes when it stood in for the driver list
+        self.count = 0
+        self.late = {}
+        self.grown = {}
+        self.globals_table = []  # driver slot -> FX_DRIVER_GLOBALS address (the problem index's slots)
+        self._slots = {}
+        self._lean = lean
+        self._planned = False
+
+    # -- planning ------------------------------------------------------------
+    def plan(self):
+        """Resolve drivers and roots (UsageError for a bad ROOT or --driver)."""
+        if self._planned:
+            return self
+        self._planned = True
+        opts, problems = self.options, self.problems
+        self.drivers = list(drv.for_each_driver(self.session, problems))
+        root, only = self._resolve_root()
+        if root is not None:
+            self.walks = [(root, None)]
+        elif not self.drivers and not (opts.handle or opts.address or opts.root):
+            scan = _scan_fallback(self.session, problems)
+            if scan is not None:
+                self.drivers, nodes = scan
+                if opts.depth is not None:  # a scan's nodes are not walked with show_depth
+                    nodes = [n for n in nodes if n.depth <= opts.depth]
+                self.scanned = nodes
+        else:
+            if only and not any((d.name or "").lower() == only.lower() for d in self.drivers):
+                raise UsageError("no KMDF driver named %r (drivers: %s)" % (
+                    only, ", ".join(d.label() for d in self.drivers) or "none"))
+            for d in self.drivers:
+                if only and (d.name or "").lower() != only.lower():
+                    continue
+                self.walks.append((d.driver, d))
+        return self
+
+    def _resolve_root(self):
+        """(root address or None, driver filter or None)."""
+        opts, problems, drivers = self.options, self.problems, self.drivers
+        target = self.session.target
+        if opts.handle:
+            dh = decode_handle(target, command.parse_int(opts.handle, "--handle"))
+            if dh.problem:
+                problems.add("BAD_HANDLE", dh.field, dh.problem)
+                return None, None
+            return dh.object, None
+        if opts.address:
+            return command.parse_int(opts.address, "--address"), None
+        if opts.root:
+            for d in drivers:
+                if d.name and d.name.lower() == opts.root.lower():
+                    return None, d.name
+            try:
+                v = command.parse_int(opts.root, "ROOT")
+            except UsageError:
+                raise UsageError("ROOT %r is neither a KMDF driver name (drivers: %s) nor a handle or address"
+                                 % (opts.root, ", ".join(d.label() for d in drivers) or "none found"))
+            dh = decode_handle_or_address(target, v)
+            if dh.problem:
+                problems.add("BAD_HANDLE", dh.field, dh.problem)
+                return None, None
+            return dh.object, None
+        return None, opts.driver
+
+    # -- the stream ----------------------------------------------------------
+    def run(self, sink):
+        """Walk, annotate and hand every object to ``sink``; returns self."""
+        self.plan()
+        session, problems, opts = self.session, self.problems, self.options
+        self.annotator = Annotator(session, problems, contexts=opts.contexts, lean=self._lean)
+        self.triage = Triage(session, self.drivers, problems)
+        self.assigner = ProblemAssigner(problems)
+        self._lookaside_seq = {}
+        self._interrupt = session.target.check_interrupt if session.target.interrupt_check is not None else None
+        sink.begin(self)
+        names = drv.driver_names(self.drivers)
+        if self.scanned is not None:
+            sink.walk(None, True)
+            types = {}
+            for node in self.scanned:
+                types[node.address] = self._emit(node, sink, types.get(node.parent))
+            sink.walk_end()
+            self.scanned = None
+        limit = opts.max_objects
+        for root, d in self.walks:
+            if self.count >= limit:
+                break
+            if d is not None and not d.driver:
+                problems.add("UNREADABLE", d.globals, "driver %s: FX_DRIVER_GLOBALS.Driver is not readable" % d.label())
+                continue
+            sink.walk(d, False)
+            path = []  # (address, type) of the current node's ancestors, by depth
+            emit = self._emit
+            for node in fxo.for_each_object(session, root, problems, names, max_objects=max(1, limit - self.count),
+                                            show_depth=opts.depth):
+                depth = node.depth
+                if len(path) > depth:
+                    del path[depth:]
+                parent_type = path[-1][1] if path and path[-1][0] == node.parent else None
+                path.append((node.address, emit(node, sink, parent_type)))
+            sink.walk_end()
+        self.annotator.finish()
+        self.triage.finish()
+        self.late = self.assigner.finish()
+        for la in sorted(self.annotator.grown):
+            seq = self._lookaside_seq.get(la)
+            if seq is not None:
+                self.grown[seq] = (la, self.annotator.allocated(la))
+        sink.end(self)
+        return self
+
+    def _emit(self, node, sink, parent_type):
+        """Annotate, triage, assign problems, hand over; returns the node's
+        WDF type (its children's parent type)."""
+        if self._interrupt is not None:
+            self._interrupt()
+        self.annotator.node(node)
+        wdf_type = node.wdf_type
+        self.triage.node(node, parent_type, wdf_type)
+        seq = self.count
+        if node.lookaside is not None:
+            self._lookaside_seq[node.address] = seq
+        g = node.header.globals
+        slot = self._slots.get(g)
+        if slot is None:
+            slot = self.slot(g)
+        self.assigner.assign(node, seq, slot)
+        sink.node(node, seq)
+        self.count = seq + 1
+        return wdf_type
+
+    def slot(self, globals_addr):
+        """A small number for a driver's globals (the problem index keeps it)."""
+        s = self._slots.get(globals_addr)
+        if s is None:
+            s = self._slots[globals_addr] = len(self.globals_table)
+            self.globals_table.append(globals_addr)
+        return s
+
+
+
+def _scan_fallback(session, problems):
+    try:
+        from wdfdbg.decoders.scan import scan_objects
+    except ImportError:
+        return None
+    # A driver list that a dump did not capture is missing data, not a broken
+    # structure: with the scan standing in, it is a warning.
+    for p in problems:
+        if p.code == "UNREADABLE":
+            p.severity = WARNING
+            p.message += " (not captured in this source; objects were found by scanning instead)"
+    problems.add("SCAN_FALLBACK", None, "the driver list could not be read: objects were found by scanning memory")
+    session.notes.append("objects found by scanning memory (no driver list)")
+    return scan_objects(session, problems)
+
+
+class ListSink(object):
+    """Keeps every node (the non-streamed form); :meth:`end` puts the late
+    facts into the nodes."""
+
+    def __init__(self):
+        self.nodes = []
+
+    def begin(self, analysis):
+        pass
+
+    def walk(self, driver, grouped):
+        pass
+
+    def node(self, node, seq):
+        self.nodes.append(node)
+
+    def walk_end(self):
+        pass
+
+    def end(self, analysis):
+        index = dict((id(p), i) for i, p in enumerate(analysis.problems.items))
+        for seq, (_slot, late, _address) in analysis.late.items():
+            node = self.nodes[seq]
+            node.problems = sorted(list(node.problems) + late, key=lambda p: index[id(p)])
+        for seq, (_address, allocated) in analysis.grown.items():
+            self.nodes[seq].lookaside["allocated"] = allocated
+
+
+def collect(session, options, lean=True):
+    """The analysis into a list: ``(drivers, nodes, problems)``."""
+    sink = ListSink()
+    a = TreeAnalysis(session, options, lean=lean).run(sink)
+    return a.drivers, sink.nodes, a.problems

@@ -1,0 +1,42 @@
+"""The memusage text: one table per grouping (driver, pool tag, origin,
+class) with a total row, the lookaside lists with what they hold, then the
+problems (``analysis/usage.py`` makes the tables)."""
+
+from wdfdbg.render import text as txt
+
+NONE_LABEL = "-"
+TITLES = [("by_driver", "driver"), ("by_pool_tag", "pool tag"), ("by_origin", "origin"), ("by_class", "class")]
+
+
+def render_text(session, usage, objects, problems, m):
+    """``usage``: the tables; ``objects``: how many objects were walked."""
+    from wdfdbg.memory import Link, link_table  # the tables with links, as `memory` lays them out
+    out = [txt.source_line(session, m)]
+    for n in session.notes:
+        out.append(m.text("note: %s" % n))
+    total = usage["total"]
+    if not total["objects"]:
+        out.append("")
+        out.append(m.text("No WDFMEMORY objects found (%d object(s) walked)." % objects))
+    for key, title in TITLES:
+        rows = [(r["key"], r["objects"], r["bytes"], "0x%x" % r["bytes"]) for r in usage[key]]
+        if not rows:
+            continue
+        rows.append(("total", total["objects"], total["bytes"], "0x%x" % total["bytes"]))
+        out.append("")
+        out.append(link_table(m, rows, headers=[title, "objects", "bytes", "hex"]))
+    if usage["lookasides"]:
+        rows = []
+        for r in usage["lookasides"]:
+            h = r["handle"]
+            label = "WDFLOOKASIDE %s" % (h or r["address"])
+            rows.append((r["driver"] or NONE_LABEL, Link(label, m.lookaside_link(label, int(h, 16))) if h else label,
+                         r["kind"] or "?", r["pool_tag"] or "?", txt.size_str(r["buffer_size"]), r["allocated"],
+                         r["allocated_bytes"], r["free_entries"] if r["free_entries"] is not None else "?",
+                         "?" if r["hit_rate"] is None else "%d%%" % int(r["hit_rate"] * 100)))
+        out.append("")
+        out.append(link_table(m, rows, headers=["driver", "lookaside", "kind", "tag", "buffer size", "allocated",
+                                                "bytes", "free", "hit rate"]))
+    out.append("")
+    out.append(txt.problems_table(list(problems), m))
+    return "\n".join(out)
