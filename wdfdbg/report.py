@@ -6,9 +6,10 @@ loaded from outside the file), drawn from ``memtree --json``.
 
 SOURCE is a snapshot, a kernel dump, or a saved ``wdfdbg.report/1`` report
 (``memtree --json`` or ``--jsonl`` output, gzip or not). The page embeds that
-report (as the ``--json`` document) and shows the triage headline, the source and what it can show, the object tree
-per driver (searchable, collapsible), a treemap of bytes, the per-driver
-tables and the problems. See docs/report-html.md.
+report (as the ``--json`` document) and shows the triage headline, the
+source and what it can show, the object tree per driver (searchable,
+collapsible), a treemap of bytes, the per-driver tables and the problems.
+See docs/report-html.md.
 """
 
 import sys
