@@ -561,6 +561,31 @@ def test_jsonl_reader_refuses_what_is_not_a_stream(text, why):
     assert msg.startswith("x.jsonl: ") and why in msg and "\n" not in msg, msg
 
 
+def test_saved_reports_that_are_fifos_or_corrupt_gzip_are_one_line(tmp_path):
+    """A FIFO named as a saved report is refused, not opened (it would block
+    for ever); a gzip stream corrupt in the middle is one line, not zlib's
+    exception."""
+    text = memtree_jsonl(fixture("typical", "wdfsnap.json.gz")).encode()
+    packed = bytearray(gzip.compress(text * 4))
+    mid = len(packed) // 2
+    packed[mid:mid + 64] = bytes(range(64))
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(bytes(packed))
+    sources = [str(bad)]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(str(tmp_path / "pipe.json"))
+        sources.append(str(tmp_path / "pipe.json"))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("WDFDBG_DEBUG", None)
+    for src in sources:
+        for argv in (["report", src, "-o", str(tmp_path / "out.html")], ["diff", src, src]):
+            p = subprocess.run([sys.executable, "-m", "wdfdbg.cli"] + argv, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=60)
+            err = p.stderr.decode().strip()
+            assert p.returncode == 2 and len(err.splitlines()) == 1 and "internal error" not in err, (argv, err)
+            assert err.startswith("wdfdbg: error: %s: " % src), err
+
+
 def test_same_input_same_page(tmp_path, typical):
     _, again = make_report(fixture("typical", "wdfsnap.json.gz"), tmp_path / "again.html")
     assert open(again, "rb").read() == open(typical, "rb").read()

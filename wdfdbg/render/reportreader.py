@@ -27,6 +27,7 @@ unparsed tail has doubled, which keeps the work linear.
 import json
 import re
 import tempfile
+import zlib
 
 from wdfdbg.errors import InputError
 
@@ -390,13 +391,12 @@ _JSONL_START = re.compile(r'\s*\{\s*"record"\s*:\s*"report"')
 
 
 def _open_text(path):
-    """(raw file, text stream) of a plain or gzip file."""
+    """(raw file, text stream) of a plain or gzip regular file (a FIFO or a
+    device is refused: ``sources/inputfile.py``)."""
     import gzip
     import io
-    try:
-        raw = open(path, "rb")
-    except OSError as e:
-        raise InputError("%s: cannot open: %s" % (path, e.strerror or e))
+    from wdfdbg.sources.inputfile import open_input
+    raw, _ = open_input(path)
     head = raw.read(2)
     raw.seek(0)
     stream = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
@@ -419,7 +419,7 @@ def read_file(path, on_key, on_object, chunk=1 << 20, tee=None):
                     cls = JsonlReader if _JSONL_START.match(piece) else ReportReader
                     reader = cls(on_key, on_object, what=path, tee=tee)
                 reader.write(piece)
-        except (OSError, EOFError, UnicodeDecodeError) as e:
+        except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # zlib.error: a corrupt gzip stream
             raise InputError("%s: cannot read: %s" % (path, e))
         if reader is None:
             reader = ReportReader(on_key, on_object, what=path, tee=tee)
@@ -433,13 +433,18 @@ def report_format(path):
     like a ``memtree --jsonl`` stream (its report line), gzip or not; else
     None."""
     import gzip
+    from wdfdbg.sources.inputfile import open_input
     try:
-        with open(path, "rb") as f:
+        f, _ = open_input(path)  # regular files only: a FIFO would block here (the source's reader refuses it)
+    except InputError:
+        return None
+    try:
+        with f:
             head = f.read(512)
             if head[:2] == b"\x1f\x8b":
                 f.seek(0)
                 head = gzip.GzipFile(fileobj=f).read(512)
-    except (OSError, EOFError):
+    except (OSError, EOFError, ValueError, zlib.error):
         return None
     text = head.decode("utf-8", "replace").lstrip()
     if not text.startswith("{") or '"wdfdbg.report/1"' not in text[:200]:
