@@ -16,7 +16,11 @@ then prints
   process: multiprocessing re-runs a main *script* in every forkserver or
   spawn child, which would be measured instead.
 
-    python benchmarks/bench_batch.py [--inputs 500] [--overhead 60] [--big 0] [--no-dask]
+* with ``--rss N``: the peak resident memory of one worker (forked from the
+  warmed parent, as the local engine starts it) analysing an N-object
+  snapshot, next to ``memtree --jsonl`` alone on the same file.
+
+    python benchmarks/bench_batch.py [--inputs 500] [--overhead 60] [--big 0] [--no-dask] [--rss 150000]
 
 ``--big N`` adds the generator's one N-object snapshot (run with
 ``--timeout 5``, it costs every engine 5 s).
@@ -100,15 +104,48 @@ def print_overhead(list_file):
     sys.stdout.flush()
 
 
+def print_rss(path, objects):
+    """Peak RSS of one forked worker on ``path``, and of ``memtree --jsonl``
+    alone (call it from a ``python -c`` process: RUSAGE_CHILDREN then holds
+    only the processes measured)."""
+    import resource
+    from wdfdbg.batch.isolate import Settings, run_many
+    import wdfdbg.batch.warm  # noqa: F401  (the local engine's parent is warmed before it forks)
+    rec = next(run_many([path], Settings(timeout=600, memory_cap=0), jobs=1, method="fork"))
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as null:
+        proc = subprocess.Popen([sys.executable, "-m", "wdfdbg", "memtree", path, "--jsonl"], env=env(), stdout=null,
+                                stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(proc.pid, 0)  # this child's own figures
+        proc.returncode = 0
+    alone_s = time.perf_counter() - t0
+    print("worker on a %s-object snapshot: status %s, %s objects recorded, %.1f s, peak RSS %.1f MB "
+          "(memtree --jsonl alone, a fresh interpreter: %.1f s, peak RSS %.1f MB)"
+          % ("{:,}".format(objects), rec["status"], "{:,}".format((rec["summary"] or {}).get("objects") or 0),
+             rec["elapsed_s"], worker, alone_s, usage.ru_maxrss / 1024.0))
+    sys.stdout.flush()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--inputs", type=int, default=500)
     p.add_argument("--overhead", type=int, default=60, help="inputs used for the isolation overhead")
     p.add_argument("--big", type=int, default=0, help="add one snapshot of this many objects")
     p.add_argument("--no-dask", action="store_true")
+    p.add_argument("--rss", type=int, default=0, metavar="N", help="peak RSS of a worker on an N-object snapshot")
     args = p.parse_args(argv)
     top = tempfile.mkdtemp(prefix="wdfdbg-bench-batch-")
     try:
+        if args.rss:
+            from wdfdbg.testing import build
+            from wdfdbg.testing.corpus import snapshot_bytes
+            big = os.path.join(top, "rss.wdfsnap.json.gz")
+            with open(big, "wb") as f:
+                f.write(snapshot_bytes(build("bulk", n_objects=args.rss)))
+            code = "import sys; sys.path.insert(0, %r); import bench_batch; bench_batch.print_rss(%r, %d)" % (
+                HERE, big, args.rss)
+            subprocess.run([sys.executable, "-c", code], env=env(), check=False)
         folder = os.path.join(top, "corpus")
         t0 = time.perf_counter()
         entries = generate(folder, n=args.inputs, big_objects=args.big)

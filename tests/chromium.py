@@ -203,7 +203,7 @@ class Page(object):
     def press(self, key, code=None, text=None):
         """A key press as the user makes it (keyDown then keyUp)."""
         codes = {"ArrowDown": 40, "ArrowUp": 38, "ArrowLeft": 37, "ArrowRight": 39, "Enter": 13, "Home": 36,
-                 "End": 35, "Escape": 27}
+                 "End": 35, "Escape": 27, "Tab": 9, " ": 32}
         params = {"type": "keyDown", "key": key, "code": code or key,
                   "windowsVirtualKeyCode": codes.get(key, 0)}
         if text:

@@ -135,7 +135,7 @@ def test_the_x64_triage_dump_drivers_hold_its_39_objects(acceptance):
     assert counts["AmdPPM"] == 21 and counts["USBXHCI"] == 8
     amd = [d for d in rec["drivers"] if d["name"] == "AmdPPM"][0]
     assert amd["kmdf_version"] == "1.15"  # from the dump's KMDF driver table
-    assert rec["source"] == {"kind": "minidump", "arch": "x64", "os_build": 19041, "dump_type": 4, "origin": "dump"}
+    assert rec["source"] == {"kind": "minidump", "arch": "x64", "os_build": 19041, "dump_type": "triage", "origin": "dump"}
     assert rec["bugcheck"]["code"] == "0x1000007e"
     assert rec["signature"] == "0x7E/ACCESS_VIOLATION/AmdPPM/1.15/-"
 

@@ -8,131 +8,222 @@ import random
 
 import pytest
 
-from conftest import FIXTURES
-from wdfdbg.batch.report_stream import ReportStream
+from conftest import DUMPS, FIXTURES
+from wdfdbg.batch.report_stream import LineStream
 from wdfdbg.batch.signature import Focus, signature
 from wdfdbg.errors import UsageError
 
 
-# -- the report stream ---------------------------------------------------------
+# -- the JSONL stream ------------------------------------------------------------
 def _stream(text, pieces):
-    fields, objects = {}, []
-    s = ReportStream(fields.__setitem__, objects.append)
+    lines = []
+    s = LineStream(lines.append)
     pos = 0
     for n in pieces:
         s.feed(text[pos:pos + n])
         pos += n
     s.feed(text[pos:])
-    return s.close(), fields, objects
+    return s.close(), lines
 
 
-def _report_text():
+def _jsonl_text(name="typical"):
     from wdfdbg.batch.analyse import run_command
     from wdfdbg import memtree
     parts = []
-    code, _, exc = run_command(memtree.main, [os.path.join(FIXTURES, "typical.wdfsnap.json.gz"), "--json"], parts.append)
-    assert code == 0 and exc is None
+    code, _, exc = run_command(memtree.main, [os.path.join(FIXTURES, name + ".wdfsnap.json.gz"), "--jsonl"],
+                               parts.append)
+    assert code in (0, 1) and exc is None
     return "".join(parts)
 
 
-def test_stream_gives_every_member_and_object_whatever_the_pieces():
-    text = _report_text()
-    doc = json.loads(text)
+def test_stream_gives_every_line_whatever_the_pieces():
+    text = _jsonl_text()
+    expect = [json.loads(line) for line in text.splitlines()]
+    assert [r["record"] for r in expect][:2] == ["report", "object"] and expect[-1]["record"] == "summary"
     rng = random.Random(5)
     for _ in range(30):
         cuts = [rng.choice((1, 2, 7, 64, 500, 8000)) for _ in range(200)]
-        err, fields, objects = _stream(text, cuts)
+        err, lines = _stream(text, cuts)
         assert err is None
-        assert objects == doc["objects"]
-        assert fields.pop("objects") is None  # streamed, not kept
-        assert fields == dict((k, v) for k, v in doc.items() if k != "objects")
-
-
-@pytest.mark.parametrize("text", ['{"a": 12, "objects": [1, 22, 333], "b": [1, {"c": 4.5}]}',
-                                  ' \n{ "objects" : [ ] , "z" : null }\n', '{}'])
-def test_stream_on_any_json_object(text):
-    doc = json.loads(text)
-    for size in (1, 3, len(text)):
-        err, fields, objects = _stream(text, [size] * len(text))
-        assert err is None
-        assert objects == doc.get("objects", [])
-        fields.pop("objects", None)
-        assert fields == dict((k, v) for k, v in doc.items() if k != "objects")
+        assert lines == expect
 
 
 @pytest.mark.parametrize("text,why", [
-    ('{"schema": "wdfdbg.report/1", "objects": [{"a": 1}, {"b"', "ends early"),
-    ('{"a": 1} trailing', "after the end"),
-    ("[1, 2]", "expected '{'"),
-    ('{"a" 1}', "expected ':'"),
-    ('{"a": 1,, }', "expected a key"),
-    ("", "ends early"),
+    ('{"record": "report"}\n{"record": "object", "a"', "ends inside line 2"),
+    ('{"record": "report"}\nnot json\n', "line 2 is not JSON"),
+    ('[1, 2]\n', "no \"record\" key"),
+    ('{"a": 1}\n', "no \"record\" key"),
 ])
 def test_stream_errors_are_returned_never_raised(text, why):
-    err, _, _ = _stream(text, [2] * len(text))
+    err, _ = _stream(text, [2] * len(text))
     assert err is not None and why in err
 
 
+def test_stream_reports_a_failing_callback():
+    def boom(rec):
+        raise KeyError("x")
+    s = LineStream(boom)
+    s.feed('{"record": "report"}\n')
+    assert "KeyError" in s.close()
+
+
 # -- the record builder ----------------------------------------------------------
-def test_record_counts_per_driver_from_objects_when_the_report_has_none():
+def _obj(address, driver, globals_, wdf_type, memory=None, lookaside=None, mdls=(), problems=()):
+    return {"record": "object", "address": address, "driver": driver, "globals": globals_, "wdf_type": wdf_type,
+            "memory": memory, "lookaside": lookaside, "mdls": list(mdls), "problems": list(problems)}
+
+
+def _problem(code, severity, address, owner):
+    return {"record": "problem", "code": code, "severity": severity, "address": address, "message": "m",
+            "object": owner}
+
+
+def _builder(lines):
     from wdfdbg.batch.record import RecordBuilder
     b = RecordBuilder("/x", "0" * 64, 10)
-    b.on_field("schema", "wdfdbg.report/1")
-    b.on_field("source", {"kind": "snapshot", "arch": "x64", "os_build": 19041, "origin": "synthetic"})
-    b.on_field("drivers", [{"name": "A", "globals": "0x10", "objects": 2}, {"name": "B", "globals": "0x20"}])
-    objs = [{"driver": "A", "globals": "0x10", "wdf_type": "WDFMEMORY", "memory": {"length": 5}, "lookaside": None,
-             "mdls": [{}], "problems": []},
-            {"driver": "A", "globals": "0x10", "wdf_type": "WDFOBJECT", "memory": None, "lookaside": None, "mdls": [],
-             "problems": [{"code": "CHILD_LIST_CYCLE", "address": "0x1000"}]},
-            {"driver": "B", "globals": "0x20", "wdf_type": "WDFLOOKASIDE", "memory": None, "lookaside": {}, "mdls": [],
-             "problems": []},
-            {"driver": None, "globals": "0x30", "wdf_type": "WDFOBJECT", "memory": None, "lookaside": None, "mdls": [],
-             "problems": []}]
-    for o in objs:
-        b.on_object(o)
-    b.on_field("problems", [{"code": "CHILD_LIST_CYCLE", "severity": "error", "address": "0x1000", "message": "m"},
-                            {"code": "BUGCHECK", "severity": "info", "address": "0x20", "message": "m"},
-                            {"code": "SCAN_FALLBACK", "severity": "info", "address": None, "message": "m"}])
-    b.on_field("summary", {"objects": 4, "memory_objects": 1, "memory_bytes": 5, "lookasides": 1, "mdls": 1,
-                           "problems": 3})
-    b.add_info({"kmdf_drivers": [{"name": "a", "globals": "0x99", "version": "1.9"},
-                                 {"name": "B", "globals": "0x20", "version": "1.21"}]})
+    for line in lines:
+        b.on_line(line)
+    return b
+
+
+REPORT_LINE = {"record": "report", "schema": "wdfdbg.report/1", "schema_version": "1.1",
+               "source": {"kind": "snapshot", "arch": "x64", "os_build": 19041, "origin": "synthetic",
+                          "dump_type": None}, "bugcheck": None}
+
+
+def test_record_from_lines_counts_unlisted_drivers_and_joins_problems_to_their_objects():
+    cycle = {"code": "CHILD_LIST_CYCLE", "severity": "error", "address": "0x1000", "message": "m"}
+    lines = [REPORT_LINE,
+             _obj("0x1000", "A", "0x10", "WDFOBJECT", problems=[cycle]),
+             _obj("0x1100", "A", "0x10", "WDFMEMORY", memory={"length": 5}, mdls=[{}]),
+             _obj("0x2000", "B", "0x20", "WDFLOOKASIDE", lookaside={}),
+             _obj("0x3000", None, "0x30", "WDFQUEUE"),
+             _obj("0x3100", None, "0x30", "WDFMEMORY", memory={"length": 7}),
+             {"record": "allocated", "address": "0x2000", "allocated": ["0x1100"]},
+             _problem("CHILD_LIST_CYCLE", "error", "0x1000", "0x1000"),
+             # found after its object's line was written: the type comes from the object line
+             _problem("LIKELY_LEAK", "warning", "0x3000", "0x3000"),
+             _problem("BUGCHECK", "info", "0x20", None),   # at B's FX_DRIVER_GLOBALS
+             _problem("SCAN_FALLBACK", "info", None, None),
+             {"record": "summary", "drivers": [
+                 {"name": "B", "globals": "0x20", "kmdf_version": "1.21", "objects": 1, "memory_objects": 0,
+                  "memory_bytes": 0, "lookasides": 1, "mdls": 0, "problems": 0},
+                 {"name": "A", "globals": "0x10", "kmdf_version": None}],
+              "summary": {"objects": 5, "memory_objects": 2, "memory_bytes": 12, "lookasides": 1, "mdls": 1,
+                          "problems": 4}, "notes": []}]
+    b = _builder(lines)
+    assert b.complete() is None
     rec = b.finish("problems", 1)
+    assert [x["name"] for x in rec["drivers"]] == ["B", "A", None]  # the report's order, then the unlisted
     d = dict((x["name"], x) for x in rec["drivers"])
-    assert [x["name"] for x in rec["drivers"]] == ["A", "B", None]
     assert (d["A"]["objects"], d["A"]["memory_objects"], d["A"]["memory_bytes"], d["A"]["mdls"]) == (2, 1, 5, 1)
-    assert d["A"]["kmdf_version"] == "1.9" and d["B"]["kmdf_version"] == "1.21"  # by name when globals differ
+    assert d["A"]["kmdf_version"] is None and d["B"]["kmdf_version"] == "1.21"
+    assert (d[None]["objects"], d[None]["memory_bytes"], d[None]["problem_counts"]) == (2, 7, {"LIKELY_LEAK": 1})
     assert d["A"]["problem_counts"] == {"CHILD_LIST_CYCLE": 1} and d["B"]["problem_counts"] == {"BUGCHECK": 1}
-    assert d["B"]["lookasides"] == 1 and d[None]["objects"] == 1
-    assert rec["problem_counts"] == {"BUGCHECK": 1, "CHILD_LIST_CYCLE": 1, "SCAN_FALLBACK": 1}
+    assert sum(x["objects"] for x in rec["drivers"]) == rec["summary"]["objects"]
+    assert rec["problem_counts"] == {"BUGCHECK": 1, "CHILD_LIST_CYCLE": 1, "LIKELY_LEAK": 1, "SCAN_FALLBACK": 1}
     assert rec["problems"][0] == {"code": "CHILD_LIST_CYCLE", "severity": "error", "driver": "A", "address": "0x1000"}
-    assert rec["signature"] == "NONE/CHILD_LIST_CYCLE/A/1.9/WDFOBJECT"
+    assert rec["signature"] == "NONE/CHILD_LIST_CYCLE/A/-/WDFOBJECT"
+    assert rec["source"]["dump_type"] is None and rec["fault"] is None
 
 
-def test_record_takes_the_reports_per_driver_fields_when_it_has_them():
-    from wdfdbg.batch.record import RecordBuilder
-    b = RecordBuilder("/x", None, None)
-    b.on_field("source", {"kind": "snapshot", "arch": "x64", "os_build": 19041, "origin": "synthetic"})
-    b.on_field("drivers", [{"name": "A", "globals": "0x10", "kmdf_version": "1.33", "objects": 7, "memory_objects": 3,
-                            "memory_bytes": 96, "lookasides": 1, "mdls": 2, "problems": 4}])
-    b.on_object({"driver": "A", "globals": "0x10", "wdf_type": "WDFDRIVER", "memory": None, "lookaside": None,
-                 "mdls": [], "problems": []})
-    assert not b.needs_info()  # nothing left for info to tell about a snapshot
-    d = b.finish("ok", 0)["drivers"][0]
+def test_record_takes_the_reports_per_driver_fields():
+    lines = [REPORT_LINE, _obj("0x1", "A", "0x10", "WDFDRIVER"),
+             {"record": "summary", "drivers": [
+                 {"name": "A", "globals": "0x10", "kmdf_version": "1.33", "objects": 7, "memory_objects": 3,
+                  "memory_bytes": 96, "lookasides": 1, "mdls": 2, "problems": 4}], "summary": {}}]
+    d = _builder(lines).finish("ok", 0)["drivers"][0]
     assert (d["kmdf_version"], d["objects"], d["memory_objects"], d["memory_bytes"], d["lookasides"], d["mdls"],
             d["problems"]) == ("1.33", 7, 3, 96, 1, 2, 4)
 
 
+def test_record_needs_a_report_line_and_a_summary_line():
+    assert "not a wdfdbg.report/1" in _builder([_obj("0x1", "A", "0x10", "WDFDRIVER")]).complete()
+    assert "no summary line after 1 object" in _builder([REPORT_LINE, _obj("0x1", "A", "0x10", "X")]).complete()
+
+
 def test_record_lists_at_most_100_problems_errors_first():
-    from wdfdbg.batch.record import MAX_PROBLEMS, RecordBuilder
-    b = RecordBuilder("/x", None, None)
-    probs = [{"code": "LIKELY_LEAK", "severity": "warning", "address": "0x%x" % i} for i in range(150)]
-    probs.append({"code": "MDL_INCONSISTENT", "severity": "error", "address": "0x1"})
-    b.on_field("problems", probs)
-    rec = b.finish("problems", 1)
+    from wdfdbg.batch.record import MAX_PROBLEMS
+    lines = [REPORT_LINE] + [_problem("LIKELY_LEAK", "warning", "0x%x" % i, None) for i in range(150)]
+    lines += [_problem("MDL_INCONSISTENT", "error", "0x1", None), {"record": "summary", "drivers": [], "summary": {}}]
+    rec = _builder(lines).finish("problems", 1)
     assert len(rec["problems"]) == MAX_PROBLEMS and rec["problems_omitted"] == 51
     assert rec["problems"][0]["code"] == "MDL_INCONSISTENT"
     assert rec["problem_counts"] == {"LIKELY_LEAK": 150, "MDL_INCONSISTENT": 1}
+
+
+def test_record_of_every_fixture_adds_up_to_memtrees_report():
+    from wdfdbg import memtree
+    from wdfdbg.batch.analyse import analyse_file, run_command
+    for name in ("typical", "two_drivers", "corrupt", "leak"):
+        path = os.path.join(FIXTURES, name + ".wdfsnap.json.gz")
+        parts = []
+        run_command(memtree.main, [path, "--json"], parts.append)
+        doc = json.loads("".join(parts))
+        rec = analyse_file(path, None, None)
+        assert rec["summary"] == doc["summary"] and rec["bugcheck"] == doc["bugcheck"], name
+        assert sum(d["objects"] for d in rec["drivers"]) == len(doc["objects"]), name
+        assert sum(rec["problem_counts"].values()) == len(doc["problems"]), name
+        by_type = {}
+        for o in doc["objects"]:
+            for p in o["problems"]:
+                by_type[(p["code"], p["address"])] = (o["driver"], o["wdf_type"])
+        listed = dict(((p["code"], p["address"]), p["driver"]) for p in rec["problems"])
+        for key, (driver, _type) in by_type.items():
+            assert listed.get(key, driver) == driver, (name, key)
+
+
+# -- the triage's fault --------------------------------------------------------------
+def test_record_carries_the_triages_fault():
+    from wdfdbg.batch.record import fault_facts
+    tri = {"fault": {"address": "0xfffff8048b58334c", "where": "amdppm+0x334c", "module": "amdppm",
+                     "kmdf_driver": {"name": "AmdPPM", "kmdf_version": "1.15", "globals": "0xffff10",
+                                     "matched_by": "FX_DRIVER_GLOBALS.ImageAddress"}}}
+    assert fault_facts(tri) == {"address": "0xfffff8048b58334c", "where": "amdppm+0x334c", "module": "amdppm",
+                                "driver": "AmdPPM", "kmdf_version": "1.15"}
+    assert fault_facts({"fault": None}) is None and fault_facts(None) is None
+    # both shapes of a triage line: the dict under "triage", or the line itself
+    for line in ({"record": "triage", "triage": tri}, dict(tri, record="triage")):
+        lines = [REPORT_LINE, line, {"record": "summary", "drivers": [], "summary": {}}]
+        assert _builder(lines).finish("ok", 0)["fault"]["driver"] == "AmdPPM"
+
+
+def test_record_fault_from_the_real_dumps_triage():
+    from wdfdbg import memtree
+    from wdfdbg.analysis.headline import TriageFeed, build_triage
+    from wdfdbg.batch.analyse import run_command
+    from wdfdbg.session import open_session
+    path = os.path.join(DUMPS, "triage_x64.dmp")
+    if not os.path.exists(path):
+        pytest.skip("../shared/dumps/triage_x64.dmp is absent")
+    s = open_session(path)
+    drivers, nodes, problems = memtree.collect(s, memtree.parse_args([]))
+    feed = TriageFeed(s, problems)
+    for n in nodes:
+        feed.feed(n)
+    feed.finish()
+    tri = build_triage(s, drivers, problems, feed)
+    parts = []
+    run_command(memtree.main, [path, "--jsonl"], parts.append)
+    lines = [json.loads(x) for x in "".join(parts).splitlines()]
+    plain = _builder(lines).finish("ok", 0)
+    with_triage = _builder(lines + [{"record": "triage", "triage": tri}]).finish("ok", 0)
+    assert with_triage["fault"] == {"address": "0xfffff8048b58334c", "where": "amdppm+0x334c", "module": "amdppm",
+                                    "driver": "AmdPPM", "kmdf_version": "1.15"}
+    assert plain["fault"] is None
+    assert with_triage["signature"] == plain["signature"] == "0x7E/ACCESS_VIOLATION/AmdPPM/1.15/-"
+
+
+def test_source_dump_type_by_kind(tmp_path):
+    from test_minidump import build_bitmap_dump, build_triage_dump, write
+    from wdfdbg.session import open_session
+    assert open_session(os.path.join(FIXTURES, "typical.wdfsnap.json.gz")).source_json()["dump_type"] is None
+    assert open_session(write(tmp_path, "t.dmp", build_triage_dump())).source_json()["dump_type"] == "triage"
+    pytest.importorskip("kdmp_parser")
+    page = {0xffffc08b00000000: bytes(0x1000)}
+    for code, word in ((5, "bitmap-full"), (6, "bitmap-kernel")):
+        p = write(tmp_path, "b%d.dmp" % code, build_bitmap_dump(page, dump_type=code))
+        assert open_session(p).source_json()["dump_type"] == word
 
 
 # -- signatures -------------------------------------------------------------------
@@ -184,6 +275,24 @@ def test_signature_focus_ignores_order_count_and_capture_problems():
     b = bc("0x7e", ["0xc0000005", "0", "0", "0"], {"exception_code": "0xc0000005 STATUS_ACCESS_VIOLATION",
                                                   "exception_address_symbol": "amdppm+0x1"})
     assert signature(b, DRV, other) == "0x7E/ACCESS_VIOLATION/AmdPPM/1.15/-"
+
+
+def test_signature_driver_from_the_triages_fault():
+    drivers = DRV + [{"name": "e1dexpress", "globals": "0xffff30", "kmdf_version": "1.19.0"}]
+    # the image file is e1d68x64.sys, its KMDF (service) name e1dexpress: the module alone has no KMDF version
+    b = bc("0xd1", ["0x10", "0x2", "0x0", "0xfffff80412340010"], {"faulting_address_symbol": "e1d68x64+0x10"})
+    assert signature(b, drivers, []) == "0xD1/-/e1d68x64/-/-"
+    fault = {"address": "0xfffff80412340010", "where": "e1d68x64+0x10", "module": "e1d68x64",
+             "driver": "e1dexpress", "kmdf_version": "1.19"}
+    assert signature(b, drivers, [], fault) == "0xD1/-/e1dexpress/1.19/-"
+    # a KMDF driver absent from the record's drivers: the version the triage found
+    assert signature(b, DRV, [], fault) == "0xD1/-/e1dexpress/1.19/-"
+    # a fault outside any KMDF driver: the module, as without triage
+    nt = dict(fault, driver=None, kmdf_version=None, module="nt", where="nt+0x1000")
+    assert signature(bc("0xd1", ["0x10", "0x2", "0x0", "0x1"], {}), DRV, [], nt) == "0xD1/-/nt/-/-"
+    # 0x10D: parameter 4 first; the triage's reading of it when the decoder had none
+    v = bc("0x10d", ["0x7", "0x1", "0x2", "0xffff99"], {"violation": "WDF_OBJECT_ERROR"})
+    assert signature(v, DRV, [], {"driver": "AmdPPM", "kmdf_version": "1.15"}) == "0x10D/OBJECT_ERROR/AmdPPM/1.15/-"
 
 
 # -- inputs, options, progress -------------------------------------------------------

@@ -101,6 +101,26 @@ def test_diff_of_a_report_json_and_a_snapshot(leak_pair, tmp_path):
     assert doc["drivers"][0]["groups"][0]["objects"]["change"] == 500
 
 
+def test_diff_of_saved_jsonl_streams_equals_the_diff_of_the_snapshots(leak_pair, tmp_path):
+    """A saved ``memtree --jsonl`` stream is a side too, gzip or not."""
+    import gzip
+    from wdfdbg import memtree
+    from cmdhelpers import run as run_cmd
+    _, text = run_cmd(memtree, [leak_pair[0], "--jsonl"])
+    plain = tmp_path / "before.jsonl"
+    plain.write_text(text + "\n")
+    _, text = run_cmd(memtree, [leak_pair[1], "--jsonl"])
+    packed = tmp_path / "after.jsonl.gz"
+    packed.write_bytes(gzip.compress((text + "\n").encode()))
+    _, want = run(leak_pair + ["--json"])
+    _, got = run([str(plain), str(packed), "--json"])
+    a, b = json.loads(want), validate(json.loads(got))
+    for doc in (a, b):
+        for side in ("before", "after"):
+            doc[side].pop("source")  # the paths differ
+    assert a == b
+
+
 def test_diff_driver_filter_and_mixed_growth():
     """Sides aggregated straight from report records: the bulk scenario at
     two sizes grows in three groups; --driver keeps only that driver."""

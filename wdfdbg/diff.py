@@ -3,8 +3,8 @@
     wdfdbg diff BEFORE AFTER [--driver NAME] [--json] [--shown N]
     !py -m wdfdbg.diff BEFORE [--driver NAME]      (inside WinDbg: AFTER is the live target)
 
-BEFORE and AFTER are snapshots, kernel dumps or ``wdfdbg.report/1`` JSON
-files. Per driver and per (parent type, child type, pool tag): objects and
+BEFORE and AFTER are snapshots, kernel dumps or saved reports
+(``memtree --json`` or ``--jsonl``, gzip or not). Per driver and per (parent type, child type, pool tag): objects and
 bytes before, after and the change, and the objects new or vanished by
 address, biggest growth first. A leak in a live session: ``record`` a
 snapshot, wait, ``record`` again (or diff against the live target), diff.
@@ -22,7 +22,7 @@ NAME = "diff"
 def make_parser():
     from wdfdbg.report import add_memtree_source_args
     p = command.parser(NAME, "objects and bytes per driver and type: before, after, change")
-    p.add_argument("before", metavar="BEFORE", help="snapshot, dump or wdfdbg.report/1 JSON")
+    p.add_argument("before", metavar="BEFORE", help="snapshot, dump, or saved memtree --json/--jsonl")
     p.add_argument("after", nargs="?", metavar="AFTER", help="the same; omit inside WinDbg for the live target")
     add_memtree_source_args(p, source=False)
     p.add_argument("--driver", help="only this driver (name, case-insensitive)")

@@ -4,11 +4,12 @@ loaded from outside the file), drawn from ``memtree --json``.
     wdfdbg report SOURCE -o OUT.html [--driver NAME] [--max-objects N]
     !py -m wdfdbg.report -o OUT.html [--driver NAME]          (inside WinDbg)
 
-SOURCE is a snapshot, a kernel dump, or a ``wdfdbg.report/1`` JSON file
-(``memtree --json`` output, gzip or not). The page embeds that report and
-shows the triage headline, the source and what it can show, the object tree
-per driver (searchable, collapsible), a treemap of bytes, the per-driver
-tables and the problems. See docs/report-html.md.
+SOURCE is a snapshot, a kernel dump, or a saved ``wdfdbg.report/1`` report
+(``memtree --json`` or ``--jsonl`` output, gzip or not). The page embeds that
+report (as the ``--json`` document) and shows the triage headline, the
+source and what it can show, the object tree per driver (searchable,
+collapsible), a treemap of bytes, the per-driver tables and the problems.
+See docs/report-html.md.
 """
 
 import sys
@@ -32,7 +33,7 @@ def add_memtree_source_args(p, source=True):
     """The source options memtree takes (``--json``/``--dml`` aside)."""
     if source:
         p.add_argument("source", nargs="?", metavar="SOURCE",
-                       help="snapshot, kernel dump or wdfdbg.report/1 JSON; omit inside WinDbg")
+                       help="snapshot, kernel dump, or saved memtree --json/--jsonl; omit inside WinDbg")
         p.add_argument("--sample", action="store_true", help="use the sample snapshot bundled with wdfdbg")
     p.add_argument("--engine", choices=["auto", "pykd"], default="auto", help="pykd: open dumps with pykd.loadDump")
     p.add_argument("--profile", default=None, help="built-in layout profile")
@@ -68,8 +69,8 @@ def memtree_argv(args, source):
 
 
 def feed_source(argv, on_key, on_object, what=None, tee=None, session=None):
-    """Stream the report of ``memtree ARGV`` (or of a report JSON file
-    named as the source) into ``on_key``/``on_object`` (and its text into
+    """Stream the report of ``memtree ARGV`` (or of a saved report, JSON or
+    JSONL, named as the source) into ``on_key``/``on_object`` (and its text into
     ``tee``); the exit code memtree would give. With ``session`` (an open
     target, e.g. the one ``record`` wraps) memtree runs on it instead."""
     from wdfdbg import memtree

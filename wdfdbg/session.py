@@ -12,6 +12,10 @@ from wdfdbg.layouts import Layouts
 from wdfdbg.sources.base import Target
 
 SAMPLE_NAME = "sample.wdfsnap.json.gz"
+# DUMP_HEADER.DumpType (ntiodump.h DUMP_TYPE; 8-10 are the RDMP kinds kdmp-parser reads)
+# -> the report's source.dump_type
+DUMP_TYPE_NAMES = {1: "full", 2: "summary", 3: "header", 4: "triage", 5: "bitmap-full", 6: "bitmap-kernel",
+                   7: "automatic", 8: "kernel", 9: "kernel-user", 10: "complete"}
 
 
 def sample_path():
@@ -98,9 +102,24 @@ class Session(object):
 
     def source_json(self):
         d = {"kind": self.source_kind, "path": self.path, "origin": self.origin,
-             "arch": self.target.arch, "os_build": self.target.os_build}
+             "arch": self.target.arch, "os_build": self.target.os_build, "dump_type": self.dump_type()}
         d.update(self.layouts.describe())
         return d
+
+    def dump_type(self):
+        """The dump file's kind as a word (:data:`DUMP_TYPE_NAMES`, from the
+        DUMP_HEADER's DumpType), or None: snapshots, live targets, and dumps
+        pykd opened (it is not asked)."""
+        b = self.target.backend
+        for _ in range(8):  # recording and --types wrappers keep the real backend in ``inner``
+            if b is None:
+                return None
+            dump = getattr(b, "dump", None)  # minidump: the parsed TriageDump
+            code = getattr(dump, "dump_type", None) if dump is not None else getattr(b, "dump_type", None)
+            if isinstance(code, int):
+                return DUMP_TYPE_NAMES.get(code, "type-%d" % code)
+            b = getattr(b, "inner", None)
+        return None
 
 
 def open_backend(path, engine=None):

@@ -3,8 +3,8 @@
 on Dask; ``wdfdbg corpus`` adds the records up. See ``docs/batch.md``.
 
     inputs.py        which files, and their sha256
-    analyse.py       one input through the single-dump contract (memtree, info)
-    report_stream.py memtree's JSON report read object by object
+    analyse.py       one input through the single-dump contract (memtree --jsonl)
+    report_stream.py memtree's JSONL stream read line by line
     record.py        the record builder; signature.py its bucket id
     isolate.py       worker processes: timeout, memory cap, fault hook; warm.py
     engines.py       local engine; dask_engine.py the Dask one

@@ -1,16 +1,19 @@
 """The analysis of one input, as a worker runs it: the single-dump contract.
 
-``memtree INPUT --json`` runs in this process with its standard output
-going to a :class:`~wdfdbg.batch.report_stream.ReportStream` (commands
-write through ``render/output.py`` ``Output`` to the current
-``sys.stdout``) and its standard error captured; ``info INPUT --json
---no-scan`` adds what the report lacks. The exit code decides the status:
+``memtree INPUT --jsonl`` runs in this process with its standard output
+going to a :class:`~wdfdbg.batch.report_stream.LineStream` (commands write
+through ``render/output.py`` ``Output`` to the current ``sys.stdout``),
+each line handed to the :class:`~wdfdbg.batch.record.RecordBuilder` as it
+is complete, and its standard error captured. memtree's stream holds
+everything the record needs (the 1.1 per-driver entries with KMDF
+versions, the source's dump type), so no second command runs. The exit
+code decides the status:
 
 * 0 -> ``ok``, 1 -> ``problems`` (error-level problems), 2 -> ``unreadable``
   with the command's one stderr line as ``error``;
 * an internal error (a wdfdbg bug: the CLI's "internal error" line, or the
   exception itself under ``WDFDBG_DEBUG``), a MemoryError under the
-  memory cap, or a report that cannot be read -> ``crashed``.
+  memory cap, or a stream that cannot be read -> ``crashed``.
 
 This module is imported before workers fork (and preloaded by the
 forkserver), so a worker starts with the commands already imported.
@@ -19,10 +22,9 @@ forkserver), so a worker starts with the commands already imported.
 import io
 import sys
 
-from wdfdbg import info as info_cmd
 from wdfdbg import memtree
-from wdfdbg.batch.record import REPORT_SCHEMA, RecordBuilder, empty_record
-from wdfdbg.batch.report_stream import ReportStream
+from wdfdbg.batch.record import RecordBuilder, empty_record
+from wdfdbg.batch.report_stream import LineStream
 from wdfdbg.decoders import annotate, bugcheck, scan  # noqa: F401  (imported once, before the fork)
 from wdfdbg.analysis import triage  # noqa: F401
 
@@ -68,8 +70,8 @@ def first_line(text):
 def analyse_file(path, sha256, size):
     """The record of ``path`` (its ``elapsed_s`` is left for the caller)."""
     builder = RecordBuilder(path, sha256, size)
-    stream = ReportStream(builder.on_field, builder.on_object)
-    code, err, exc = run_command(memtree.main, [path, "--json"], stream.feed)
+    stream = LineStream(builder.on_line)
+    code, err, exc = run_command(memtree.main, [path, "--jsonl"], stream.feed)
     line = first_line(err)
     if exc is not None:
         return empty_record(path, sha256, size, "crashed", None, "internal error: %s: %s" % (type(exc).__name__, exc))
@@ -81,18 +83,7 @@ def analyse_file(path, sha256, size):
         return empty_record(path, sha256, size, "unreadable", code, line or "unreadable (exit 2, no message)")
     if code not in (0, 1):
         return empty_record(path, sha256, size, "crashed", code, line or "memtree exited with %s" % code)
-    problem = stream.close()
-    if problem is None and builder.fields.get("schema") != REPORT_SCHEMA:
-        problem = "the output is not a %s document" % REPORT_SCHEMA
+    problem = stream.close() or builder.complete()
     if problem is not None:
         return empty_record(path, sha256, size, "crashed", code, "memtree's report could not be read: %s" % problem)
-    if builder.needs_info():
-        parts = []
-        icode, _, iexc = run_command(info_cmd.main, [path, "--json", "--no-scan"], parts.append)
-        if iexc is None and icode in (0, 1):
-            import json
-            try:
-                builder.add_info(json.loads("".join(parts)).get("info"))
-            except ValueError:
-                pass  # the facts stay unknown; memtree's report stands
     return builder.finish("ok" if code == 0 else "problems", code)

@@ -15,12 +15,17 @@ REASON  0x10D: the violation (parameter 1) without ``WDF_``:
         (0x1E, 0x7E, 0x8E, 0x3B): the exception status without ``STATUS_``:
         ``ACCESS_VIOLATION``. Otherwise the code of the focus problem.
 DRIVER  the driver the crash points at: 0x10D's parameter 4 (its
-        FX_DRIVER_GLOBALS); else the module of the faulting address
-        (``amdppm+0x334c``); else the focus problem's driver. Spelled as the
+        FX_DRIVER_GLOBALS); else, when the report's triage found that the
+        faulting address lies in a KMDF driver's image (``fault.driver``:
+        matched by FX_DRIVER_GLOBALS.ImageAddress or KMDF's driver table),
+        that driver's KMDF name; else the module of the faulting address
+        (the decoded bugcheck's ``amdppm+0x334c``, else the triage's
+        ``fault.module``); else the focus problem's driver. Spelled as the
         dump's KMDF driver list spells it (matched case-insensitively, a
         ``.sys`` dropped), so ``amdppm`` and ``AmdPPM`` are one driver.
 KMDF    that driver's KMDF version, major.minor (``1.15``; a build number
-        never splits a bucket).
+        never splits a bucket), from the record's drivers, else from the
+        triage's ``fault`` when it names the same driver.
 TYPE    0x10D/INVALID_HANDLE: the WDF type the DDI asked for (parameter 3;
         0x100A, IFX_TYPE_MEMORY, is WDFMEMORY, kmdf.md §2); otherwise the
         DDI type of the object the focus problem is at, when that problem
@@ -131,8 +136,9 @@ def _module_of(where):
     return where.strip() or None
 
 
-def _bugcheck_driver(code, bugcheck, drivers):
+def _bugcheck_driver(code, bugcheck, drivers, fault=None):
     decoded = bugcheck.get("decoded") or {}
+    fault = fault or {}
     if code == 0x10D:
         if decoded.get("driver"):
             return decoded["driver"]
@@ -140,12 +146,14 @@ def _bugcheck_driver(code, bugcheck, drivers):
         for d in drivers:
             if g is not None and _int(d.get("globals")) == g and d.get("name"):
                 return d["name"]
-        return None
+        return fault.get("driver")  # the triage's reading of parameter 4
+    if fault.get("driver"):  # the faulting module is a KMDF driver's image: its KMDF name
+        return fault["driver"]
     for key in WHERE_KEYS:
         mod = _module_of(decoded.get(key))
         if mod:
             return mod
-    return None
+    return fault.get("module")
 
 
 def canonical_driver(name, drivers):
@@ -184,16 +192,17 @@ def _asked_type(bugcheck):
     return ddi_name(p3) or "0x%X" % p3
 
 
-def signature(bugcheck, drivers, problems):
+def signature(bugcheck, drivers, problems, fault=None):
     """The signature string. ``bugcheck``: the report's bugcheck (or None);
     ``drivers``: record driver entries ({name, globals, kmdf_version});
-    ``problems``: :class:`Focus` items."""
+    ``problems``: :class:`Focus` items; ``fault``: the record's ``fault``
+    ({module, driver, ...} from the report's triage) or None."""
     focus = focus_problem(problems)
     code = bugcheck_code(bugcheck) if bugcheck else None
     reason = driver = wdf_type = None
     if code is not None:
         reason = _reason(code, bugcheck)
-        driver = _bugcheck_driver(code, bugcheck, drivers)
+        driver = _bugcheck_driver(code, bugcheck, drivers, fault)
         violation = (bugcheck.get("decoded") or {}).get("violation")
         if code == 0x10D and violation == "WDF_INVALID_HANDLE":
             wdf_type = _asked_type(bugcheck)
@@ -205,6 +214,9 @@ def signature(bugcheck, drivers, problems):
     if wdf_type is None and focus is not None and focus.wdf_type:
         if driver is None or (focus.driver or "").lower() == driver.lower():
             wdf_type = focus.wdf_type
-    fields = ["0x%X" % code if code is not None else "NONE", reason or UNKNOWN, driver or UNKNOWN,
-              _version_of(driver, drivers) if driver else UNKNOWN, wdf_type or UNKNOWN]
+    version = _version_of(driver, drivers) if driver else UNKNOWN
+    if version == UNKNOWN and driver and fault and (fault.get("driver") or "").lower() == driver.lower():
+        version = major_minor(fault.get("kmdf_version"))
+    fields = ["0x%X" % code if code is not None else "NONE", reason or UNKNOWN, driver or UNKNOWN, version,
+              wdf_type or UNKNOWN]
     return "/".join(_token(f) if f != UNKNOWN else f for f in fields)

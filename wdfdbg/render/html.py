@@ -26,7 +26,8 @@ from wdfdbg import __version__
 from wdfdbg.analysis.footprint import owned_bytes, pool_tag
 from wdfdbg.errors import UsageError
 from wdfdbg.render import files, treemap
-from wdfdbg.render.objtree import TreeIndex
+from wdfdbg.render.html_headline import Links, headline_view
+from wdfdbg.render.objtree import TreeIndex, parse_hex
 from wdfdbg.render.palette import type_colour
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -34,7 +35,7 @@ SPOOL_MEMORY = 16 << 20   # report text kept in memory before it spills to a tem
 MAX_PROBLEM_ROWS = 2000   # rows in the page's problems table (the embedded JSON has them all)
 TOP_PROBLEMS = 5
 
-# What each kind of source can and cannot show (a triage key, when present, says it better).
+# What each kind of source can and cannot show, for reports without a triage key (its source says it better).
 SOURCE_LIMITS = {
     "snapshot": "A snapshot holds the bytes a recording read (or, with origin synthetic, a heap built for tests): "
                 "what was reachable when it was recorded, nothing else.",
@@ -95,7 +96,7 @@ class HtmlReport(object):
         self.head = {}
         self.tree = TreeIndex()
         self.drivers = {}
-        self.groups = {}      # (driver, type, tag) -> [objects, bytes]
+        self.groups = {}      # (driver, type, tag) -> [objects, bytes, largest object's bytes, its index]
         self.problem_at = {}  # (code, address, message) -> object index
         self.types = set()
         self.objects = 0
@@ -129,13 +130,25 @@ class HtmlReport(object):
             _add(d.tags, tag, length)
         g = self.groups.get((name, wdf_type, tag))
         if g is None:
-            g = self.groups[(name, wdf_type, tag)] = [0, 0]
+            g = self.groups[(name, wdf_type, tag)] = [0, 0, -1, i]
         g[0] += 1
         g[1] += nbytes
+        if nbytes > g[2]:
+            g[2], g[3] = nbytes, i
         for p in rec.get("problems") or ():
             if isinstance(p, dict):
                 d.problems += 1
                 self.problem_at.setdefault((p.get("code"), p.get("address"), p.get("message")), i)
+
+    def object_at(self, address):
+        """The element index of the record at ``address`` ("0x..."), or None."""
+        return self.tree.index_of(parse_hex(address))
+
+    def problem_object(self, p):
+        """The element index of the record that holds problem ``p``: the
+        record listing it, else the record at its address, else None."""
+        i = self.problem_at.get((p.get("code"), p.get("address"), p.get("message")))
+        return i if i is not None else self.object_at(p.get("address"))
 
     def problem_count(self):
         problems = self.head.get("problems")
@@ -148,7 +161,7 @@ class HtmlReport(object):
         rank = {"error": 0, "warning": 1, "info": 2}
         rows = []
         for p in problems[:MAX_PROBLEM_ROWS]:
-            rows.append({"p": p, "object": self.problem_at.get((p.get("code"), p.get("address"), p.get("message")))})
+            rows.append({"p": p, "object": self.problem_object(p)})
         top = sorted(problems, key=lambda p: rank.get(p.get("severity"), 3))[:TOP_PROBLEMS]
         top = [p for p in top if p.get("severity") in ("error", "warning")]
         source = head.get("source") if isinstance(head.get("source"), dict) else {}
@@ -160,7 +173,9 @@ class HtmlReport(object):
         listed += [d for n, d in sorted(self.drivers.items(), key=lambda kv: kv[0] or "") if n not in order]
         # with --driver the others were not walked: they are not "drivers without objects"
         empty = [] if self.driver else [n for n in order if n not in self.drivers]
+        anchors = dict((d.name, "driver-%d" % k) for k, d in enumerate(listed) if d.name)
         triage = head.get("triage")
+        headline = headline_view(triage, Links(self.object_at, self.problem_object, anchors.get))
         return {
             "version": __version__,
             "title": "wdfdbg report: %s" % (source.get("path") or "live target"),
@@ -170,7 +185,7 @@ class HtmlReport(object):
                                                "A source of kind %s." % (source.get("kind") or "unknown")),
             "notes": [n for n in head.get("notes") or () if isinstance(n, str)],
             "triage": triage if isinstance(triage, dict) else None,
-            "triage_headline": _headline(triage),
+            "headline": headline,
             "bugcheck": head.get("bugcheck") if isinstance(head.get("bugcheck"), dict) else None,
             "top_problems": top,
             "summary": head.get("summary") if isinstance(head.get("summary"), dict) else {},
@@ -237,18 +252,6 @@ def _type_css(types):
     for t in sorted(types, key=lambda t: t or ""):
         rules.append(".%s{background:%s}" % (_type_class(t), type_colour(t)))
     return "\n" + "\n".join(rules) + "\n"
-
-
-def _headline(triage):
-    """The triage key's headline as lines (a string or a list of strings)."""
-    if not isinstance(triage, dict):
-        return []
-    h = triage.get("headline")
-    if isinstance(h, str):
-        return [h]
-    if isinstance(h, list):
-        return [x for x in h if isinstance(x, str)]
-    return []
 
 
 def check_output(path, inputs=()):

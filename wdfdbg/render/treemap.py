@@ -3,9 +3,15 @@
 Squarified layout (Bruls, Huizing and van Wijk, "Squarified Treemaps",
 2000): children, largest first, are laid in rows along the shorter side of
 the free rectangle, a row growing while that improves its worst aspect
-ratio. Every rectangle carries a ``<title>`` (the tooltip and what a screen
-reader reads) and ``data-q``, the search the HTML report runs when it is
-clicked. Hand-written, no library: the page must load nothing.
+ratio. Hand-written, no library: the page must load nothing.
+
+Every box is a ``<g role="button">`` with a ``<title>`` (the tooltip) and
+the same words as its ``aria-label`` (what a screen reader reads), ``data-i``,
+the element index of its largest object, which the HTML report selects
+when the box is clicked or chosen with Enter or Space, and ``data-q``, the
+search it runs first (the type or pool tag). The boxes are one tab stop
+(roving ``tabindex``: the first box 0, the others -1; the page's script
+moves it with the arrow keys, in the order the boxes are drawn).
 """
 
 from xml.sax.saxutils import escape, quoteattr
@@ -15,11 +21,14 @@ from wdfdbg.render.palette import type_colour
 HEADER = 16     # px: a driver's or type's label strip
 MIN_LABEL_W = 46
 MIN_LABEL_H = 14
+CHAR_W = 6.4        # px per character of an 11 px label (DejaVu Sans, the widest common fallback)
+CHAR_W_BOLD = 7.2   # the same, bold (driver and type labels)
 
 
 class Box(object):
-    """A node of the tree: a name, its bytes and objects, children."""
-    __slots__ = ("name", "level", "nbytes", "objects", "children", "query", "colour")
+    """A node of the tree: a name, its bytes and objects, children, and its
+    largest object (``pick``: element index, ``pick_bytes``)."""
+    __slots__ = ("name", "level", "nbytes", "objects", "children", "query", "colour", "pick", "pick_bytes")
 
     def __init__(self, name, level, query=None, colour=None):
         self.name = name
@@ -29,6 +38,8 @@ class Box(object):
         self.children = {}
         self.query = query
         self.colour = colour
+        self.pick = None
+        self.pick_bytes = -1
 
     def child(self, key, name, level, query=None, colour=None):
         c = self.children.get(key)
@@ -38,10 +49,11 @@ class Box(object):
 
 
 def build(groups):
-    """``groups``: {(driver, wdf type, pool tag): [objects, bytes]} ->
-    the root :class:`Box`."""
+    """``groups``: {(driver, wdf type, pool tag): [objects, bytes, largest
+    object's bytes, its element index]} -> the root :class:`Box`."""
     root = Box("all drivers", 0)
-    for (driver, wdf_type, tag), (objects, nbytes) in groups.items():
+    for (driver, wdf_type, tag), row in sorted(groups.items(), key=lambda kv: kv[1][3]):
+        objects, nbytes, pick_bytes, pick = row[0], row[1], row[2], row[3]
         d = root.child(driver, driver or "driver unknown", 1, query=None)
         t = d.child(wdf_type, wdf_type or "type unknown", 2, query=wdf_type, colour=type_colour(wdf_type))
         g = t.child(tag, ("tag '%s'" % tag) if tag else "no pool tag", 3, query=tag or wdf_type,
@@ -49,6 +61,8 @@ def build(groups):
         for box in (root, d, t, g):
             box.nbytes += nbytes
             box.objects += objects
+            if pick_bytes > box.pick_bytes:  # ties: the first in the report (groups taken in that order)
+                box.pick, box.pick_bytes = pick, pick_bytes
     return root
 
 
@@ -111,11 +125,12 @@ def render_svg(root, width=960, height=420, max_boxes=400):
     """The treemap as an ``<svg>`` string (empty string without bytes)."""
     if root.nbytes <= 0:
         return ""
-    out = ['<svg class="treemap" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="treemap-title" '
-           'preserveAspectRatio="xMinYMin meet">' % (width, height),
+    out = ['<svg class="treemap" viewBox="0 0 %d %d" width="100%%" role="group" aria-labelledby="treemap-title" '
+           'aria-describedby="treemap-help" preserveAspectRatio="xMinYMin meet">' % (width, height),
            '<title id="treemap-title">Bytes by driver, object type and pool tag: %s in %s objects</title>'
            % (_bytes_text(root.nbytes), "{:,}".format(root.objects))]
     budget = [max_boxes]
+    stops = [0]  # boxes drawn: the first is the tab stop
 
     def place(box, path, x, y, w, h):
         kids = sorted((c for c in box.children.values() if c.nbytes > 0), key=lambda c: (-c.nbytes, c.name))
@@ -128,17 +143,22 @@ def render_svg(root, width=960, height=420, max_boxes=400):
             budget[0] -= 1
             p = path + [c.name]
             cls = "tm-l%d" % c.level
+            title = _title(p, c)
             attrs = ' class="%s"' % cls
+            if c.pick is not None:
+                attrs += ' role="button" tabindex="%d" aria-label=%s data-i="%d"' % (
+                    0 if not stops[0] else -1, quoteattr(title), c.pick)
+                stops[0] += 1
             if c.query:
                 attrs += " data-q=%s" % quoteattr(c.query)
             fill = c.colour or "none"
             out.append('<g%s><title>%s</title><rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>'
-                       % (attrs, escape(_title(p, c)), cx, cy, cw, ch, fill))
+                       % (attrs, escape(title), cx, cy, cw, ch, fill))
             label_h = HEADER if c.level < 3 else 0
             leaf = c.level == 3 or (c.level == 2 and list(c.children) == [None])
             if cw >= MIN_LABEL_W and ch >= MIN_LABEL_H:
                 text = "%s %s" % (c.name, _bytes_text(c.nbytes)) if leaf else c.name
-                chars = int((cw - 6) / 6.2)
+                chars = int((cw - 6) / (CHAR_W_BOLD if c.level < 3 else CHAR_W))
                 if len(text) > chars:
                     text = text[:max(chars - 1, 1)] + "\u2026"
                 out.append('<text x="%.1f" y="%.1f">%s</text>' % (cx + 3, cy + 12, escape(text)))

@@ -334,10 +334,36 @@
   document.addEventListener("click", function (ev) {
     var a = ev.target.closest && ev.target.closest("a[data-i]");
     if (a) { ev.preventDefault(); history.replaceState(null, "", "#o-" + a.getAttribute("data-i")); reveal("o-" + a.getAttribute("data-i")); return; }
-    var g = ev.target.closest && ev.target.closest("svg.treemap g[data-q]");
-    if (g) { search.value = g.getAttribute("data-q"); runSearch(); document.getElementById("tree-heading").scrollIntoView(); }
+    var g = ev.target.closest && ev.target.closest("svg.treemap g[data-i]");
+    if (g) chooseBox(g);
   });
   window.addEventListener("hashchange", function () { reveal(location.hash); });
+
+  // the treemap: a box searches for its type or tag and selects its largest object (data-i);
+  // one tab stop, the arrow keys move it through the boxes in drawing order
+  function chooseBox(g) {
+    var q = g.getAttribute("data-q");
+    if (q) { search.value = q; runSearch(); } else if (search.value) { search.value = ""; runSearch(); }
+    reveal("o-" + g.getAttribute("data-i"));
+  }
+  var treemap = document.querySelector("svg.treemap");
+  if (treemap) treemap.addEventListener("keydown", function (ev) {
+    var g = ev.target.closest && ev.target.closest("g[data-i]");
+    if (!g) return;
+    var boxes = treemap.querySelectorAll("g[data-i]"), k = Array.prototype.indexOf.call(boxes, g), to = -1;
+    switch (ev.key) {
+      case "ArrowRight": case "ArrowDown": to = Math.min(k + 1, boxes.length - 1); break;
+      case "ArrowLeft": case "ArrowUp": to = Math.max(k - 1, 0); break;
+      case "Home": to = 0; break;
+      case "End": to = boxes.length - 1; break;
+      case "Enter": case " ": ev.preventDefault(); chooseBox(g); return;
+      default: return;
+    }
+    ev.preventDefault();
+    g.setAttribute("tabindex", "-1");
+    boxes[to].setAttribute("tabindex", "0");
+    boxes[to].focus();
+  });
 
   // details of one object: every key of its record, generically
   // sizes and lengths read as hex, like the rest of wdfdbg
