@@ -173,7 +173,8 @@ class PilingAggregate(object):
         """Add OBJECTS_PILING_UP problems (at the parent) to ``problems``."""
         for parent, driver, ptype, ctype, count, nbytes in self.piles():
             problems.add("OBJECTS_PILING_UP", parent,
-                         "%s 0x%x%s holds %d %s children (0x%x bytes): objects parented to a long-lived %s are "
+                         "%s 0x%x%s holds %d %s children (0x%x bytes, objects and buffers): objects parented to a "
+                         "long-lived %s are "
                          "freed only when it is deleted, so one made per request and never deleted piles up here"
                          % (ptype, parent, " of %s" % driver if driver else "", count, ctype, nbytes, ptype))
 

@@ -782,7 +782,15 @@ def decode_request_buffer(session, request, kind, problems, req_rec=None, ctx=No
     length, mdl, read_only}`` plus ``origin`` ("request"), ``request``,
     ``address`` (the embedded IFxMemory), ``major_function``, ``method``,
     ``io_control_code``, ``irp``, ``valid`` (False when this kind of buffer
-    does not exist for the request's major function)."""
+    does not exist for the request's major function), ``alignment`` (as a
+    memory record's)."""
+    out = _request_buffer(session, request, kind, problems, req_rec, ctx)
+    buf = out["buffer"]
+    out["alignment"] = "0x%x" % alignment_of(int(buf, 16), session.target.page_size) if buf else None
+    return out
+
+
+def _request_buffer(session, request, kind, problems, req_rec, ctx):
     target = session.target
     offs = request_layout_offsets(session)
     if req_rec is None:
