@@ -91,3 +91,26 @@ def run_json(module, argv):
     doc = json.loads(out)
     validate_report(doc)
     return code, doc
+
+
+# What a report says about its source, which differs between two sources of
+# the same memory (a snapshot, the same bytes through pykd, a recording):
+# the source line, and the triage headline's "this source" lines and key.
+HEADLINE_SOURCE = ("  this source:", "    it holds:", "    it cannot show:")
+
+
+def strip_source(text):
+    """A text report without the lines that describe its source."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith(("source:",) + HEADLINE_SOURCE))
+
+
+def json_without_source(doc):
+    """A report document (dict) without what describes its source."""
+    doc = dict(doc)
+    doc.pop("source", None)
+    tri = doc.get("triage")
+    if isinstance(tri, dict):
+        tri = doc["triage"] = dict(tri)
+        tri.pop("source", None)
+        tri["headline"] = [ln for ln in tri.get("headline") or () if not ln.startswith(HEADLINE_SOURCE)]
+    return doc

@@ -184,7 +184,7 @@ def test_object_headers_pool_headers_and_contexts(name):
         assert (hdr["m_ParentObject"] or None) == H(o["parent"])
         assert (hdr["m_DeviceBase"] or None) == H(o["device_base"])
         sym = target.symbol_at(hdr["__vfptr"])
-        assert sym == ("Wdf01000!%s::`vftable'" % o["class"], 0)
+        assert sym == ("Wdf01000!%s::`vftable'" % o["vtable_class"], 0)
         assert target.module_of(hdr["__vfptr"]).name == "Wdf01000"
         # debug extension, FX_POOL_HEADER {self-base, globals}, nt _POOL_HEADER
         if o["has_debug"]:

@@ -136,9 +136,9 @@ def item03(tmp_path):
     snapfmt.save(huge_page_doc(1000), small)
     snapfmt.save(huge_page_doc(20000), big)
     also = "tests/test_page_cache.py::test_huge_sparse_pages_cost_their_bytes"
-    return [Case(["scan", small], report("scanned 1000 bytes in 1000 ranges"), also=also),
+    return [Case(["scan", small], report("scanned 0x3e8 bytes in 1000 ranges"), also=also),
             Case(["memtree", small, "--json"], _objects(0), also=also),
-            Case(["scan", big], report("scanned 20000 bytes in 20000 ranges"))]
+            Case(["scan", big], report("scanned 0x4e20 bytes in 20000 ranges"))]
 
 
 def item04(tmp_path):
@@ -310,7 +310,7 @@ def test_scan_of_ranges_packed_2048_to_a_page(tmp_path):
     page's runs (a linear walk made this scan take 21 s of CPU)."""
     path = str(tmp_path / "packed.wdfsnap.json.gz")
     hostile.write_ranges(path, 200000, stride=2)
-    run_cases([Case(["scan", path], report("scanned 200000 bytes in 200000 ranges"))])
+    run_cases([Case(["scan", path], report("scanned 0x30d40 bytes in 200000 ranges"))])
 
 
 # -- every -o goes through render/files.py: checked before any work ---------------------

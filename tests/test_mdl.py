@@ -93,7 +93,8 @@ def test_corrupt_mdls_still_print_everything():
         for pfn in m["pfns"][:1]:
             assert pfn in text
         if m["expected_size"] != m["size"]:
-            assert "Size %d, %d page(s) spanned need Size %d" % (m["size"], m["pages_spanned"], m["expected_size"]) in text
+            assert "Size 0x%x, %d page(s) spanned need Size 0x%x" % (m["size"], m["pages_spanned"],
+                                                                      m["expected_size"]) in text
 
 
 def test_validate_mdl_chain():

@@ -41,8 +41,7 @@ def session_over(backend):
     return Session(t, Layouts(t), backend.kind, getattr(backend, "path", None), backend.origin)
 
 
-def strip_source(text):
-    return "\n".join(line for line in text.splitlines() if not line.startswith("source:"))
+from cmdhelpers import json_without_source, strip_source  # noqa: E402  (the source's own lines left out)
 
 
 def run_memtree(session, argv):
@@ -53,9 +52,7 @@ def run_memtree(session, argv):
 
 
 def json_wo_source(text):
-    d = json.loads(text)
-    d.pop("source", None)
-    return d
+    return json_without_source(json.loads(text))
 
 
 # -- round trips ----------------------------------------------------------------
@@ -87,7 +84,7 @@ def test_record_from_snapshot_keeps_origin_and_replays(source_path):
     doc = rec.to_document()
     assert doc["origin"] == inner.origin
     _, out2 = run_memtree(session_over(replay_backend(doc)), [])
-    assert out1.splitlines()[1:] == out2.splitlines()[1:]
+    assert strip_source(out1) == strip_source(out2)
 
 
 def test_replayed_reads_equal_recorded_reads(source_path):

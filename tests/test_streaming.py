@@ -61,8 +61,13 @@ def test_streamed_document_equals_the_one_built_from_a_list(name):
     facts patched) is byte for byte the document built after the walk from
     collect()'s list, and its records are in the list's order."""
     s = open_session(snap(name))
-    drivers, nodes, problems = memtree.collect(s, memtree.parse_args([]))
-    listed = rep.dumps(rep.build_report(s, drivers, nodes, problems, command="memtree"))
+    analysis = tree.TreeAnalysis(s, tree.TreeOptions.from_args(memtree.parse_args([])))
+    sink = tree.ListSink()
+    analysis.run(sink)
+    nodes = sink.nodes
+    # (the keys only the whole walk knows come from the same analysis: schema 1.2)
+    listed = rep.dumps(rep.build_report(s, analysis.drivers, nodes, analysis.problems, command="memtree",
+                                        extra=rep.analysis_keys(analysis)))
     code, streamed = run(name, "--json")
     assert streamed == listed
     doc = json.loads(streamed)
@@ -76,9 +81,9 @@ def test_jsonl_objects_in_the_same_order_and_the_same_records(name):
     _, doc = run(name, "--json")
     doc = json.loads(doc)
     kinds = [line["record"] for line in lines]
-    assert kinds[0] == "report" and kinds[-1] == "summary"
-    # report, objects, allocated lines, problem lines, summary: in that order
-    order = {"report": 0, "object": 1, "allocated": 2, "problem": 3, "summary": 4}
+    assert kinds[0] == "report" and kinds[-2:] == ["summary", "triage"]
+    # report, objects, allocated lines, problem lines, summary, triage: in that order
+    order = {"report": 0, "object": 1, "allocated": 2, "problem": 3, "summary": 4, "triage": 5}
     assert [order[k] for k in kinds] == sorted(order[k] for k in kinds)
     objects = [dict((k, v) for k, v in line.items() if k != "record") for line in lines if line["record"] == "object"]
     assert [o["address"] for o in objects] == [o["address"] for o in doc["objects"]]
@@ -102,8 +107,10 @@ def test_jsonl_objects_in_the_same_order_and_the_same_records(name):
         if line["record"] == "problem" and line["object"] is not None:
             rec = fresh[line["object"]]
             assert dict((k, v) for k, v in line.items() if k not in ("record", "object")) in rec["problems"]
-    tail = lines[-1]
+    tail = lines[-2]
     assert tail["summary"] == doc["summary"] and tail["drivers"] == doc["drivers"]
+    # the whole walk's facts: the document's, in the last line
+    assert lines[-1] == {"record": "triage", "triage": doc["triage"], "piling": doc["piling"]}
 
 
 def test_jsonl_late_facts_come_in_later_lines():
@@ -148,13 +155,16 @@ def test_jsonl_lines_validate(name):
 def test_jsonl_shape_is_documented():
     with open(os.path.join(ROOT, "docs", "report.md")) as f:
         text = f.read()
-    for record in ("report", "object", "allocated", "problem", "summary"):
+    for record in ("report", "object", "allocated", "problem", "summary", "triage"):
         assert '"record": "%s"' % record in text
 
 
-def test_text_tree_streams_and_equals_the_returned_text():
-    """The text goes out while the walk runs (before its last object), and
-    what goes out is what execute() returns."""
+def test_text_tree_opens_with_the_headline_and_equals_the_returned_text():
+    """The text opens with the triage headline, which says what only the
+    whole walk knows (the locks the crashing thread holds, the top
+    problems), so the tree's lines are spooled (render/spool.py: bounded
+    memory) and written after it, once the walk is done; what goes out is
+    what execute() returns."""
     code, whole = run("leak")
     s = open_session(snap("leak"))
     out = Recorder()
@@ -171,9 +181,9 @@ def test_text_tree_streams_and_equals_the_returned_text():
     finally:
         tree.TreeAnalysis._emit = orig
     assert out.text() == whole
-    assert len(seen) == 10003
-    # by the last object most of the tree had already been written
-    assert seen[-1] > 0.9 * len(whole.split("\n\nProblems:")[0])
+    assert len(seen) == 10003 and seen[-1] == 0
+    assert whole.startswith("No bugcheck in this source.\n")
+    assert whole.index("LIKELY_LEAK") < whole.index("source: ")
 
 
 def test_jsonl_streams():
@@ -270,7 +280,7 @@ def test_record_memory_is_lean_and_the_memory_command_keeps_everything():
     assert one["memory"]["object"] == o["address"] and one["memory"]["handle"] == o["handle"]
     assert one["memory"]["class"] == o["class"] and one["memory"]["object_size"] == o["object_size"]
     assert not set(one["objects"][0]["memory"]) & set(rep.MEMORY_OBJECT_KEYS)
-    assert doc["schema"] == "wdfdbg.report/1" and doc["schema_version"] == rep.SCHEMA_VERSION == "1.1"
+    assert doc["schema"] == "wdfdbg.report/1" and doc["schema_version"] == rep.SCHEMA_VERSION == "1.2"
 
 
 def test_spooled_to_a_file_the_document_is_the_same(monkeypatch):

@@ -44,8 +44,8 @@ def test_typed_context_has_name_size_and_where():
     j = c.to_json()
     assert j["destroy"] is None and j["next_header"] is None and j["cleanup"] == "0x%x" % (DRV + 0x1000)
     assert ctxs.context_text(c) == "context DEVICE_CONTEXT 0x%x (size 0x40)" % (OBJ + 0xb0)
-    (legacy,) = fxo.read_contexts(s, header_of(s, OBJ))
-    assert (legacy["name"], legacy["size"], legacy["header"]) == ("DEVICE_CONTEXT", 0x40, OBJ + 0x80)
+    (listed,) = fxo.read_contexts(s, header_of(s, OBJ))
+    assert (listed.name, listed.size, listed.header) == ("DEVICE_CONTEXT", 0x40, OBJ + 0x80)
 
 
 def test_chain_after_a_null_first_header_and_a_chained_header_not_captured():
@@ -66,8 +66,9 @@ def test_chain_after_a_null_first_header_and_a_chained_header_not_captured():
     assert got[0].name == "EXTRA_CONTEXT" and got[0].next_header == third
     assert got[1].name is NOT_CAPTURED and got[1].to_json()["name"] == "not captured"
     assert ctxs.context_text(got[1]) == "context header 0x%x not captured" % third
-    # the legacy records keep only what is captured
-    assert [c["header"] for c in fxo.read_contexts(s, header_of(s, OBJ))] == [second]
+    # an object record lists the typed one and the chained header it could not read
+    assert [(c.header, c.captured) for c in fxo.read_contexts(s, header_of(s, OBJ))] == [(second, True),
+                                                                                         (third, False)]
 
 
 def test_type_info_not_captured_is_said_so():
@@ -80,8 +81,8 @@ def test_type_info_not_captured_is_said_so():
     (c,) = ctxs.read_object_contexts(s, header_of(s, OBJ))
     assert c.type_info == ti and c.name is NOT_CAPTURED and c.size is NOT_CAPTURED
     assert ctxs.context_text(c) == "context 0x%x (type info 0x%x at TriDrv+0x4000 not captured)" % (OBJ + 0xf0, ti)
-    (legacy,) = fxo.read_contexts(s, header_of(s, OBJ))
-    assert legacy["name"] is None and legacy["size"] is None
+    (listed,) = fxo.read_contexts(s, header_of(s, OBJ))
+    assert listed.name is NOT_CAPTURED and listed.size is NOT_CAPTURED
 
 
 def test_cycle_and_bad_back_pointer_are_problems_and_validate_raises():
@@ -192,3 +193,37 @@ def test_real_dump_contexts_exactly_where_type_info_is_set():
     # memtree's records (through objects.read_contexts) list exactly the two
     listed = sorted(n.address for n in nodes if n.contexts)
     assert listed == [0xffffc08be4f85530, 0xffffc08be51fa250]
+
+
+def test_context_caches_live_on_the_session():
+    """The issue-9 rule: caches live on the Session, in the open
+    (``session.derived``), not in a module-level dictionary."""
+    import inspect
+    assert "WeakKeyDictionary" not in inspect.getsource(ctxs)
+    heap = Heap()
+    heap.obj(OBJ, 0x100C, 0x80)
+    ti = heap.type_info(DRV + 0x2030, "DEVICE_CONTEXT", 0x40)
+    heap.context(OBJ + 0x80, OBJ, type_info=ti)
+    s = heap.session()
+    list(ctxs.for_each_context(s, header_of(s, OBJ), ProblemLog()))
+    assert s.derived.table(ctxs.TYPE_TABLE)[ti][:2] == ("DEVICE_CONTEXT", 0x40)
+    assert isinstance(s.derived.get(ctxs.LAYOUT_KEY, lambda: None), ctxs.ContextLayout)
+
+
+def test_inline_header_is_read_with_its_object():
+    """The walk reads an object and the inline FxContextHeader after it in
+    one Target.read: object_contexts needs no read of its own for an object
+    up to 0xd8 bytes."""
+    heap = Heap()
+    heap.obj(OBJ, 0x1024, 0x80)
+    heap.context(OBJ + 0x80, OBJ)                            # no type info: no context
+    s = heap.session()
+    hdr = fxo.read_object(s, OBJ, window=True)
+    calls = []
+    real = s.target.read
+    s.target.read = lambda a, n: calls.append((a, n)) or real(a, n)
+    try:
+        assert ctxs.object_contexts(s, hdr) == ()
+    finally:
+        s.target.read = real
+    assert calls == []

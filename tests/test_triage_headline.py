@@ -184,3 +184,21 @@ def test_rank_problems_by_severity_then_triage_order():
     assert [p.code for p in rank_problems(log)] == ["CHILD_LIST_CYCLE", "LOCK_HELD_BY_CRASHING_THREAD", "LOCK_HELD",
                                                     "UNREADABLE", "BUGCHECK"]
     assert len(rank_problems(log, limit=2)) == 2
+
+
+def test_report_schema_carries_the_code_fragments():
+    """The shipped schema's $defs are the fragments the decoders keep
+    beside their to_json (one source of truth, checked here)."""
+    from wdfdbg.analysis.headline import TRIAGE_SCHEMA
+    from wdfdbg.analysis.piling import PILING_SCHEMA
+    from wdfdbg.decoders.alignment import ALIGNMENT_SCHEMA
+    from wdfdbg.decoders.contexts import CONTEXT_SCHEMA
+    from wdfdbg.decoders.locks import LOCK_SCHEMA
+    from wdfdbg.render.report import SCHEMA_VERSION, load_schema
+    d = load_schema()["$defs"]
+    assert (d["triage"], d["piling"], d["context"], d["lock"], d["dma_alignment"]) == (
+        TRIAGE_SCHEMA, PILING_SCHEMA, CONTEXT_SCHEMA, LOCK_SCHEMA, ALIGNMENT_SCHEMA)
+    assert SCHEMA_VERSION == "1.2"
+    obj = d["object"]["properties"]
+    assert obj["contexts"]["items"] == {"$ref": "#/$defs/context"} and obj["lock"] == {"$ref": "#/$defs/lock"}
+    assert {"$ref": "#/$defs/jsonl_triage"} in d["jsonl_line"]["oneOf"]

@@ -28,7 +28,7 @@ def test_threshold_is_inclusive_and_documented():
     fed(PILING_CHILDREN).finish(log)
     (p,) = list(log)
     assert (p.code, p.address) == ("OBJECTS_PILING_UP", DEV)
-    assert "WDFDEVICE 0x%x of TriDrv holds 100 WDFMEMORY children (0x1900 bytes)" % DEV in p.message
+    assert "WDFDEVICE 0x%x of TriDrv holds 100 WDFMEMORY children (0x1900 bytes, objects and buffers)" % DEV in p.message
 
 
 def test_only_long_lived_parents_and_short_lived_children():

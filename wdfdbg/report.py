@@ -108,8 +108,8 @@ def execute(session, args):
     code = feed_source(memtree_argv(args, args.source), page.on_key, page.on_object, tee=page.embed,
                        session=session)
     size = write_atomically(args.output, page.write)
-    line = "wrote %s: %s objects, %s problems, %s bytes" % (
-        args.output, "{:,}".format(page.objects), "{:,}".format(page.problem_count()), "{:,}".format(size))
+    line = "wrote %s: %s objects, %s problems, 0x%x bytes" % (  # sizes in hex, as in all of wdfdbg's text
+        args.output, "{:,}".format(page.objects), "{:,}".format(page.problem_count()), size)
     return code, line
 
 

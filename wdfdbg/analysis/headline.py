@@ -17,21 +17,28 @@ and puts the JSON of what it found under the node's extras ``lock`` and
 the held locks and the pile counts, never the nodes.
 """
 
-from wdfdbg.analysis.piling import PilingAggregate
+from wdfdbg.analysis.piling import PILING_SCHEMA, PilingAggregate
 from wdfdbg.analysis.problems import ERROR, INFO, WARNING
 from wdfdbg.decoders import alignment as dma
 from wdfdbg.decoders import locks as lk
+from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.bugcheck import bugcheck_meaning, bugcheck_name
 from wdfdbg.decoders.exception import decode_exception
 from wdfdbg.decoders.facts import hex_json, module_offset, pointer_json
+from wdfdbg.errors import LayoutError, ReadError
 from wdfdbg.sources.minidump import kmdf_driver_table
 
 TOP_PROBLEMS = 5
+_LOCK_TYPES = frozenset(lk.LOCK_TYPES)
+_DMA_TYPES = frozenset((fxt.FX_TYPE_COMMON_BUFFER, fxt.FX_TYPE_DMA_TRANSACTION))
 # Which problems a triage engineer wants first, within one severity.
 FIRST = ("LOCK_HELD_BY_CRASHING_THREAD", "BUGCHECK", "BAD_HANDLE", "OBJECTS_PILING_UP", "LIKELY_LEAK",
          "BUFFER_MISALIGNED", "LOCK_HELD")
-# Problems the headline says in its own words (the source section)
+# Problems the headline says in its own words (the source section): the
+# scan fallback, and the unreadable driver list it stands in for (its
+# message ends with SCANNED_INSTEAD, analysis/tree.py)
 NOT_HEADLINE = ("SCAN_FALLBACK",)
+SCANNED_INSTEAD = " (not captured in this source; objects were found by scanning instead)"
 _SEVERITY_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
 
 
@@ -47,20 +54,29 @@ class TriageFeed(object):
         self.dma_checked = 0
         self.piling = PilingAggregate()
 
-    def feed(self, node, parent_type=None):
-        s = self.session
-        rec = lk.decode_lock(s, node, self.thread)
-        if rec is not None:
-            self.locks_seen += 1
-            lk.check_lock(rec, self.problems)
-            node.extra["lock"] = rec.to_json()
-            if rec.held:
-                self.held_locks.append(rec)
-        check = dma.check_node(s, node, self.problems)
-        if check is not None:
-            self.dma_checked += 1
-            node.extra["dma_alignment"] = check.to_json()
-        self.piling.feed_node(node, parent_type)
+    def feed(self, node, parent_type=None, wdf_type=None):
+        """One object of the walk (after its memory facts, before problem
+        assignment: the lock and alignment problems are inside it);
+        ``wdf_type``: the node's, when the caller has it."""
+        code = node.header.fx_type
+        if code in _LOCK_TYPES:
+            self._lock(node)
+        elif code in _DMA_TYPES:
+            check = dma.check_node(self.session, node, self.problems)
+            if check is not None:
+                self.dma_checked += 1
+                node.extra["dma_alignment"] = check.to_json()
+        self.piling.feed_node(node, parent_type, wdf_type)
+
+    def _lock(self, node):
+        rec = lk.decode_lock(self.session, node, self.thread)
+        if rec is None:
+            return
+        self.locks_seen += 1
+        lk.check_lock(rec, self.problems)
+        node.extra["lock"] = rec.to_json()
+        if rec.held:
+            self.held_locks.append(rec)
 
     def finish(self):
         self.piling.finish(self.problems)
@@ -126,7 +142,7 @@ def kmdf_driver_of(session, drivers, module):
         return None
     name, globals_addr, source = hit
     entry = by_globals.get(globals_addr)
-    version = entry.version_string() if entry is not None else None
+    version = entry.version_string() if entry is not None else _listed_version(drivers, globals_addr)
     return {"name": name, "kmdf_version": version, "globals": hex_json(globals_addr), "matched_by": source}
 
 
@@ -140,14 +156,22 @@ def kmdf_driver_by_globals(session, drivers, globals_addr):
         name = next((d.name for d in drivers or () if d.globals == globals_addr and d.name), None)
     if name is None:
         return None
-    return {"name": name, "kmdf_version": entry.version_string() if entry is not None else None,
+    return {"name": name, "kmdf_version": entry.version_string() if entry is not None else
+            _listed_version(drivers, globals_addr),
             "globals": hex_json(globals_addr), "matched_by": "bugcheck 0x10D parameter 4"}
+
+
+def _listed_version(drivers, globals_addr):
+    """The KMDF version a driver found by the analysis carries
+    (``drivers.fill_versions``: FxLibraryGlobals.BugCheckDriverInfo)."""
+    return next((d.kmdf_version for d in drivers or () if d.globals == globals_addr
+                 and getattr(d, "kmdf_version", None)), None)
 
 
 def rank_problems(problems, limit=TOP_PROBLEMS):
     """The problems a headline shows first: by severity, then FIRST, then
     order of discovery."""
-    items = [p for p in problems if p.code not in NOT_HEADLINE]
+    items = [p for p in problems if p.code not in NOT_HEADLINE and not p.message.endswith(SCANNED_INSTEAD)]
     order = dict((c, i) for i, c in enumerate(FIRST))
     indexed = sorted(enumerate(items), key=lambda ip: (_SEVERITY_RANK.get(ip[1].severity, 3),
                                                       order.get(ip[1].code, len(order)), ip[0]))
@@ -178,7 +202,7 @@ def coverage(session, scanned):
                   "memory outside the saved blocks",
                   "objects, buffers, pool headers and contexts outside the saved blocks",
                   "other threads' stacks and most pool contents"]
-    elif kind in ("kdmp",):
+    elif kind in ("kdmp", "kernel-dump"):
         desc = "a kernel memory dump"
         can = ["all kernel memory that was resident", "the bugcheck and its parameters"]
         cannot = ["user-mode memory (unless a complete dump)", "pages that were paged out"]
@@ -188,6 +212,10 @@ def coverage(session, scanned):
                     origin, "a snapshot")
         can = ["the memory an analysis read when it was made (the same answers, offline)"]
         cannot = ["anything that analysis did not read"]
+    elif kind == "pykd" and origin == "dump":
+        desc = "a dump open in the debugger"
+        can = ["the memory the dump saved, as the debugger reads it"]
+        cannot = ["memory the dump did not save"]
     elif kind == "pykd":
         desc = "a live debugger session"
         can = ["all memory the debugger can read"]
@@ -218,6 +246,12 @@ def build_triage(session, drivers=(), problems=(), feed=None, exc=None):
     problems = list(problems)
     target = session.target
     bc = target.bugcheck()
+    drivers = list(drivers or ())
+    try:
+        from wdfdbg.decoders.drivers import fill_versions
+        fill_versions(session, [d for d in drivers if hasattr(d, "kmdf_version")])
+    except (ReadError, LayoutError):  # a version is an optional fact
+        pass
     if exc is None and bc is not None:
         exc = decode_exception(session, bc)
     out = {"bugcheck": None, "fault": None, "exception": exc.to_json() if exc is not None else None}
@@ -298,10 +332,8 @@ TRIAGE_SCHEMA = {
                    "properties": {"kind": {"type": "string"}, "description": {"type": "string"},
                                   "can_show": {"type": "array", "items": {"type": "string"}},
                                   "cannot_show": {"type": "array", "items": {"type": "string"}}}},
-        "piling_up": {"type": "array", "items": {
-            "type": "object", "required": ["parent", "driver", "parent_type", "child_type", "count", "bytes"],
-            "properties": {"parent": _HEX, "driver": _STR_OR_NULL, "parent_type": {"type": "string"},
-                           "child_type": {"type": "string"}, "count": {"type": "integer", "minimum": 0},
-                           "bytes": {"type": "integer", "minimum": 0}}}},
+        "piling_up": PILING_SCHEMA["properties"]["piling_up"],
+        "headline": {"type": "array", "items": {"type": "string"},
+                     "description": "the headline as text lines, as memtree and info print it first"},
     },
 }

@@ -63,7 +63,8 @@ class SourceInfo(object):
 
     __slots__ = ("kind", "description", "origin", "arch", "pointer_size", "os_build", "from_dump",
                  "dump_type", "major_version", "processors", "directory_table_base", "ps_loaded_module_list",
-                 "kd_debugger_data_block", "context", "data_blocks", "captured_bytes", "secondary_data",
+                 "kd_debugger_data_block", "context", "data_blocks", "data_block_bytes", "captured_bytes",
+                 "secondary_data",
                  "kmdf_ifr_logs", "loaded_drivers", "framework", "kmdf_drivers", "kmdf_drivers_source", "bugcheck")
 
     def __init__(self):
@@ -95,6 +96,10 @@ def gather_info(session, allow_scan=True, bugcheck=True):
         si.kd_debugger_data_block = dump.kd_debugger_data_block
         si.context = dict(dump.context)
         si.data_blocks = dump.data_blocks
+        # the saved data blocks alone; captured_bytes adds the call-stack,
+        # debugger-data and data-page copies (minidump.TriageDump segments)
+        if si.data_blocks is not None:
+            si.data_block_bytes = sum(size for _va, _off, size, prio in getattr(dump, "segments", ()) if prio == 0)
         si.captured_bytes = backend.captured_bytes()
         si.secondary_data = [(str(b.tag), b.name, b.size) for b in dump.blobs]
         si.kmdf_ifr_logs = list(dump.kmdf_ifr_logs())
@@ -155,7 +160,9 @@ def kmdf_drivers(session, problems, allow_scan=True):
     table = [e for e in kmdf_driver_table(getattr(target, "backend", None)) if e.globals]
     versions = dict((e.globals, "%d.%d" % (e.version[0], e.version[1])) for e in table)
     if listed and not log.has_errors():
-        return [KmdfDriver(d.name, d.globals, versions.get(d.globals), d.tag, d.driver) for d in listed], LIST_SOURCE
+        drv.fill_versions(session, listed)   # the dump's table, else FxLibraryGlobals.BugCheckDriverInfo
+        return [KmdfDriver(d.name, d.globals, versions.get(d.globals) or d.kmdf_version, d.tag, d.driver)
+                for d in listed], LIST_SOURCE
     if table:
         out = []
         for e in table:
@@ -178,6 +185,35 @@ def kmdf_drivers(session, problems, allow_scan=True):
         return [KmdfDriver(d.name, d.globals, None, d.tag, d.driver)
                 for d in res.drivers if d.globals in with_objects], "scan of memory"
     return [], None
+
+
+TRIAGE_MAX_OBJECTS = 1 << 16   # info's triage walk stops here (memtree shows the rest)
+
+
+def info_triage(session, si, problems, walk=True):
+    """The ``triage`` facts for ``info`` (``analysis/headline.build_triage``).
+
+    On a source with a bugcheck (``walk``: unless ``--no-scan``), the
+    headline's walk-dependent facts (the locks the crashing thread holds,
+    the top problems) come from memtree's analysis run with nothing kept
+    (no contexts, at most :data:`TRIAGE_MAX_OBJECTS` objects): on a triage
+    dump that is the scan of its saved blocks. Otherwise, or with
+    ``walk=False``, only what the source and ``info`` itself know."""
+    from wdfdbg.analysis.headline import build_triage
+    drivers = [d.driver_info() for d in si.kmdf_drivers]
+    if walk and session.target.bugcheck() is not None:
+        from wdfdbg.analysis import tree
+        analysis = tree.TreeAnalysis(session, tree.TreeOptions(max_objects=TRIAGE_MAX_OBJECTS, contexts=False))
+        notes = list(session.notes)
+        try:
+            analysis.run(tree.DropSink())
+        except (ReadError, LayoutError):
+            analysis = None
+        session.notes[:] = notes   # the walk's notes ("found by scanning") are the headline's to tell
+        if analysis is not None:
+            return build_triage(session, drivers or analysis.drivers, list(problems) + list(analysis.problems),
+                                analysis.feed)
+    return build_triage(session, drivers, problems)
 
 
 def bugcheck_facts(session):

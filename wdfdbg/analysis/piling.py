@@ -49,6 +49,34 @@ OTHER_PARENT = "other"
 NO_PARENT = "none"
 
 
+_COUNT = {"type": "integer", "minimum": 0}
+_HEX = {"type": "string", "pattern": "^0x[0-9a-f]+$"}
+_NAME = {"type": ["string", "null"]}
+_PILE = {"type": "object", "required": ["parent", "driver", "parent_type", "child_type", "count", "bytes"],
+         "properties": {"parent": _HEX, "driver": _NAME, "parent_type": {"type": "string"},
+                        "child_type": {"type": "string"}, "count": _COUNT, "bytes": _COUNT}}
+# The JSON Schema of the report's ``piling`` key (:meth:`PilingAggregate.to_json`;
+# report schema 1.2, report.schema.json $defs/piling holds the same)
+PILING_SCHEMA = {
+    "type": "object",
+    "required": ["threshold", "objects", "groups", "long_lived_parents", "piling_up"],
+    "properties": {
+        "threshold": _COUNT, "objects": _COUNT,
+        "groups": {"type": "array", "items": {
+            "type": "object", "required": ["driver", "parent_type", "child_type", "pool_tag", "count", "bytes"],
+            "properties": {"driver": _NAME, "parent_type": {"type": "string"}, "child_type": _NAME,
+                           "pool_tag": {"type": "string"}, "count": _COUNT, "bytes": _COUNT}}},
+        "long_lived_parents": {"type": "array", "items": {
+            "type": "object", "required": ["address", "driver", "type", "children"],
+            "properties": {"address": _HEX, "driver": _NAME, "type": {"type": "string"},
+                           "children": {"type": "object", "additionalProperties": {
+                               "type": "object", "required": ["count", "bytes"],
+                               "properties": {"count": _COUNT, "bytes": _COUNT}}}}}},
+        "piling_up": {"type": "array", "items": _PILE},
+    },
+}
+
+
 class PilingAggregate(object):
     """Counts of objects by (driver, parent type, child type, pool tag) and
     per long-lived parent; see the module docstring."""
@@ -84,24 +112,49 @@ class PilingAggregate(object):
         if wdf_type in LONG_LIVED:
             self.parents[address] = (driver or "", wdf_type)
 
-    def feed_node(self, node, parent_type=None):
-        """Feed an ObjectNode. ``parent_type`` is the parent's DDI type when
-        the caller knows it (a walk has the parent at hand); otherwise it is
-        found among the long-lived objects fed before (pre-order puts a
-        parent before its children)."""
-        t = node.wdf_type
-        self.note_parent(node.address, node.driver, t)
+    def feed_node(self, node, parent_type=None, wdf_type=None):
+        """Feed an ObjectNode (what :meth:`feed` does, without its calls:
+        once per object of a walk). ``parent_type`` is the parent's DDI
+        type when the caller knows it (a walk has the parent at hand);
+        otherwise it is found among the long-lived objects fed before
+        (pre-order puts a parent before its children). ``wdf_type``: the
+        node's, when the caller has it."""
+        t = wdf_type if wdf_type is not None else node.wdf_type
+        hdr = node.header
+        driver = node.driver or ""
+        if t in LONG_LIVED:
+            self.parents[hdr.address] = (driver, t)
         parent = node.parent
         if parent_type is None and parent is not None:
             known = self.parents.get(parent)
             parent_type = known[1] if known else None
-        mem = node.memory or {}
-        size = node.header.object_size or 0
-        if t == "WDFMEMORY":
-            length = mem.get("length")
-            size += length if isinstance(length, int) else 0
-        tag = mem.get("pool_tag") if isinstance(mem.get("pool_tag"), str) else None
-        self.feed(node.driver, parent, parent_type, t, tag, size)
+        nbytes = hdr.object_size or 0
+        tag = None
+        mem = node.memory
+        if mem is not None:
+            if t == "WDFMEMORY":
+                length = mem.get("length")
+                if isinstance(length, int):
+                    nbytes += length
+            tag = mem.get("pool_tag")
+            if not isinstance(tag, str):
+                tag = None
+        self.objects += 1
+        key = (driver, parent_type or (NO_PARENT if parent is None else OTHER_PARENT), t or "", tag or UNKNOWN_TAG)
+        g = self.groups.get(key)
+        if g is None:
+            self.groups[key] = [1, nbytes]
+        else:
+            g[0] += 1
+            g[1] += nbytes
+        if parent is not None and t in SHORT_LIVED and parent in self.parents:
+            per = self.children.setdefault(parent, {})
+            c = per.get(t)
+            if c is None:
+                per[t] = [1, nbytes]
+            else:
+                c[0] += 1
+                c[1] += nbytes
 
     def piles(self):
         """``(parent, driver, parent_type, child_type, count, bytes)`` for
@@ -120,7 +173,8 @@ class PilingAggregate(object):
         """Add OBJECTS_PILING_UP problems (at the parent) to ``problems``."""
         for parent, driver, ptype, ctype, count, nbytes in self.piles():
             problems.add("OBJECTS_PILING_UP", parent,
-                         "%s 0x%x%s holds %d %s children (0x%x bytes): objects parented to a long-lived %s are "
+                         "%s 0x%x%s holds %d %s children (0x%x bytes, objects and buffers): objects parented to a "
+                         "long-lived %s are "
                          "freed only when it is deleted, so one made per request and never deleted piles up here"
                          % (ptype, parent, " of %s" % driver if driver else "", count, ctype, nbytes, ptype))
 

@@ -14,7 +14,19 @@ keeps the node after that. What stays, per object, is compact:
 * the lookaside join (``decoders.annotate``): address and length of each
   memory object allocated from a lookaside (16 bytes each, those only);
 * the leak counters (``analysis.triage``): one entry per parent of WDFMEMORY;
+* the per-object triage (``analysis.headline.TriageFeed``, fed every
+  object after its annotation and before problem assignment, so that the
+  problems it finds inside the object join its record): it decodes locks
+  and DMA alignment into the node's extras (``lock``, ``dma_alignment``)
+  and keeps only the held locks and the piling counts
+  (``analysis.piling``: keyed by driver, parent type, child type and pool
+  tag, and by long-lived parent, never per object);
 * the sinks' aggregates: per-driver and per-type counts and bytes.
+
+After the walk: the annotator's, the leak rules' and the feed's finish
+(LIKELY_LEAK, OBJECTS_PILING_UP, the bugcheck), the late matching, then the
+report's ``triage`` facts (:attr:`TreeAnalysis.triage_facts`,
+``analysis.headline.build_triage``), which the sinks write at the end.
 
 Facts known only after an object's record left, and how they reach the
 output (the second pass over compact state): problems found later inside an
@@ -28,13 +40,15 @@ lines; the text tree lists late problems in its problem table.
 A sink has ``begin(analysis)``, ``walk(driver, grouped)`` (a tree starts;
 ``grouped``: its nodes come from a scan, not in one driver's tree),
 ``node(node, seq)`` (``seq``: the emission number, 0-based),
-``walk_end()`` and ``end(analysis)`` (after triage and the late matching).
+``walk_end()`` and ``end(analysis)`` (after triage, the late matching and
+:attr:`TreeAnalysis.triage_facts`).
 :func:`collect` is the same analysis into a list (the non-streamed form,
 for callers that want every node).
 """
 
 from wdfdbg import command
 from wdfdbg.analysis.assign import ProblemAssigner
+from wdfdbg.analysis.headline import SCANNED_INSTEAD, TriageFeed, build_triage
 from wdfdbg.analysis.problems import WARNING, ProblemLog
 from wdfdbg.analysis.triage import Triage
 from wdfdbg.decoders import drivers as drv
@@ -82,6 +96,8 @@ class TreeAnalysis(object):
         self.late = {}
         self.grown = {}
         self.globals_table = []  # driver slot -> FX_DRIVER_GLOBALS address (the problem index's slots)
+        self.feed = None         # the per-object triage (analysis.headline.TriageFeed), made by run
+        self.triage_facts = None  # the report's "triage" dict, made at the end of run
         self._slots = {}
         self._lean = lean
         self._planned = False
@@ -149,6 +165,7 @@ class TreeAnalysis(object):
         session, problems, opts = self.session, self.problems, self.options
         self.annotator = Annotator(session, problems, contexts=opts.contexts, lean=self._lean)
         self.triage = Triage(session, self.drivers, problems)
+        self.feed = TriageFeed(session, problems)
         self.assigner = ProblemAssigner(problems)
         self._lookaside_seq = {}
         self._interrupt = session.target.check_interrupt if session.target.interrupt_check is not None else None
@@ -181,13 +198,19 @@ class TreeAnalysis(object):
             sink.walk_end()
         self.annotator.finish()
         self.triage.finish()
+        self.feed.finish()
         self.late = self.assigner.finish()
         for la in sorted(self.annotator.grown):
             seq = self._lookaside_seq.get(la)
             if seq is not None:
                 self.grown[seq] = (la, self.annotator.allocated(la))
+        self.triage_facts = build_triage(session, self.drivers, problems, self.feed)
         sink.end(self)
         return self
+
+    def piling_json(self):
+        """The OBJECTS_PILING_UP count table (``analysis.piling``), after :meth:`run`."""
+        return self.feed.piling.to_json()
 
     def _emit(self, node, sink, parent_type):
         """Annotate, triage, assign problems, hand over; returns the node's
@@ -197,6 +220,7 @@ class TreeAnalysis(object):
         self.annotator.node(node)
         wdf_type = node.wdf_type
         self.triage.node(node, parent_type, wdf_type)
+        self.feed.feed(node, parent_type, wdf_type)
         seq = self.count
         if node.lookaside is not None:
             self._lookaside_seq[node.address] = seq
@@ -229,10 +253,30 @@ def _scan_fallback(session, problems):
     for p in problems:
         if p.code == "UNREADABLE":
             p.severity = WARNING
-            p.message += " (not captured in this source; objects were found by scanning instead)"
+            p.message += SCANNED_INSTEAD
     problems.add("SCAN_FALLBACK", None, "the driver list could not be read: objects were found by scanning memory")
     session.notes.append("objects found by scanning memory (no driver list)")
     return scan_objects(session, problems)
+
+
+class DropSink(object):
+    """A sink that keeps nothing: for an analysis run for its aggregates
+    (the triage facts, the problems) alone."""
+
+    def begin(self, analysis):
+        pass
+
+    def walk(self, driver, grouped):
+        pass
+
+    def node(self, node, seq):
+        pass
+
+    def walk_end(self):
+        pass
+
+    def end(self, analysis):
+        pass
 
 
 class ListSink(object):

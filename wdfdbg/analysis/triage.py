@@ -68,7 +68,7 @@ class Triage(object):
         """The rules that need the whole walk (leaks, the bugcheck)."""
         for parent, (count, total, what) in sorted(self.counts.items()):
             if count >= LEAK_CHILDREN:
-                self.problems.add("LIKELY_LEAK", parent, "%s 0x%x holds %d WDFMEMORY children (0x%x bytes): memory parented here is "
+                self.problems.add("LIKELY_LEAK", parent, "%s 0x%x holds %d WDFMEMORY children (0x%x bytes of buffers): memory parented here is "
                                   "freed only when the parent is deleted" % (what or "object", parent, count, total), WARNING)
         self._bugcheck()
 

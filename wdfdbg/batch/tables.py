@@ -1,5 +1,6 @@
 """``wdfdbg corpus`` as text: the status line, then the table ``--by``
-asks for (driver, signature or problem), or all three."""
+asks for (driver, signature or problem), or all three. Byte counts are hex
+(sizes, as everywhere in wdfdbg's text); counts of things are decimal."""
 
 from tabulate import tabulate
 
@@ -21,7 +22,7 @@ def render(doc, by=None):
              % (doc["source"], doc["dumps"], doc["records"], doc["superseded"], doc["unparsed_lines"]),
              "status: " + ", ".join("%s %d" % (s, doc["by_status"].get(s, 0)) for s in STATUSES)]
     t = doc["totals"]
-    lines.append("totals: %d objects, %d WDFMEMORY (%d bytes), %d lookasides, %d MDLs, %d problems"
+    lines.append("totals: %d objects, %d WDFMEMORY (0x%x bytes), %d lookasides, %d MDLs, %d problems"
                  % (t["objects"], t["memory_objects"], t["memory_bytes"], t["lookasides"], t["mdls"], t["problems"]))
     if by in (None, "driver"):
         lines += ["", drivers_table(doc["drivers"]), "", outliers_table(doc["drivers"])]
@@ -41,10 +42,11 @@ def drivers_table(drivers):
         if not d["objects"] and not d["problems"]:
             continue
         codes = ", ".join("%s %d" % kv for kv in sorted(d["problem_counts"].items(), key=lambda kv: (-kv[1], kv[0])))
-        rows.append((_name(d["name"]), d["dumps"], d["objects"], d["memory_objects"], d["memory_bytes"],
-                     d["lookasides"], d["mdls"], codes or "-", ", ".join(d["kmdf_versions"]) or "-"))
+        rows.append((_name(d["name"]), d["dumps"], d["objects"], d["memory_objects"], "0x%x" % d["memory_bytes"],
+                     d["lookasides"], d["mdls"], codes or "none", ", ".join(d["kmdf_versions"]) or "unknown"))
     text = tabulate(rows, headers=["driver", "dumps", "objects", "WDFMEMORY", "bytes", "lookasides", "MDLs",
-                                   "problems", "KMDF"]) if rows else "No driver with objects."
+                                   "problems", "KMDF"], colalign=("left",) + ("right",) * 6 + ("left", "left")) \
+        if rows else "No driver with objects."
     if idle:
         text += "\n(%d more KMDF drivers listed without objects or problems; --json has them)" % len(idle)
     return text
@@ -59,10 +61,12 @@ def outliers_table(drivers):
             continue
         has_bytes = bool(top_b and top_b["memory_bytes"])
         rows.append((_name(d["name"]), top_o["objects"], _path_cell(top_o["path"]),
-                     top_b["memory_bytes"] if has_bytes else 0, _path_cell(top_b["path"]) if has_bytes else "-"))
+                     "0x%x" % (top_b["memory_bytes"] if has_bytes else 0),
+                     _path_cell(top_b["path"]) if has_bytes else "no WDFMEMORY"))
     if not rows:
         return "No objects."
-    return tabulate(rows, headers=["driver", "most objects", "in", "most bytes", "in"])
+    return tabulate(rows, headers=["driver", "most objects", "in", "most bytes", "in"],
+                    colalign=("left", "right", "left", "right", "left"))
 
 
 def signatures_table(signatures):

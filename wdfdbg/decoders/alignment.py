@@ -44,7 +44,8 @@ whose address does not meet the strictest requirement that could be read.
 """
 
 from wdfdbg.decoders import types as fxt
-from wdfdbg.decoders.facts import NOT_CAPTURED, captured, hex_json, plain_json, read_fields
+from wdfdbg.decoders.facts import (NOT_CAPTURED, SCHEMA_HEX, SCHEMA_POINTER, captured, hex_json, plain_json,
+                                   read_fields)
 from wdfdbg.errors import LayoutError
 
 IO_TYPE_DEVICE = 3
@@ -57,6 +58,25 @@ _ENABLER_64 = {"m_FDO": (0xA8, 8), "m_CommonBufferAlignment": (0x180, 4)}
 _COMMON_BUFFER_64 = {"m_BufferRawVA": (0x78, 8), "m_BufferAlignedVA": (0x80, 8), "m_BufferAlignedLA": (0x88, 8),
                      "m_DmaEnabler": (0x98, 8), "m_Length": (0xA0, 8), "m_Alignment": (0xB0, 8)}
 _TRANSACTION_64 = {"m_State": (0x78, 4), "m_DmaEnabler": (0x80, 8), "m_StartMdl": (0xB0, 8), "m_StartOffset": (0xC0, 8)}
+
+
+# The JSON Schema of an object record's ``dma_alignment`` (report schema
+# 1.2; report.schema.json $defs/dma_alignment holds the same)
+ALIGNMENT_SCHEMA = {
+    "type": "object",
+    "required": ["kind", "buffer", "logical", "alignment", "logical_alignment", "required", "required_by",
+                 "requirements", "ok", "notes"],
+    "properties": {
+        "kind": {"enum": ["WDFCOMMONBUFFER", "WDFDMATRANSACTION"]},
+        "buffer": SCHEMA_POINTER, "logical": SCHEMA_POINTER, "alignment": SCHEMA_POINTER,
+        "logical_alignment": SCHEMA_POINTER, "required": {"anyOf": [SCHEMA_HEX, {"type": "null"}]},
+        "required_by": {"type": ["string", "null"]},
+        "requirements": {"type": "array", "items": {"type": "object", "required": ["boundary", "source"],
+                                                    "properties": {"boundary": SCHEMA_HEX,
+                                                                   "source": {"type": "string"}}}},
+        "ok": {"type": ["boolean", "null"]}, "notes": {"type": "array", "items": {"type": "string"}},
+    },
+}
 
 
 def alignment_of(address, page_size=4096):

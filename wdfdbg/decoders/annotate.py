@@ -4,7 +4,9 @@ An :class:`Annotator` annotates one node at a time, as a streaming walk
 hands them over, and sets for each
 :class:`~wdfdbg.decoders.objects.ObjectNode`:
 
-* ``node.contexts`` (with ``contexts=True``): its context headers;
+* ``node.contexts`` (with ``contexts=True``): its contexts
+  (``decoders.contexts.object_contexts``: only headers whose
+  ContextTypeInfo is set, and chained headers not captured);
 * ``node.memory`` for a WDFMEMORY (``decoders.memory.decode_memory``);
 * ``node.lookaside`` for a WDFLOOKASIDE, with the memory objects seen so far
   whose ``m_pLookaside`` points at it (``allocated``; see below);
@@ -164,8 +166,8 @@ class Annotator(object):
         self._tracked = {}       # globals -> _Tracked or None
         self._live = []          # the _Tracked that are not None
         self._kept = [] if keep_lookasides else None
-        from wdfdbg.decoders.objects import read_contexts
-        self._read_contexts = read_contexts
+        from wdfdbg.decoders.contexts import object_contexts
+        self._read_contexts = object_contexts
 
     def node(self, node):
         """Annotate ``node`` (never raises for bad memory)."""

@@ -35,10 +35,10 @@ Problem (CONTEXT_CHAIN_CORRUPT, at the header): a chained header whose
 comes back to a header it passed.
 """
 
-import weakref
-
 from wdfdbg.analysis.problems import ProblemLog
-from wdfdbg.decoders.facts import NOT_CAPTURED, hex_json, module_offset, plain_json, pointer_json, read_fields
+from wdfdbg.decoders.codec import FieldCodec
+from wdfdbg.decoders.facts import (NOT_CAPTURED, SCHEMA_HEX, SCHEMA_POINTER, hex_json, module_offset, plain_json,
+                                   pointer_json, read_fields, schema_value)
 from wdfdbg.errors import CorruptionError, LayoutError, ReadError
 
 HEADER_TYPE = "Wdf01000!FxContextHeader"
@@ -46,10 +46,11 @@ TYPE_INFO_TYPE = "Wdf01000!_WDF_OBJECT_CONTEXT_TYPE_INFO"
 MAX_CONTEXTS = 16      # a driver adds a handful of context types per object
 MAX_NAME = 128
 
-# session -> {type info address: (name, size, where)}: every object of a
-# context type points at the same type info, so it is read once per session
-# (weak: the cache goes with its session)
-_TYPE_FACTS = weakref.WeakKeyDictionary()
+HEADER_FIELDS = ("Object", "NextHeader", "EvtCleanupCallback", "EvtDestroyCallback", "ContextTypeInfo")
+# What this module keeps in ``session.derived`` (derived once per session):
+LAYOUT_KEY = ("contexts", "layout")     # the ContextLayout, or None when no layout knows FxContextHeader
+TYPE_TABLE = "context_types"            # type info address -> (name, size, where): every object of a
+                                        # context type points at the same type info, so it is read once
 
 
 class Context(object):
@@ -94,29 +95,66 @@ class Context(object):
         }
 
 
-class _Offsets(object):
-    """FxContextHeader / type-info offsets from the session's layouts."""
+# The JSON Schema of one entry of an object record's ``contexts`` (report
+# schema 1.2; wdfdbg/data/report.schema.json $defs/context holds the same)
+CONTEXT_SCHEMA = {
+    "type": "object",
+    "required": ["header", "captured", "name", "size", "context", "type_info", "type_info_where", "cleanup",
+                 "destroy", "next_header"],
+    "properties": {
+        "header": SCHEMA_HEX, "captured": {"type": "boolean"},
+        "name": schema_value("string", "null"), "size": schema_value("integer", "null"),
+        "context": SCHEMA_POINTER, "type_info": SCHEMA_POINTER, "type_info_where": {"type": ["string", "null"]},
+        "cleanup": SCHEMA_POINTER, "destroy": SCHEMA_POINTER, "next_header": SCHEMA_POINTER,
+    },
+}
+
+
+class ContextLayout(object):
+    """FxContextHeader / type-info offsets from the session's layouts, once
+    per session (``session.derived`` key :data:`LAYOUT_KEY`): the header's
+    fields as ``read_fields`` wants them and as one precompiled struct
+    (``codec``, for a header inside the bytes read with its object)."""
 
     def __init__(self, session):
         h = session.layouts.get(HEADER_TYPE)
         t = session.layouts.get(TYPE_INFO_TYPE)
         ptr = session.target.pointer_size
         self.context = h.offset("Context")
-        self.header_fields = [(name, h.offset(name), ptr) for name in
-                              ("Object", "NextHeader", "EvtCleanupCallback", "EvtDestroyCallback", "ContextTypeInfo")]
+        self.header_fields = [(name, h.offset(name), ptr) for name in HEADER_FIELDS]
         self.type_fields = [("Size", t.offset("Size"), 4), ("ContextName", t.offset("ContextName"), ptr),
                             ("ContextSize", t.offset("ContextSize"), ptr)]
         self.type_info_size = t.size
+        codec = FieldCodec(h, HEADER_FIELDS)
+        # the struct path only when it decodes every field from offset 0 on
+        self.codec = codec if all(codec.present) and h.offset("Object") == 0 else None
+        self.span = codec.end
 
 
-_OFFSETS = weakref.WeakKeyDictionary()     # session -> _Offsets (one per session, not per object)
+def _layout_or_none(session):
+    try:
+        return ContextLayout(session)
+    except LayoutError:
+        return None
 
 
-def _offsets(session):
-    off = _OFFSETS.get(session)
-    if off is None:
-        off = _OFFSETS[session] = _Offsets(session)
-    return off
+def context_layout(session):
+    """The session's :class:`ContextLayout`, or None when no layout knows
+    FxContextHeader (then objects have no contexts to show)."""
+    return session.derived.get(LAYOUT_KEY, lambda: _layout_or_none(session))
+
+
+def _inline_values(off, hdr):
+    """The inline header's fields from the bytes read with the object (its
+    read window, ``objects.header_reader``), or None when they do not cover
+    it: a tuple in HEADER_FIELDS order."""
+    data = hdr.data
+    if data is None or off.codec is None:
+        return None
+    start = hdr.data_base + hdr.object_size
+    if start + off.span > len(data):
+        return None
+    return off.codec.unpack(data, start)
 
 
 def for_each_context(session, hdr, problems, limit=MAX_CONTEXTS):
@@ -127,9 +165,8 @@ def for_each_context(session, hdr, problems, limit=MAX_CONTEXTS):
     no layout knows FxContextHeader."""
     if not hdr.object_size:
         return
-    try:
-        off = _offsets(session)
-    except LayoutError:
+    off = context_layout(session)
+    if off is None:
         return
     target = session.target
     obj = hdr.address
@@ -144,9 +181,12 @@ def for_each_context(session, hdr, problems, limit=MAX_CONTEXTS):
             _problem(problems, addr, "context headers of 0x%x: stopped after %d headers" % (obj, limit), "WALK_LIMIT")
             return
         seen.add(addr)
-        target.check_interrupt()
-        rec = read_fields(target, addr, off.header_fields)
-        back = rec["Object"]
+        values = _inline_values(off, hdr) if index == 0 else None
+        if values is None:
+            target.check_interrupt()
+            rec = read_fields(target, addr, off.header_fields)
+            values = tuple(rec[name] for name in HEADER_FIELDS)
+        back, nxt, cleanup, destroy, ti = values
         if back is NOT_CAPTURED:
             if index > 0:
                 # a chained header is its own allocation: say it exists
@@ -161,8 +201,6 @@ def for_each_context(session, hdr, problems, limit=MAX_CONTEXTS):
             # the inline slot of an object without a header (or a wrong
             # m_ObjectSize): nothing to read here
             return
-        ti = rec["ContextTypeInfo"]
-        nxt = rec["NextHeader"]
         if ti is NOT_CAPTURED:
             # whether this header carries a context is not in the dump
             yield Context(addr, index)
@@ -172,8 +210,8 @@ def for_each_context(session, hdr, problems, limit=MAX_CONTEXTS):
             ctx.captured = True
             ctx.context = addr + off.context
             ctx.type_info = ti
-            ctx.cleanup = rec["EvtCleanupCallback"]
-            ctx.destroy = rec["EvtDestroyCallback"]
+            ctx.cleanup = cleanup
+            ctx.destroy = destroy
             ctx.next_header = nxt
             _fill_type(session, off, ctx)
             yield ctx
@@ -186,9 +224,7 @@ def for_each_context(session, hdr, problems, limit=MAX_CONTEXTS):
 def _fill_type(session, off, ctx):
     """Name and size from the type info, cached per type (every object of
     a type points at the same one)."""
-    cache = _TYPE_FACTS.get(session)
-    if cache is None:
-        cache = _TYPE_FACTS[session] = {}
+    cache = session.derived.table(TYPE_TABLE)
     hit = cache.get(ctx.type_info)
     if hit is None:
         target = session.target
@@ -232,9 +268,30 @@ def read_object_contexts(session, hdr, problems=None):
 
 
 def typed_contexts(contexts):
-    """The contexts whose header was read: what an object record lists as
-    its contexts (the others are headers the dump did not hold)."""
-    return [c for c in contexts if c.captured]
+    """What an object record lists as its contexts: those whose header was
+    read (with their ContextTypeInfo set), and chained headers the dump did
+    not hold (``NextHeader`` says they exist: FxObject::AddContext chains a
+    header only for a context). Left out: an inline header whose
+    ContextTypeInfo was not captured (whether it has a context at all is
+    not in the dump)."""
+    return [c for c in contexts if c.captured or c.index > 0]
+
+
+def object_contexts(session, hdr, problems=None):
+    """:func:`typed_contexts` of the object whose header is ``hdr``, as a
+    list, or ``()`` for none: the walk's per-object call. An object whose
+    inline header, read with the object (``objects.header_reader``'s
+    window), has neither a type info nor a next header (most objects) costs
+    one struct unpack and no read."""
+    if not hdr.object_size:
+        return ()
+    off = context_layout(session)
+    if off is None:
+        return ()
+    v = _inline_values(off, hdr)
+    if v is not None and (v[0] != hdr.address or (not v[4] and not v[1])):
+        return ()   # no header here, or a header without a context and without a chain
+    return typed_contexts(for_each_context(session, hdr, problems)) or ()
 
 
 def contexts_json(contexts):

@@ -154,3 +154,16 @@ def module_offset(target, address):
     if mod is None:
         return None
     return "%s+0x%x" % (mod.name, address - mod.base)
+
+
+# JSON Schema pieces for the fields above (report schema 1.2, docs/report.md):
+# a pointer field is hex, null (NULL) or the marker; a number or flag field
+# is its value or the marker
+SCHEMA_HEX = {"type": "string", "pattern": "^0x[0-9a-f]+$"}
+SCHEMA_NOT_CAPTURED = {"const": NOT_CAPTURED_TEXT}
+SCHEMA_POINTER = {"anyOf": [SCHEMA_HEX, {"type": "null"}, {"enum": [NOT_CAPTURED_TEXT, UNKNOWN_TEXT]}]}
+
+
+def schema_value(*types):
+    """A field holding a value of JSON ``types`` or the marker ``"not captured"``."""
+    return {"anyOf": [{"type": list(types)}, SCHEMA_NOT_CAPTURED]}

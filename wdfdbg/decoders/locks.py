@@ -48,8 +48,8 @@ region is a triage fact that the headline puts first):
 """
 
 from wdfdbg.decoders import types as fxt
-from wdfdbg.decoders.facts import (NOT_CAPTURED, UNKNOWN, captured, hex_json, known, plain_json, pointer_json,
-                                   pointer_text, read_fields)
+from wdfdbg.decoders.facts import (NOT_CAPTURED, SCHEMA_HEX, SCHEMA_POINTER, UNKNOWN, captured, hex_json, known,
+                                   plain_json, pointer_json, pointer_text, read_fields, schema_value)
 from wdfdbg.errors import LayoutError, ReadError
 from wdfdbg.sources.base import Backend
 
@@ -68,6 +68,32 @@ _SPIN_RAW_SIZE = {8: 0x80, 4: 0x48}    # COMPUTE_RAW_OBJECT_SIZE(sizeof(FxSpinLo
 _HISTORY = {8: (0x0, 0x8, 0x10, 0x18), 4: (0x0, 0x4, 0x8, 0x18)}  # OwningThread, CurrentHistory, History, entry size
 
 EVENT_TYPES = {0: "notification", 1: "synchronization"}
+
+# The JSON Schema of an object record's ``lock`` (report schema 1.2;
+# report.schema.json $defs/lock holds the same)
+LOCK_SCHEMA = {
+    "type": "object",
+    "required": ["kind", "state", "owner", "owner_source", "owner_is_crashing_thread", "initialized",
+                 "offsets_verified", "notes"],
+    "properties": {
+        "kind": {"enum": ["WDFWAITLOCK", "WDFSPINLOCK"]},
+        "state": {"enum": ["held", "free", "not captured", "unknown"]},
+        "owner": SCHEMA_POINTER, "owner_source": {"type": ["string", "null"]},
+        "owner_is_crashing_thread": {"type": ["boolean", "null"]},
+        "initialized": schema_value("boolean"), "offsets_verified": {"type": "boolean"},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "event": {"type": "object", "required": ["type", "signal_state", "waiters"],
+                  "properties": {"type": schema_value("string", "integer"), "signal_state": schema_value("integer"),
+                                 "waiters": schema_value("integer")}},
+        "lock_value": {"anyOf": [SCHEMA_HEX, {"const": "not captured"}]},
+        "irql": schema_value("integer"), "interrupt_lock": schema_value("boolean"),
+        "history": {"anyOf": [{"type": "null"}, {"type": "array", "items": {
+            "type": "object", "required": ["caller", "caller_symbol", "acquired_at_ticks", "locked_ticks", "current"],
+            "properties": {"caller": SCHEMA_HEX, "caller_symbol": {"type": ["string", "null"]},
+                           "acquired_at_ticks": schema_value("integer"), "locked_ticks": schema_value("integer"),
+                           "current": {"type": "boolean"}}}}]},
+    },
+}
 
 
 class LockRecord(object):

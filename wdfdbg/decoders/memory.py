@@ -39,10 +39,12 @@ address.
 import struct
 
 from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.alignment import alignment_of
 from wdfdbg.decoders.common import read_record_partial, tag_string
 from wdfdbg.decoders.handles import decode_handle_or_address, handle_of
 from wdfdbg.decoders.lookaside import (lookaside_shape_class, read_lookaside_base, KINDS as LOOKASIDE_KINDS,
                                        memory_alignment)
+from wdfdbg.decoders.facts import NOT_CAPTURED, NOT_CAPTURED_TEXT
 from wdfdbg.decoders.objects import object_bytes
 from wdfdbg.errors import LayoutError, ReadError
 
@@ -443,7 +445,7 @@ def object_allocation_tag(session, hdr):
     when it holds those bytes (a tree walk's objects)."""
     c = memory_consts(session)
     alloc = _allocation_start(session, c, hdr)
-    if alloc is None:
+    if alloc is None or alloc is NOT_CAPTURED:
         return None, None
     ph = pool_header(session, alloc - c.pool_header_size, hdr)
     if ph is None:
@@ -454,7 +456,9 @@ def object_allocation_tag(session, hdr):
 def _allocation_start(session, c, hdr):
     """Where the pool allocation holding ``hdr``'s object starts (its
     FX_POOL_HEADER.Base, when that is right in front of it, with or without
-    a pool tracker), or None."""
+    a pool tracker), None when there is none (a page-aligned object, a Base
+    that is not the block), NOT_CAPTURED when the FX_POOL_HEADER was not
+    readable."""
     base = hdr.address
     if (hdr.flags or 0) & fxt.FLAG_HAS_DEBUG:
         base -= c.debug_size
@@ -464,7 +468,7 @@ def _allocation_start(session, c, hdr):
     try:
         raw = object_bytes(session, hdr, header - hdr.address, c.ptr)
     except ReadError:
-        return None
+        return NOT_CAPTURED
     alloc = int.from_bytes(raw, "little")
     if alloc != header and alloc != header - c.tracker:
         return None
@@ -474,7 +478,9 @@ def _allocation_start(session, c, hdr):
 def _allocation_tag(session, c, hdr):
     """:func:`object_allocation_tag`'s tag alone (the tree walk's path: no
     pool header dict, and straight from the object's read window when it
-    holds the FX_POOL_HEADER and the pool header in front of the object)."""
+    holds the FX_POOL_HEADER and the pool header in front of the object);
+    NOT_CAPTURED when the headers in front of the object were not
+    readable."""
     data = hdr.data
     if data is not None and not (hdr.flags or 0) & fxt.FLAG_HAS_DEBUG and hdr.address % c.page_size:
         # header = address - fph_size; Base must be header (or header - tracker)
@@ -489,11 +495,11 @@ def _allocation_tag(session, c, hdr):
             elif alloc != header - c.tracker:
                 return None
     alloc = _allocation_start(session, c, hdr)
-    if alloc is None:
-        return None
+    if alloc is None or alloc is NOT_CAPTURED:
+        return alloc
     raw = _pool_header_bytes(session, c, alloc - c.pool_header_size, hdr)
     if raw is None:
-        return None
+        return NOT_CAPTURED
     return _tag_text(c, _TWO_ULONGS.unpack_from(raw)[1])
 
 
@@ -502,7 +508,8 @@ def buffer_pool_tag(session, buf):
     allocated buffer: the nt pool header in front of an FX_POOL_HEADER whose
     Base is itself right before the buffer, or the nt pool header right
     before the buffer. (None, None) for page-aligned (big) allocations,
-    buffers inside an image, or when nothing plausible is there."""
+    buffers inside an image, or when nothing plausible is there;
+    (NOT_CAPTURED, None) when neither header was readable."""
     c = memory_consts(session)
     target = session.target
     if not buf or buf % c.page_size == 0 or target.module_of(buf) is not None:
@@ -519,6 +526,8 @@ def buffer_pool_tag(session, buf):
     ph = pool_header(session, buf - c.pool_header_size)
     if ph is not None and ph["block_size"]:
         return ph["tag"], ph
+    if base is None and not target.is_readable(buf - c.pool_header_size, c.pool_header_size):
+        return NOT_CAPTURED, None
     return None, None
 
 
@@ -527,6 +536,10 @@ def empty_record():
     return {"buffer": None, "length": None, "origin": None, "pool_tag": None, "lookaside": None, "mdl": None,
             "read_only": None}
 
+
+# ``tag_source`` when the pool header that would hold the tag was not in the
+# dump (``pool_tag`` is then null: not "no tag", but not known)
+TAG_NOT_CAPTURED = NOT_CAPTURED_TEXT
 
 # What an object record's ``memory`` leaves out (report schema 1.1): the
 # object's own address, handle, class and size are the record's own keys.
@@ -574,13 +587,14 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
     if lean:
         out = {"buffer": None, "length": None, "origin": None, "pool_tag": None, "lookaside": None, "mdl": None,
                "read_only": None, "paged": None, "tag_source": None, "buffer_capacity": None,
-               "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None}
+               "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None,
+               "alignment": None}
     else:
         out = {"buffer": None, "length": None, "origin": None, "pool_tag": None, "lookaside": None, "mdl": None,
                "read_only": None, "class": cls, "class_source": source, "object": hx(address),
                "handle": hx(handle if handle is not None else handle_of(address, target.pointer_size, hdr.object_size)),
                "object_size": hdr.object_size, "paged": None, "tag_source": None, "buffer_capacity": None,
-               "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None}
+               "lookaside_kind": None, "lookaside_handle": None, "request": None, "flags": None, "alignment": None}
     if cls is None:
         return out
     c = session.derived.get(("memory", "consts"), lambda: MemoryConsts(session))
@@ -616,6 +630,9 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
     elif cls in ("FxMemoryBufferPreallocated", "FxRequestMemory"):
         buf = pbuffer
     out["buffer"] = px(buf)
+    if buf:
+        # WDF's "Aligning Buffers": the largest power of two dividing the address, at most a page
+        out["alignment"] = "0x%x" % alignment_of(buf, c.page_size)
     out["paged"] = cls in PAGED or bool((hdr.flags or 0) & PASSIVE_FLAGS == PASSIVE_FLAGS and cls in ORIGINS and
                                          ORIGINS[cls] in ("pool", "pool-lookaside"))
     if cls in LOOKASIDE_CLASSES:
@@ -648,12 +665,14 @@ def decode_memory(session, hdr, problems, handle=None, probe_buffer=True, lean=F
         if tag:
             out["pool_tag"], out["tag_source"] = tag, "object-allocation"
         elif cls == "FxMemoryBuffer":
-            out["pool_tag"], out["tag_source"] = None, None
+            out["pool_tag"], out["tag_source"] = None, (TAG_NOT_CAPTURED if tag is NOT_CAPTURED else None)
         # FxMemoryBufferFromLookaside without a readable header keeps the list's tag
     elif cls != "FxRequestMemory":
         out["pool_tag"], out["tag_source"] = None, None
         tag, ph = buffer_pool_tag(session, buf)
-        if tag:
+        if tag is NOT_CAPTURED:
+            out["tag_source"] = TAG_NOT_CAPTURED
+        elif tag:
             out["pool_tag"], out["tag_source"] = tag, "pool-header"
             out["buffer_capacity"] = ph["capacity"]
             if codec.origin == "pool" and bs and ph["capacity"] is not None and ph["capacity"] < bs:
@@ -763,7 +782,15 @@ def decode_request_buffer(session, request, kind, problems, req_rec=None, ctx=No
     length, mdl, read_only}`` plus ``origin`` ("request"), ``request``,
     ``address`` (the embedded IFxMemory), ``major_function``, ``method``,
     ``io_control_code``, ``irp``, ``valid`` (False when this kind of buffer
-    does not exist for the request's major function)."""
+    does not exist for the request's major function), ``alignment`` (as a
+    memory record's)."""
+    out = _request_buffer(session, request, kind, problems, req_rec, ctx)
+    buf = out["buffer"]
+    out["alignment"] = "0x%x" % alignment_of(int(buf, 16), session.target.page_size) if buf else None
+    return out
+
+
+def _request_buffer(session, request, kind, problems, req_rec, ctx):
     target = session.target
     offs = request_layout_offsets(session)
     if req_rec is None:

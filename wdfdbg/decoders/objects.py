@@ -35,7 +35,6 @@ FXOBJECT = "Wdf01000!FxObject"
 MAX_CHILDREN = 1 << 20
 MAX_OBJECTS = 1 << 22
 MAX_DEPTH = 64
-MAX_CONTEXTS = 16
 
 # ObjectHeader's fields, in its constructor's order, by their C++ member names.
 HEADER_FIELDS = ("__vfptr", "m_Type", "m_ObjectSize", "m_Refcnt", "m_Globals", "m_ObjectFlags", "m_ObjectState",
@@ -126,38 +125,18 @@ class ObjectNode(object):
         return fxt.ddi_name(self.header.fx_type, self.header.cls)
 
 
-class ContextInfo(object):
-    """One FxContextHeader of an object: ``header`` (its address), ``name``
-    and ``size`` (from WDF_OBJECT_CONTEXT_TYPE_INFO), ``context`` (the
-    driver's context address), ``type_info``. Readable as a mapping too
-    (``c["name"]``, ``c.get("size")``); slotted because every object of a
-    large tree carries one."""
-
-    __slots__ = ("header", "name", "size", "context", "type_info")
-
-    def __init__(self, header, context, type_info, name=None, size=None):
-        self.header = header
-        self.context = context
-        self.type_info = type_info
-        self.name = name
-        self.size = size
-
-    def __getitem__(self, key):
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key)
-
-    def get(self, key, default=None):
-        return getattr(self, key, default)
-
-
 # Bytes a tree walk's window takes in front of an object: the FX_POOL_HEADER
 # (Base, FxDriverGlobals) and the nt _POOL_HEADER before it, where an object
 # without a debug extension or pool tracker finds its pool tag (kmdf.md §5).
 WINDOW_BEFORE = {8: 0x20, 4: 0x10}
-# ... and after it: the largest memory class (FxRequestMemory, x64 0x98).
+# ... and after it: the largest memory class (FxRequestMemory, x64 0x98),
 WINDOW_CLASSES = ("FxRequestMemory", "FxMemoryBufferFromPoolLookaside", "FxMemoryBufferFromPool")
+# and the inline FxContextHeader (Object .. ContextTypeInfo, at object +
+# m_ObjectSize) of objects up to 0xd8 bytes: locks (0x80, 0x90), user
+# objects (0x80), work items (0xd0), memory objects with a small inline
+# buffer (0x90-0xc0) [dump m_ObjectSize values]; the context decoder then
+# needs no read of its own (decoders/contexts.object_contexts).
+WINDOW_CONTEXT = {8: 0x100, 4: 0x80}
 
 
 class HeaderCodec(object):
@@ -182,7 +161,7 @@ class HeaderCodec(object):
             other = session.layouts.find("Wdf01000!" + cls)
             if other is not None:
                 after = max(after, other.size)
-        self.after = after
+        self.after = max(after, WINDOW_CONTEXT.get(self.ptr, 0))
 
 
 def offsets(session):
@@ -216,7 +195,7 @@ def header_reader(session, window=True):
     unpack = off.fields.unpack
     layout = off.layout
     whole = off.whole
-    vtables = session.derived.table("vtable_classes")
+    decided = session.derived.table("object_classes")
     new = ObjectHeader.from_values
 
     def read_header(address):
@@ -242,12 +221,11 @@ def header_reader(session, window=True):
         else:
             hdr = ObjectHeader(address, layout.decode(data, base))
             hdr.data, hdr.data_base = data, base
-        cls = vtables.get(hdr.vfptr)
-        if cls is not None:
-            hdr.cls = cls
-            hdr.cls_source = "vtable"
+        hit = decided.get(((hdr.vfptr or 0) << 16) | (hdr.fx_type or 0))
+        if hit:
+            hdr.cls, hdr.cls_source = hit
         else:
-            classify(session, hdr)
+            classify(session, hdr, decided)
         return hdr
     return read_header
 
@@ -297,19 +275,44 @@ def class_of_vtable(session, vfptr):
     return cls
 
 
-def classify(session, hdr):
-    """Set ``hdr.cls`` and ``hdr.cls_source`` ("vtable", "shape" or None)."""
-    cls = class_of_vtable(session, hdr.vfptr)
-    if cls is not None:
-        hdr.cls = cls
-        hdr.cls_source = "vtable"
+def _static_class(session, vfptr, code):
+    """``(class, source)`` when the vtable symbol or m_Type alone decides
+    (:func:`wdfdbg.decoders.types.choose_class` steps 1 and 2), else None:
+    the same for every object with this (vtable, m_Type) pair."""
+    vt = class_of_vtable(session, vfptr)
+    if (vt and fxt.vtable_class_fits(code, vt)) or code in fxt.CLASS_BY_TYPE:
+        return fxt.choose_class(code, None, vt, None, session.target.pointer_size)
+    return None   # (0x1008: m_ObjectSize tells FxSyncRequest apart, per object)
+
+
+def classify(session, hdr, decided=None):
+    """Set ``hdr.cls`` and ``hdr.cls_source`` by
+    :func:`wdfdbg.decoders.types.choose_class`: a vtable symbol whose class
+    can carry the object's m_Type ("vtable"), m_Type where one class
+    constructs with it ("type-code": 0x1017 FxResourceCm even when its
+    folded vtable is FxWaitLock's), the object's shape (memory and
+    lookaside objects: "shape"), m_Type with m_ObjectSize or the common
+    base class (0x1200 FxIoTarget: "type-code"); None when nothing names it.
+
+    ``decided``: a table ``(vfptr << 16 | m_Type) -> (class, source)`` or
+    False (the shape decides) shared by a walk, so that the decision a
+    (vtable, m_Type) pair makes alone is taken once per pair."""
+    code = hdr.fx_type or 0
+    vfptr = hdr.vfptr or 0
+    hit = None
+    if decided is not None:
+        key = (vfptr << 16) | code
+        hit = decided.get(key)
+        if hit is None:
+            hit = decided[key] = _static_class(session, vfptr, code) or False
+    else:
+        hit = _static_class(session, vfptr, code) or False
+    if hit:
+        hdr.cls, hdr.cls_source = hit
         return
-    shape = session.shape_classifier
-    if shape is not None:
-        cls = shape(session, hdr)
-        if cls is not None:
-            hdr.cls = cls
-            hdr.cls_source = "shape"
+    shape = session.shape_classifier if code != fxt.FX_TYPE_REQUEST else None
+    shape_cls = shape(session, hdr) if shape is not None else None
+    hdr.cls, hdr.cls_source = fxt.choose_class(code, hdr.object_size, None, shape_cls, session.target.pointer_size)
 
 
 def looks_like_object(session, hdr):
@@ -423,21 +426,12 @@ def validate_child_list(session, obj):
 
 
 def read_contexts(session, hdr, problems=None):
-    """The typed contexts of an object as :class:`ContextInfo` records
-    (empty when it has none), from :func:`wdfdbg.decoders.contexts.for_each_context`:
-    only headers whose ContextTypeInfo is set have a context; a name or
-    size the dump did not capture is None here (the Context records of
-    ``decoders/contexts.py`` say "not captured"); a chained header that was
-    not captured is left out."""
-    from wdfdbg.decoders import contexts as ctxs
-    from wdfdbg.decoders.facts import known
-    out = []
-    for c in ctxs.for_each_context(session, hdr, problems):
-        if not c.captured:
-            continue
-        out.append(ContextInfo(c.header, c.context, c.type_info, c.name if known(c.name) else None,
-                               c.size if known(c.size) else None))
-    return out or ()
+    """The contexts an object record lists
+    (:func:`wdfdbg.decoders.contexts.object_contexts`: only headers whose
+    ContextTypeInfo is set, and chained headers not captured), as
+    :class:`~wdfdbg.decoders.contexts.Context` records; ``()`` for none."""
+    from wdfdbg.decoders.contexts import object_contexts
+    return object_contexts(session, hdr, problems)
 
 
 def for_each_object(session, root, problems, driver_names=None, max_objects=MAX_OBJECTS, max_depth=MAX_DEPTH,

@@ -33,6 +33,8 @@ from wdfdbg.decoders.handles import handle_of
 from wdfdbg.decoders.objects import FXOBJECT, ObjectHeader, ObjectNode, classify
 from wdfdbg.errors import LayoutError, ReadError
 
+HEADER_MEMBERS = ("m_ParentObject", "m_ChildListHead.Flink", "m_ChildListHead.Blink", "m_ChildEntry.Flink",
+                  "m_ChildEntry.Blink", "m_DeviceBase")
 CHUNK = 1 << 20
 MAX_OBJECTS = 1 << 20
 MAX_REFCOUNT = 0x100000
@@ -40,21 +42,6 @@ KNOWN_FLAGS = sum(bit for bit, _ in fxt.OBJECT_FLAGS)
 MAX_STATE = len(fxt.OBJECT_STATES) - 1
 DESTROYED = fxt.OBJECT_STATES.index("Destroyed")
 MIN_HEADER = 0x1C   # vfptr .. m_ObjectState must be captured (x64); scaled for x86 below
-
-# Classes whose type code names them: each constructor passes its own
-# FX_TYPE (KMDF source). Ambiguous codes (0x1000 memory/plain objects,
-# lookasides, DMA transactions, I/O targets with subclasses) are left out.
-CLASS_BY_TYPE = {
-    0x1001: "FxDriver", 0x1002: "FxDevice", 0x1003: "FxIoQueue", 0x1006: "FxRegKey", 0x1007: "FxString",
-    0x1008: "FxRequest", 0x100C: "FxUserObject", 0x100E: "FxCollection", 0x1013: "FxSystemThread",
-    0x1015: "FxDpc", 0x1018: "FxFileObject", 0x1023: "FxWaitLock", 0x1024: "FxSpinLock",
-    0x1025: "FxWorkItem", 0x1027: "FxInterrupt", 0x1028: "FxTimer", 0x1029: "FxChildList",
-    0x1031: "FxSystemWorkItem", 0x1033: "FxDisposeList", 0x1035: "FxIoResList", 0x1036: "FxCmResList",
-    0x1037: "FxIoResReqList", 0x1100: "FxPkgIo", 0x1101: "FxPkgFdo", 0x1102: "FxPkgPdo",
-    0x1103: "FxWmiIrpHandler", 0x1104: "FxPkgGeneral", 0x1105: "FxDefaultIrpHandler",
-    0x1402: "FxCommonBuffer",
-}
-
 
 class ScanStats(object):
     """What a scan looked at and what it kept (the report's ``scan`` key)."""
@@ -112,6 +99,9 @@ class _Offsets(object):
         self.parent = o("m_ParentObject")
         self.ptr = session.target.pointer_size
         self.min_header = self.state + 2
+        # (name, offset, size) of the header members a report shows
+        self.header_fields = [(name, lay.flat[name].offset, lay.flat[name].size) for name in HEADER_MEMBERS
+                              if name in lay.flat]
         g = session.layouts.get("Wdf01000!_FX_DRIVER_GLOBALS")
         self.mask_off = g.offset("WdfHandleMask")
         self.full_mask = ((1 << (8 * self.ptr)) - 1) & ~7
@@ -327,14 +317,15 @@ class Scanner(object):
     def build(self):
         session = self.session
         headers = {}
+        decided = session.derived.table("object_classes")
         for addr, (rec, captured, gs) in sorted(self.found.items()):
             hdr = ObjectHeader(addr, rec)
             try:
-                classify(session, hdr)
+                classify(session, hdr, decided)
             except (ReadError, LayoutError):
-                pass
-            if hdr.cls is None and hdr.fx_type in CLASS_BY_TYPE:
-                hdr.cls, hdr.cls_source = CLASS_BY_TYPE[hdr.fx_type], "type"
+                # the shape could not be read: what m_Type alone says
+                hdr.cls, hdr.cls_source = fxt.choose_class(hdr.fx_type or 0, hdr.object_size, None, None,
+                                                           session.target.pointer_size)
             headers[addr] = (hdr, captured, gs)
             if gs in ("known", "verified"):
                 self.stats.globals_verified += 1
@@ -446,10 +437,17 @@ class Scanner(object):
             parent = parents.get(addr)
             node = ObjectNode(hdr, parent if parent is not None else (hdr.parent or None), depth,
                               names.get(hdr.globals), handle_of(addr, ptr, hdr.object_size))
+            missing = [name for name, off, size in self.off.header_fields if off + size > captured]
             node.extra["scan"] = {
                 "captured_bytes": captured,
                 "globals": {"known": "kmdf-driver-table", "verified": "mask", "unreadable": "unverified"}.get(gs, gs),
-                "parent_captured": parent is not None if hdr.parent else None,
+                # True: the parent was found; False: m_ParentObject names an
+                # object the dump did not hold, or was itself not captured;
+                # None: m_ParentObject is NULL (a root)
+                "parent_captured": (parent is not None) if hdr.parent else (
+                    False if "m_ParentObject" in missing else None),
+                # the FxObject members whose bytes the dump did not hold
+                "not_captured": missing,
             }
             nodes.append(node)
             for c in sorted(children.get(addr, ()), reverse=True):

@@ -1,6 +1,17 @@
 """What goes into a cell of a text report: hex numbers (never negative:
 :mod:`wdfdbg.analysis.numbers`), sizes, yes/no, and links laid out on what
-the reader sees."""
+the reader sees.
+
+Words for what is not a value (style.md "Words"; one spelling, one meaning
+each, as ``decoders/facts.py`` keeps them apart in records):
+
+* ``NULL``: the field holds 0 (a fact about the driver);
+* ``not captured``: the bytes were not in the dump (a fact about the dump);
+* ``unknown``: wdfdbg could not tell, although nothing was missing.
+
+A record value may already be one of these words (the triage decoders'
+JSON writes ``"not captured"`` in the field's place); the helpers pass
+such a word through."""
 
 from tabulate import tabulate
 
@@ -8,16 +19,58 @@ from wdfdbg.analysis.numbers import hex_or, hexn  # noqa: F401 (the renderers ta
 from wdfdbg.render.markup import PLAIN
 
 
-def size_text(n):
+NULL = "NULL"
+NOT_CAPTURED = "not captured"
+UNKNOWN = "unknown"
+_WORDS = (NULL, NOT_CAPTURED, UNKNOWN)
+
+
+def ptr_text(v, missing=UNKNOWN):
+    """A pointer: ``0x...``, ``NULL`` for 0, ``missing`` for None (say
+    which: a field that was not read is ``not captured``). Hex strings (a
+    JSON record's) and the words above pass through."""
+    if v is None:
+        return missing
+    if isinstance(v, str):
+        return v if v.startswith("0x") or v in _WORDS else missing
+    if not v:
+        return NULL
+    return hexn(v)
+
+
+def hex_text(v, missing=UNKNOWN):
+    """A number that is not a pointer (0 stays ``0x0``)."""
+    if v is None:
+        return missing
+    if isinstance(v, str):
+        return v if v.startswith("0x") or v in _WORDS else missing
+    return hexn(v)
+
+
+def tag_text(tag, missing=NOT_CAPTURED):
+    """A pool tag in quotes, or ``missing``."""
+    if not tag or tag in _WORDS:
+        return tag or missing
+    return "'%s'" % tag
+
+
+def size_text(n, missing=UNKNOWN):
     """A size in hex and decimal: ``0x20 (32)``."""
-    if n is None:
-        return "?"
+    if n is None or isinstance(n, str):
+        return n if n in _WORDS else missing
     return "%s (%d)" % (hexn(n), n)
 
 
-def yes_no(v):
-    if v is None:
-        return "?"
+def count_text(n, missing=UNKNOWN):
+    """A count (decimal: counts are not sizes)."""
+    if n is None or isinstance(n, str):
+        return n if n in _WORDS else missing
+    return "%d" % n
+
+
+def yes_no(v, missing=UNKNOWN):
+    if v is None or isinstance(v, str):
+        return v if v in _WORDS else missing
     return "yes" if v else "no"
 
 

@@ -27,7 +27,7 @@ def _name(v, unknown):
 
 def source_label(side):
     src = side.get("source") or {}
-    where = src.get("path") or "live target"
+    where = src.get("path") or ("the dump open in the debugger" if src.get("origin") == "dump" else "the live target")
     kind = src.get("kind") or "unknown kind"
     return "%s: %s (%s, %s objects)" % (side.get("label"), where, kind, "{:,}".format(side.get("objects") or 0))
 
@@ -53,7 +53,8 @@ def render(doc, shown=NEW_SHOWN):
         if not changed:
             out.append("    no change (%d groups)" % len(d["groups"]))
             continue
-        rows = [[_name(g["parent_type"], "(root)"), _name(g["child_type"], "unknown type"), _name(g["pool_tag"], "-"),
+        rows = [[_name(g["parent_type"], "(root)"), _name(g["child_type"], "unknown type"),
+                 _name(g["pool_tag"], "no pool tag"),
                  "{:,}".format(g["objects"]["before"]), "{:,}".format(g["objects"]["after"]), signed(g["objects"]["change"]),
                  hex_bytes(g["bytes"]["before"]), hex_bytes(g["bytes"]["after"]), signed_hex(g["bytes"]["change"])]
                 for g in changed]

@@ -66,9 +66,16 @@ def scan_report(session, found, name="scan"):
     return _dumps(session, doc)
 
 
-def info_report(session, si, problems, name="info"):
+def info_report(session, si, problems, name="info", triage=None):
+    """``triage``: the headline's facts (``analysis/info.info_triage``),
+    written under ``triage`` with its text lines under ``headline``, as in
+    memtree's report."""
     drivers = [d.driver_info() for d in si.kmdf_drivers]
-    doc = rep.build_report(session, drivers, [], problems, extra={"info": info_json(si)}, command=name)
+    extra = {"info": info_json(si)}
+    if triage is not None:
+        from wdfdbg.render.headline import headline_lines
+        extra["triage"] = dict(triage, headline=headline_lines(triage))
+    doc = rep.build_report(session, drivers, [], problems, extra=extra, command=name)
     return _dumps(session, doc)
 
 
@@ -96,6 +103,7 @@ def info_json(si):
         d["kd_debugger_data_block"] = _hx(si.kd_debugger_data_block)
         d["context"] = context
         d["data_blocks"] = si.data_blocks
+        d["data_block_bytes"] = si.data_block_bytes
         d["captured_bytes"] = si.captured_bytes
         d["secondary_data"] = [{"tag": tag, "name": nm, "size": size} for tag, nm, size in si.secondary_data]
         d["kmdf_ifr_logs"] = [{"driver": nm, "size": size} for nm, size in si.kmdf_ifr_logs]

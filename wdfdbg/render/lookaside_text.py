@@ -4,13 +4,14 @@ allocated from it (:class:`~wdfdbg.analysis.lookaside_list.LookasideFindings`)."
 
 from wdfdbg.analysis.numbers import refuse_negative_hex
 from wdfdbg.render import text as txt
-from wdfdbg.render.cells import Link, hex_or, hexn, kv_table, link_table, size_text
-from wdfdbg.render.memory_text import head_lines
+from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, Link, count_text, hex_text, hexn, kv_table, link_table, size_text
+from wdfdbg.render.cells import tag_text
+from wdfdbg.render.memory_text import CLASS_SOURCES, head_lines
 from wdfdbg.render.report import assign_problems
 
 
 def pct(v):
-    return "?" if v is None else "%d%%" % int(v * 100)
+    return UNKNOWN if v is None else "%d%%" % int(v * 100)
 
 
 def render_lookaside(session, found, m):
@@ -42,13 +43,15 @@ def render_lookaside(session, found, m):
 
 
 def lookaside_rows(node, la):
-    rows = [("class", "%s (from %s)" % (la.get("class") or "?", la.get("class_source") or "?")),
-            ("driver", node.driver or "?"), ("kind", la.get("kind") or "?"),
+    cls = la.get("class")
+    rows = [("class", "%s (from %s)" % (cls, CLASS_SOURCES.get(la.get("class_source"), la.get("class_source") or
+                                                               UNKNOWN)) if cls else UNKNOWN),
+            ("driver", node.driver or UNKNOWN), ("kind", la.get("kind") or UNKNOWN),
             ("buffer size", size_text(la.get("buffer_size"))),
             ("memory object size", size_text(la.get("memory_object_size"))),
-            ("pool tag", "'%s'" % la["pool_tag"] if la.get("pool_tag") else "?"),
-            ("pool type", la.get("pool_type") if la.get("pool_type") is not None else "?"),
-            ("refcount", node.header.refcount)]
+            ("pool tag", tag_text(la.get("pool_tag"), UNKNOWN)),
+            ("pool type", la.get("pool_type") if la.get("pool_type") is not None else UNKNOWN),
+            ("refcount", count_text(node.header.refcount))]
     if la.get("raw_buffer_size") is not None:
         rows.append(("raw buffer size", size_text(la["raw_buffer_size"])))
     if la.get("memory_device_base"):
@@ -65,13 +68,14 @@ def kernel_list_lines(title, lst, m):
     addr = int(lst["address"], 16)
     out = [m.text("%s " % title) + m.kernel_lookaside_link("!lookaside %s" % lst["address"], addr)]
     t = lst.get("type")
+    c = count_text
     rows = [
-        ("Type", t if t is not None else "?", "Tag", "'%s'" % lst["tag"] if lst.get("tag") else "?"),
-        ("Current Depth", lst.get("depth"), "Max Depth", lst.get("max_depth")),
-        ("Size", lst.get("size"), "Free SLIST", "%s entries (header depth %s)" % (
-            lst.get("free_entries") if lst.get("free_entries") is not None else "?", lst.get("slist_depth"))),
-        ("AllocateMisses", lst.get("allocate_misses"), "FreeMisses", lst.get("free_misses")),
-        ("TotalAllocates", lst.get("total_allocates"), "TotalFrees", lst.get("total_frees")),
+        ("Type", t if t is not None else UNKNOWN, "Tag", tag_text(lst.get("tag"), UNKNOWN)),
+        ("Current Depth", c(lst.get("depth")), "Max Depth", c(lst.get("max_depth"))),
+        ("Size", hex_text(lst.get("size")), "Free SLIST", "%s entries (header depth %s)" % (
+            c(lst.get("free_entries")), c(lst.get("slist_depth")))),
+        ("AllocateMisses", c(lst.get("allocate_misses")), "FreeMisses", c(lst.get("free_misses"))),
+        ("TotalAllocates", c(lst.get("total_allocates")), "TotalFrees", c(lst.get("total_frees"))),
         ("Hit Rate", pct(lst.get("hit_rate")), "Hit Rate", pct(lst.get("free_hit_rate"))),
     ]
     out.append(link_table(m, rows, tablefmt="plain"))
@@ -87,8 +91,8 @@ def allocated_table(allocated, m):
         r = n.memory
         hl = "WDFMEMORY %s" % hexn(n.handle) if n.handle is not None else None
         ol = hexn(n.address)
-        rows.append((Link(hl, m.memory_link(hl, n.handle)) if hl else "-",
-                     Link(ol, m.object_link(ol, n.header.cls, n.address)), n.header.cls or "?",
-                     r.get("buffer") or "NULL", hex_or(r.get("length"), "?"),
-                     hexn(n.header.parent) if n.header.parent else "NULL"))
+        rows.append((Link(hl, m.memory_link(hl, n.handle)) if hl else "none",
+                     Link(ol, m.object_link(ol, n.header.cls, n.address)), n.header.cls or UNKNOWN,
+                     r.get("buffer") or "NULL", hex_text(r.get("length")),
+                     hexn(n.header.parent) if n.header.parent else ("NULL" if n.header.parent == 0 else NOT_CAPTURED)))
     return link_table(m, rows, headers=["handle", "object", "class", "buffer", "length", "parent"])

@@ -5,7 +5,8 @@ of :mod:`wdfdbg.analysis.single`; links go through the markup."""
 
 from wdfdbg.analysis.numbers import refuse_negative_hex
 from wdfdbg.render import text as txt
-from wdfdbg.render.cells import Link, hex_or, hexn, kv_table, link_table, size_text, yes_no
+from wdfdbg.render.cells import (NOT_CAPTURED, UNKNOWN, Link, hex_text, hexn, kv_table, link_table, ptr_text,
+                                 size_text, yes_no)
 from wdfdbg.render.hexdump import hexdump_lines
 from wdfdbg.render.report import assign_problems
 
@@ -28,10 +29,10 @@ def mdl_table(records, m):
         return ""
     rows = []
     for r in records:
-        rows.append((mdl_link(m, r["address"]), r["next"] or "NULL", r["size"], "|".join(r["flags"]) or "0",
+        rows.append((mdl_link(m, r["address"]), r["next"] or "NULL", hex_text(r["size"]), "|".join(r["flags"]) or "0",
                      hexn(r["flags_value"] or 0), r["process"] or "NULL", r["mapped_system_va"] or "NULL",
-                     r["start_va"] or "NULL", hex_or(r["byte_count"], "?"), hex_or(r["byte_offset"], "?"),
-                     " ".join(r["pfns"] or []) if r.get("pfns") is not None else "?"))
+                     r["start_va"] or "NULL", hex_text(r["byte_count"]), hex_text(r["byte_offset"]),
+                     " ".join(r["pfns"] or []) if r.get("pfns") is not None else NOT_CAPTURED))
     return link_table(m, rows, headers=["MDL", "Next", "Size", "flags", "MdlFlags", "Process", "MappedSystemVa",
                                         "StartVa", "ByteCount", "ByteOffset", "PFNs"])
 
@@ -40,15 +41,14 @@ def memory_rows(rec, m):
     """Key/value rows for a memory record."""
     rows = []
     rows.append(("buffer", rec.get("buffer") or "NULL"))
+    if rec.get("alignment"):
+        rows.append(("alignment", rec["alignment"]))
     rows.append(("length", size_text(rec.get("length"))))
-    rows.append(("origin", rec.get("origin") or "?"))
-    tag = rec.get("pool_tag")
-    rows.append(("pool tag", ("'%s'" % tag) if tag else "none"))
-    if rec.get("tag_source"):
-        rows[-1] = (rows[-1][0], "%s (from %s)" % (rows[-1][1], rec["tag_source"]))
+    rows.append(("origin", rec.get("origin") or UNKNOWN))
+    rows.append(("pool tag", pool_tag_text(rec)))
     if rec.get("lookaside"):
         lh = rec.get("lookaside_handle")
-        label = "WDFLOOKASIDE %s (object %s%s)" % (lh or "?", rec["lookaside"],
+        label = "WDFLOOKASIDE %s (object %s%s)" % (lh or UNKNOWN, rec["lookaside"],
                                                     ", %s" % rec["lookaside_kind"] if rec.get("lookaside_kind") else "")
         rows.append(("lookaside", Link(label, m.lookaside_link(label, int(lh, 16))) if lh else label))
     if rec.get("mdl"):
@@ -65,6 +65,26 @@ def memory_rows(rec, m):
     return rows
 
 
+# where a pool tag came from (decoders/memory.py tag_source), in words
+TAG_SOURCES = {"object-allocation": "the pool block holding the object",
+               "pool-header": "the pool block holding the buffer", "lookaside": "its lookaside"}
+
+
+def pool_tag_text(rec):
+    """``'MemI' (from ...)``; ``not captured`` when the pool header that
+    holds it was not in the dump; ``none`` when the buffer is in no pool
+    block (a page-aligned big allocation, an image, a mapped buffer)."""
+    tag = rec.get("pool_tag")
+    source = rec.get("tag_source")
+    if tag:
+        return "'%s'%s" % (tag, " (from %s)" % TAG_SOURCES.get(source, source) if source else "")
+    if source == NOT_CAPTURED:
+        return "not captured (the pool header in front of it is not in the dump)"
+    if rec.get("origin") in ("request", "preallocated"):
+        return "none (the buffer is not the framework's allocation)"
+    return "none (not in a pool block with a header: a page-aligned or image buffer)"
+
+
 # -- memory ----------------------------------------------------------------------
 def render_memory(session, found, m):
     """The text of ``memory`` for :class:`~wdfdbg.analysis.single.MemoryFindings`."""
@@ -79,9 +99,8 @@ def render_memory(session, found, m):
             out.append(txt.node_line(node, m).split("\n")[0])
             if record is not None:
                 h = node.header
-                rows = [("class", "%s (from %s)" % (h.cls or "?", h.cls_source or "?")),
-                        ("driver", node.driver or "?"), ("parent", hexn(h.parent) if h.parent else "NULL"),
-                        ("m_ObjectSize", size_text(h.object_size))]
+                rows = [("class", class_text(h)), ("driver", node.driver or UNKNOWN),
+                        ("parent", ptr_text(h.parent, NOT_CAPTURED)), ("m_ObjectSize", size_text(h.object_size))]
                 rows.extend(memory_rows(record, m))
                 out.append(kv_table(rows, m))
         if node.mdls:
@@ -101,6 +120,16 @@ def render_memory(session, found, m):
     return refuse_negative_hex("\n".join(out), exempt=[session.path])
 
 
+CLASS_SOURCES = {"vtable": "its vtable's symbol", "shape": "the object's shape", "type-code": "m_Type"}
+
+
+def class_text(h):
+    """``FxMemoryBuffer (from its vtable's symbol)``; ``unknown``."""
+    if not h.cls:
+        return UNKNOWN
+    return "%s (from %s)" % (h.cls, CLASS_SOURCES.get(h.cls_source, h.cls_source or UNKNOWN))
+
+
 def request_buffer_lines(node, record, m):
     """A request's input or output buffer (``FxRequestSystemBuffer`` /
     ``FxRequestOutputBuffer`` embedded in the FxRequest)."""
@@ -111,9 +140,9 @@ def request_buffer_lines(node, record, m):
     embedded = "FxRequestSystemBuffer" if record["kind"] == "input" else "FxRequestOutputBuffer"
     rows = [("buffer", record.get("buffer") or "NULL"), ("length", size_text(record.get("length"))),
             ("origin", "request (%s, embedded at %s)" % (embedded, record["address"])),
-            ("major function", record.get("major_function") or "?")]
+            ("major function", record.get("major_function") or UNKNOWN)]
     if record.get("io_control_code"):
-        rows.append(("IoControlCode", "%s (%s)" % (record["io_control_code"], record.get("method") or "?")))
+        rows.append(("IoControlCode", "%s (%s)" % (record["io_control_code"], record.get("method") or UNKNOWN)))
     if record.get("io_type"):
         rows.append(("I/O type", record["io_type"]))
     rows.append(("mdl", mdl_link(m, record["mdl"]) if record.get("mdl") else "NULL"))
@@ -175,7 +204,8 @@ def descriptor_rows(desc, m):
         else:
             rows.append(("Offsets", "NULL (the whole buffer)"))
     if desc.get("effective_buffer") or desc.get("effective_length") is not None:
-        rows.append(("describes", "%s, %s bytes" % (desc.get("effective_buffer") or "?", size_text(desc.get("effective_length")))))
+        rows.append(("describes", "%s, %s bytes" % (desc.get("effective_buffer") or UNKNOWN,
+                                                     size_text(desc.get("effective_length")))))
     return rows
 
 
@@ -195,7 +225,7 @@ def render_mdls(session, found, address_text, allocated, m):
             for r in chain:
                 if r.get("pages") is not None and r.get("size") != r.get("expected_size"):
                     out.append(m.text("%s: Size %s, %s page(s) spanned need Size %s" % (
-                        r["address"], r["size"], r["pages"], r["expected_size"])))
+                        r["address"], hex_text(r["size"]), r["pages"], hex_text(r.get("expected_size")))))
     if allocated:
         out.append("")
         drivers = found.drivers
@@ -205,8 +235,8 @@ def render_mdls(session, found, address_text, allocated, m):
             rows = []
             for e in found.allocated:
                 r = e.get("record") or {}
-                rows.append((e.get("driver") or "?", mdl_link(m, e["mdl"]), e.get("owner") or "NULL",
-                             e.get("caller_symbol") or e.get("caller") or "?", hex_or(r.get("byte_count"), "?"),
+                rows.append((e.get("driver") or UNKNOWN, mdl_link(m, e["mdl"]), e.get("owner") or "NULL",
+                             e.get("caller_symbol") or e.get("caller") or UNKNOWN, hex_text(r.get("byte_count")),
                              "|".join(r.get("flags") or []) or "0"))
             out.append(link_table(m, rows, headers=["driver", "MDL", "owner", "caller", "ByteCount", "flags"]))
         else:

@@ -11,8 +11,10 @@ version adds to it: ``docs/report.md``).
   late facts: problems found after them, a lookaside's whole ``allocated``
   list) and the tail.
 * :class:`JsonLinesWriter` (``--jsonl``) writes one line per record as it
-  comes: a ``report`` line, ``object`` lines, then ``allocated``, ``problem``
-  and a final ``summary`` line.
+  comes: a ``report`` line, ``object`` lines, then ``allocated``, ``problem``,
+  a ``summary`` line and a final ``triage`` line.
+* Both end with what only the whole walk knows (:func:`analysis_keys`:
+  ``triage``, ``piling``; schema 1.2).
 
 Output is deterministic. The JSON Schema ships as
 ``wdfdbg/data/report.schema.json``.
@@ -25,11 +27,10 @@ from array import array
 
 from wdfdbg import __version__
 from wdfdbg.decoders import types as fxt
-from wdfdbg.decoders.objects import ContextInfo
 from wdfdbg.render.spool import Spool
 
 SCHEMA_ID = "wdfdbg.report/1"
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 # The object's own facts, which its record carries at the top level: the
 # record's ``memory`` leaves them out (schema 1.1).
 MEMORY_OBJECT_KEYS = ("class", "class_source", "object", "handle", "object_size")
@@ -99,8 +100,7 @@ def object_record(session, node):
         "class_source": h.cls_source,
         "object_size": h.object_size,
         "globals": hx(h.globals),
-        "contexts": [{"header": hx(c["header"]), "name": c["name"], "size": c["size"], "context": hx(c["context"])}
-                     for c in node.contexts],
+        "contexts": [c.to_json() for c in node.contexts],
     }
     extra = node._extra
     if extra:
@@ -117,7 +117,6 @@ _BASE_KEYS = frozenset(("address", "handle", "wdf_type", "fx_type", "class", "dr
 _RECORD = ('{"address": %s, "handle": %s, "wdf_type": %s, "fx_type": %s, "class": %s, "driver": %s, "parent": %s, '
            '"depth": %s, "refcount": %s, "state": %s, "flags": %s, "memory": %s, "lookaside": %s, "mdls": %s, '
            '"problems": %s, "class_source": %s, "object_size": %s, "globals": %s, "contexts": %s%s}')
-_CONTEXT = '{"header": %s, "name": %s, "size": %s, "context": %s}'
 _strings = {None: "null"}   # the few names a tree repeats (classes, drivers, states) -> their JSON
 _flags = {}     # m_ObjectFlags value -> its JSON list of names
 _states = {}    # m_ObjectState value -> its JSON name
@@ -160,19 +159,8 @@ def encode_object(session, node):
     mem = node.memory
     mem = "null" if mem is None else _ENC.encode(lean_memory(mem) if "object" in mem else mem)
     contexts = node.contexts
-    if contexts:
-        parts = []
-        for c in contexts:
-            if type(c) is ContextInfo:
-                header, name, size, context = c.header, c.name, c.size, c.context
-            else:
-                header, name, size, context = c["header"], c["name"], c["size"], c["context"]
-            parts.append(_CONTEXT % ("null" if header is None else '"0x%x"' % header, _strings.get(name) or _js(name),
-                                     "null" if size is None else _ENC.encode(size),
-                                     "null" if context is None else '"0x%x"' % context))
-        contexts = "[%s]" % parts[0] if len(parts) == 1 else "[%s]" % ", ".join(parts)
-    else:
-        contexts = "[]"
+    # (few objects have a context: the plain encoder for them)
+    contexts = _ENC.encode([c.to_json() for c in contexts]) if contexts else "[]"
     rest = ""
     extra = node._extra
     if extra:
@@ -434,6 +422,30 @@ def _log_order(problems):
     return dict(((p.code, hx(p.address), p.message), i) for i, p in enumerate(problems))
 
 
+def triage_json(analysis):
+    """The report's ``triage`` key for a finished analysis: the headline's
+    facts (``analysis/headline.build_triage``) and, under ``headline``, its
+    lines as text (what ``render/headline.py`` prints first; the HTML page
+    shows them)."""
+    facts = analysis.triage_facts
+    if facts is None:
+        return None
+    from wdfdbg.render.headline import headline_lines
+    out = dict(facts)
+    out["headline"] = headline_lines(facts)
+    return out
+
+
+def analysis_keys(analysis):
+    """The keys a memtree-like document adds at its end (schema 1.2):
+    ``triage`` and ``piling`` (the OBJECTS_PILING_UP count table). Both
+    depend on the whole walk (held locks, problems, piles), so they come
+    after the objects."""
+    if getattr(analysis, "feed", None) is None:
+        return {}
+    return {"triage": triage_json(analysis), "piling": analysis.piling_json()}
+
+
 class JsonReportWriter(_RecordSink):
     """The report document from a stream of nodes (see the module
     docstring), written to ``out`` (anything with ``write``) at the end."""
@@ -453,6 +465,7 @@ class JsonReportWriter(_RecordSink):
         late = self._late(analysis)
         problems = list(analysis.problems)
         extra = self.extra() if self.extra is not None else None
+        extra = dict(extra or {}, **analysis_keys(analysis))
         doc = _document(self.session, self._drivers_json(analysis), problems, self.counts.summary(problems),
                         extra, self.command)
         head, tail = _ENC.encode(doc).split('"objects": []', 1)
@@ -530,3 +543,10 @@ class JsonLinesWriter(_RecordSink):
                 tail.setdefault(k, v)
         out.write(_ENC.encode(tail))
         out.write("\n")
+        keys = analysis_keys(analysis)
+        if keys:
+            # the last line: what the whole walk says (docs/report.md)
+            line = {"record": "triage"}
+            line.update(keys)
+            out.write(_ENC.encode(line))
+            out.write("\n")

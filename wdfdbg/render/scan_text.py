@@ -1,19 +1,29 @@
 """``scan`` as text: the objects found by shape, grouped by driver, with
 their header fields and decoded facts
-(:class:`~wdfdbg.analysis.scanned.ScanFindings`)."""
+(:class:`~wdfdbg.analysis.scanned.ScanFindings`).
+
+Words (``render/cells.py``): ``NULL`` for a field that holds 0, ``not
+captured`` for one the dump did not hold, ``unknown`` for what could not be
+told; sizes in hex; a handle column says ``none`` for an object without a
+handle (``m_ObjectSize`` 0: the framework gives it none)."""
 
 from tabulate import tabulate
 
 from wdfdbg.analysis.numbers import refuse_negative_hex
 from wdfdbg.decoders import types as fxt
-from wdfdbg.render.cells import hex_or, hexn
+from wdfdbg.decoders.contexts import context_text
+from wdfdbg.render import text as txt
+from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, count_text, hex_text, hexn, ptr_text, tag_text
 from wdfdbg.render.report import assign_problems
 
 OBJECT_HEADERS = ["object", "handle", "type", "class", "m_Type", "size", "refs", "state", "globals", "parent", "facts"]
-
-
-def hx(v):
-    return hex_or(v, "-")
+# how the scan looked (ScanStats.method), in words
+METHODS = {"vtable-pattern": "looking for pointers into Wdf01000's image",
+           "exhaustive": "trying every aligned address"}
+# where a driver's name came from (DriverInfo.name_source), in words
+NAME_SOURCES = {"globals": "FX_DRIVER_GLOBALS", "kmdf-driver-table": "KMDF's driver table in the dump",
+                "bugcheck-driver-info": "FxLibraryGlobals.BugCheckDriverInfo", "module": "the module of its image"}
+CLASS_SOURCES = {"shape": "by shape", "type-code": "from m_Type"}
 
 
 def render_scan(session, found, all_drivers=False):
@@ -21,14 +31,13 @@ def render_scan(session, found, all_drivers=False):
     not only those with objects found."""
     nodes, drivers, problems = found.nodes, found.drivers, found.problems
     assign_problems(nodes, problems)
-    t = session.target
-    out = ["source: %s (%s, %s, build %s)" % (session.path or "live target", session.source_kind, t.arch,
-                                               t.os_build if t.os_build is not None else "?")]
+    out = [txt.source_line(session)]
     out.extend(bugcheck_lines(found.bugcheck))
     s = found.stats.to_json()
-    out.append("scanned %d bytes in %d ranges (%s, %d-byte aligned): %d candidates, %d objects, %d parent links"
-               % (s["bytes_scanned"], s["ranges"], s["method"], s["alignment"], s["candidates"], s["objects"],
-                  s["parents_linked"]))
+    out.append("scanned %s bytes in %d ranges (%s, %d-byte aligned): %d places looked like an FxObject header, "
+               "%d are objects, %d linked to a parent found" % (
+                   hexn(s["bytes_scanned"]), s["ranges"], METHODS.get(s["method"], s["method"] or UNKNOWN),
+                   s["alignment"], s["candidates"], s["objects"], s["parents_linked"]))
     for note in session.notes:
         out.append("note: %s" % note)
     by_globals = {}
@@ -42,7 +51,7 @@ def render_scan(session, found, all_drivers=False):
         shown.add(d.globals)
         out.append("")
         out.append("Driver %s  tag %s  globals %s  FxDriver %s  (%d object%s)" % (
-            d.name or "<name not captured>", "'%s'" % d.tag if d.tag else "?", hexn(d.globals), hx(d.driver),
+            d.name or "(name not captured)", tag_text(d.tag), hexn(d.globals), ptr_text(d.driver, NOT_CAPTURED),
             len(group), "" if len(group) == 1 else "s"))
         out.append(tabulate(object_rows(group), headers=OBJECT_HEADERS))
     rest = [n for n in nodes if n.header.globals not in shown]
@@ -56,7 +65,7 @@ def render_scan(session, found, all_drivers=False):
     out.extend(driver_lines(drivers, nodes, all_drivers))
     out.append("")
     if problems:
-        rows = [(p.severity, p.code, hx(p.address), p.message) for p in problems]
+        rows = [(p.severity, p.code, ptr_text(p.address, "none"), p.message) for p in problems]
         out.append("Problems:\n" + tabulate(rows, headers=["severity", "code", "address", "message"]))
     else:
         out.append("No problems found.")
@@ -69,7 +78,7 @@ def bugcheck_lines(bc):
     lines = ["bugcheck: %s %s (%s)" % (bc["code"], bc.get("name") or "", ", ".join(bc["parameters"]))]
     dec = bc.get("decoded") or {}
     for k in sorted(dec):
-        lines.append("    %s: %s" % (k, dec[k]))
+        lines.append("    %s: %s" % (k, dec[k] if dec[k] is not None else UNKNOWN))
     return lines
 
 
@@ -84,11 +93,22 @@ def driver_lines(drivers, nodes, all_drivers):
     out = ["", "KMDF drivers: %d known, %d with objects found%s" % (
         len(drivers), sum(1 for d in drivers if counts.get(d.globals)),
         "" if all_drivers else " (--all-drivers lists them all)")]
-    rows = [(d.name or "?", d.tag or "?", hexn(d.globals), hx(d.driver), counts.get(d.globals, 0),
-             d.name_source or "-") for d in listed]
+    rows = [(d.name or "(name not captured)", tag_text(d.tag), hexn(d.globals), ptr_text(d.driver, NOT_CAPTURED),
+             counts.get(d.globals, 0), NAME_SOURCES.get(d.name_source, d.name_source or UNKNOWN)) for d in listed]
     if rows:
         out.append(tabulate(rows, headers=["driver", "tag", "globals", "FxDriver", "objects", "name from"]))
     return out
+
+
+def parent_text(n):
+    """NULL, the parent's address, or ``not captured`` when the dump did not
+    hold m_ParentObject."""
+    scan = n.extras().get("scan") or {}
+    if n.parent:
+        return hexn(n.parent)
+    if "m_ParentObject" in (scan.get("not_captured") or ()):
+        return NOT_CAPTURED
+    return "NULL"
 
 
 def object_rows(nodes):
@@ -96,30 +116,28 @@ def object_rows(nodes):
     for n in nodes:
         h = n.header
         wdf = n.wdf_type or ("FX_TYPE %s" % hexn(h.fx_type or 0))
-        cls = h.cls or "?"
-        if h.cls_source in ("shape", "type"):
-            cls += " (%s)" % h.cls_source
-        rows.append(("  " * n.depth + hx(h.address), hx(n.handle), wdf, cls, hx(h.fx_type),
-                     hx(h.object_size) if h.object_size is not None else "-",
-                     "-" if h.refcount is None else h.refcount,
-                     fxt.state_name(h.state) if h.state is not None else "-",
-                     hx(h.globals), hx(n.parent), "; ".join(object_facts(n))))
+        cls = h.cls or UNKNOWN
+        if h.cls and h.cls_source in CLASS_SOURCES:
+            cls += " (%s)" % CLASS_SOURCES[h.cls_source]
+        rows.append(("  " * n.depth + hexn(h.address), hexn(n.handle) if n.handle is not None else "none", wdf, cls,
+                     hex_text(h.fx_type), hex_text(h.object_size), count_text(h.refcount),
+                     fxt.state_name(h.state) if h.state is not None else UNKNOWN,
+                     ptr_text(h.globals, NOT_CAPTURED), parent_text(n), "; ".join(object_facts(n))))
     return rows
 
 
 def object_facts(n):
     facts = []
     if n.memory:
-        facts.append("buffer %s length %s %s" % (n.memory.get("buffer") or "?", n.memory.get("length"),
-                                                 n.memory.get("origin") or "?"))
+        facts.extend(txt.memory_facts(n.memory))
     if n.lookaside:
-        facts.append("lookaside %s buffer %s" % (n.lookaside.get("kind"), n.lookaside.get("buffer_size")))
+        facts.append("lookaside %s buffer %s" % (n.lookaside.get("kind") or "kind unknown",
+                                                 hex_text(n.lookaside.get("buffer_size"))))
     for c in n.contexts:
-        if c.get("name"):
-            facts.append("context %s" % c["name"])
-    scan = n.extra.get("scan") or {}
+        facts.append(context_text(c))
+    scan = n.extras().get("scan") or {}
     if scan.get("captured_bytes") is not None and scan["captured_bytes"] < 0x68:  # less than an FxObject header
-        facts.append("%d bytes captured" % scan["captured_bytes"])
-    if scan.get("parent_captured") is False:
-        facts.append("parent not captured")
+        facts.append("only %s bytes captured" % hexn(scan["captured_bytes"]))
+    if scan.get("parent_captured") is False and n.parent:
+        facts.append("parent not captured")   # (the parent column has its address)
     return facts

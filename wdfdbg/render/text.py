@@ -5,30 +5,60 @@ tabulate summaries, and problem lists. Links go through a markup object
 from tabulate import tabulate
 
 from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.contexts import context_text
+from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, hex_text, ptr_text, tag_text
 from wdfdbg.render.markup import PLAIN
 
 INDENT = "    "
 
+# Where a source comes from, in words (session.source_kind, session.origin)
+SOURCE_KINDS = {
+    "minidump": "a triage dump",
+    "kernel-dump": "a kernel memory dump",
+}
+SNAPSHOT_ORIGINS = {
+    "synthetic": "a synthetic snapshot",
+    "converted": "a snapshot cut from a dump",
+    "recorded": "a snapshot recorded from a debugger session",
+}
+TYPES_TEXT = {"symbols": "types from symbols", "profile": "types from the built-in profile %s",
+              "mixed": "types from symbols and the built-in profile %s"}
+
 
 def hx(v):
-    return "None" if v is None else "0x%x" % v
+    """A pointer or handle: ``0x...``, ``NULL`` for 0, ``unknown`` for None."""
+    return ptr_text(v)
 
 
 def size_str(n):
-    if n is None:
-        return "?"
-    return "0x%x" % n
+    return hex_text(n)
+
+
+def source_what(session):
+    """What kind of source this is, in words."""
+    kind, origin = session.source_kind, session.origin
+    if kind == "pykd":
+        return "a dump open in the debugger" if origin == "dump" else "a live debugger session"
+    if kind == "snapshot":
+        return SNAPSHOT_ORIGINS.get(origin, "a snapshot")
+    return SOURCE_KINDS.get(kind, "a %s source" % kind)
+
+
+def source_where(session):
+    """The source's path, or what the debugger holds when there is none."""
+    if session.path:
+        return session.path
+    return "the dump open in the debugger" if session.origin == "dump" else "the live target"
 
 
 def source_line(session, m=PLAIN):
     t = session.target
     desc = session.layouts.describe()
-    types = desc["types"]
-    if desc.get("profile"):
-        types += " (%s)" % desc["profile"]
-    return m.text("source: %s (%s, %s, %s, build %s); types: %s" % (
-        session.path or "live target", session.source_kind, session.origin or "-", t.arch,
-        t.os_build if t.os_build is not None else "?", types))
+    types = TYPES_TEXT.get(desc["types"], "types: %s" % desc["types"])
+    if "%s" in types:
+        types %= desc.get("profile") or "unknown"
+    build = "build %d" % t.os_build if t.os_build is not None else "build unknown"
+    return m.text("source: %s: %s, %s, %s; %s" % (source_where(session), source_what(session), t.arch, build, types))
 
 
 def bugcheck_lines(bc, m=PLAIN):
@@ -42,8 +72,65 @@ def bugcheck_lines(bc, m=PLAIN):
         v = dec[k]
         if isinstance(v, dict):
             v = ", ".join("%s %s" % (a, b) for a, b in sorted(v.items()))
-        lines.append(m.text("    %s: %s" % (k, v)))
+        lines.append(m.text("    %s: %s" % (k, v if v is not None else UNKNOWN)))
     return lines
+
+
+def lock_text(lock):
+    """A lock record's JSON (``decoders/locks.LockRecord.to_json``) as one
+    phrase: ``held by thread 0x... (the crashing thread)``, ``free``."""
+    state = lock.get("state")
+    if state in (NOT_CAPTURED, UNKNOWN):
+        return "lock state %s" % state
+    if state != "held":
+        return "free"
+    owner = lock.get("owner")
+    if owner == UNKNOWN:
+        return "held (a spin lock does not record its owner)"
+    if owner == NOT_CAPTURED:
+        return "held, owner not captured"
+    if not owner:
+        return "held, no owner recorded"
+    who = "held by thread %s" % owner
+    if lock.get("owner_is_crashing_thread"):
+        who += " (the crashing thread)"
+    return who
+
+
+def dma_text(check):
+    """A DMA alignment check's JSON (``decoders/alignment.AlignmentCheck``)."""
+    buf = check.get("buffer")
+    if buf == NOT_CAPTURED:
+        return "DMA buffer not captured"
+    text = "DMA buffer %s aligned %s" % (ptr_text(buf), hex_text(check.get("alignment")))
+    if check.get("required"):
+        text += ", the device requires %s: %s" % (check["required"], {True: "met", False: "MISALIGNED"}.get(
+            check.get("ok"), "not compared"))
+    return text
+
+
+def parent_note(node):
+    """``(parent 0x... not captured)`` for an object found by a scan whose
+    parent the dump did not hold (an orphan), else None."""
+    scan = node.extras().get("scan")
+    if not scan or scan.get("parent_captured") is not False:
+        return None
+    if node.parent:
+        return "(parent 0x%x not captured)" % node.parent
+    return "(m_ParentObject not captured)"
+
+
+def memory_facts(mem):
+    """A memory record in a few words: buffer, length, origin, pool tag."""
+    out = ["buffer %s length %s %s" % (ptr_text(mem.get("buffer"), "NULL"), hex_text(mem.get("length")),
+                                       mem.get("origin") or "origin unknown")]
+    if mem.get("pool_tag"):
+        out.append("tag '%s'" % mem["pool_tag"])
+    elif mem.get("tag_source") == NOT_CAPTURED:
+        out.append("pool tag not captured")
+    if mem.get("read_only"):
+        out.append("read-only")
+    return out
 
 
 def node_line(node, m=PLAIN):
@@ -62,41 +149,47 @@ def node_line(node, m=PLAIN):
         head = m.text("WDF INTERNAL %s" % wdf)
     parts = [head, m.object_link("dt %s 0x%x" % (cls, h.address), h.cls, h.address)]
     facts = []
+    orphan = parent_note(node)
+    if orphan:
+        facts.append(orphan)
     if h.cls_source == "shape":
         facts.append("class by shape")
     if h.state not in (None, 1):
         facts.append("state %s" % fxt.state_name(h.state))
     mem = node.memory
     if mem:
-        facts.append("buffer %s length %s %s" % (mem.get("buffer") or "?", size_str(mem.get("length")), mem.get("origin") or "?"))
-        if mem.get("pool_tag"):
-            facts.append("tag '%s'" % mem["pool_tag"])
-        if mem.get("read_only"):
-            facts.append("read-only")
+        facts.extend(memory_facts(mem))
     la = node.lookaside
     if la:
         lst = la.get("list") or {}
-        facts.append("%s buffer %s tag '%s' depth %s/%s free %s" % (
-            la.get("kind"), size_str(la.get("buffer_size")), la.get("pool_tag"), lst.get("depth"),
-            lst.get("max_depth"), lst.get("free_entries")))
+        facts.append("%s buffer %s tag %s depth %s/%s free %s" % (
+            la.get("kind") or "kind unknown", hex_text(la.get("buffer_size")), tag_text(la.get("pool_tag"), UNKNOWN),
+            _count(lst.get("depth")), _count(lst.get("max_depth")), _count(lst.get("free_entries"))))
+    extras = node.extras()
+    lock = extras.get("lock")
+    if lock:
+        facts.append(lock_text(lock))
+    dma = extras.get("dma_alignment")
+    if dma:
+        facts.append(dma_text(dma))
     line = INDENT * node.depth + "  ".join(parts)
     if facts:
         line += "  " + m.text("; ".join(facts))
     for c in node.contexts:
-        if c.get("name"):
+        text = context_text(c)
+        if c.captured and isinstance(c.name, str) and isinstance(c.context, int) and node.driver:
             # like !wdfhandle's "dt <ctx> NAME": the type lives in the client driver's image
-            label = "context %s %s" % (c["name"], hx(c["context"]))
-            if node.driver:
-                label = m.link(label, "dt %s!%s 0x%x" % (node.driver, c["name"], c["context"]))
-            else:
-                label = m.text(label)
-            line += "  " + label + m.text(" (size %s)" % size_str(c.get("size")))
+            label = "context %s 0x%x" % (c.name, c.context)
+            line += "  " + m.link(label, "dt %s!%s 0x%x" % (node.driver, c.name, c.context)) + m.text(
+                text[len(label):])
+        else:
+            line += "  " + m.text(text)
     extra = []
-    for rb in node.extras().get("request_buffers") or []:
+    for rb in extras.get("request_buffers") or []:
         handle = int(rb["handle"], 16) if rb.get("handle") else None
-        label = "%s WDFMEMORY %s" % (rb.get("kind") or "buffer", rb.get("handle") or "?")
+        label = "%s WDFMEMORY %s" % (rb.get("kind") or "buffer", rb.get("handle") or UNKNOWN)
         head = m.memory_link(label, handle) if handle is not None else m.text(label)
-        bits = ["buffer %s" % (rb.get("buffer") or "None"), "length %s" % size_str(rb.get("length"))]
+        bits = ["buffer %s" % ptr_text(rb.get("buffer"), "NULL"), "length %s" % hex_text(rb.get("length"))]
         if rb.get("mdl"):
             bits.append("MDL %s" % rb["mdl"])
         if rb.get("major_function"):
@@ -107,15 +200,23 @@ def node_line(node, m=PLAIN):
     for md in node.mdls:
         addr = int(md["address"], 16)
         extra.append(INDENT * (node.depth + 1) + m.mdl_link("MDL %s" % md["address"], addr)
-                     + m.text("  ByteCount %s flags %s" % (size_str(md.get("byte_count")), "|".join(md.get("flags") or []) or "0")))
+                     + m.text("  ByteCount %s flags %s" % (hex_text(md.get("byte_count")),
+                                                           "|".join(md.get("flags") or []) or "0")))
     for p in node.problems:
-        extra.append(INDENT * (node.depth + 1) + m.text("!! %s %s: %s" % (p.code, hx(p.address), p.message)))
+        at = " 0x%x" % p.address if p.address is not None else ""
+        extra.append(INDENT * (node.depth + 1) + m.text("!! %s%s: %s" % (p.code, at, p.message)))
     return "\n".join([line] + extra)
 
 
+def _count(n):
+    return UNKNOWN if n is None else "%d" % n
+
+
 def driver_header(d, m=PLAIN):
-    return m.text("Driver %s  tag '%s'  globals %s  FxDriver %s%s" % (
-        d.label(), d.tag or "?", hx(d.globals), hx(d.driver),
+    """``Driver NAME  tag 'TAG'  globals 0x...  FxDriver 0x...``; a field of
+    FX_DRIVER_GLOBALS that was not read says ``not captured``."""
+    return m.text("Driver %s  tag %s  globals %s  FxDriver %s%s" % (
+        d.label(), tag_text(d.tag), hx(d.globals), ptr_text(d.driver, NOT_CAPTURED),
         "  verifier on" if d.verifier_on else ""))
 
 
@@ -142,7 +243,7 @@ class SummaryCounts(object):
         t = n.wdf_type or "FX_TYPE 0x%x" % (n.header.fx_type or 0)
         self.by_type[t] = self.by_type.get(t, 0) + 1
         if n.memory:
-            o = n.memory.get("origin") or "?"
+            o = n.memory.get("origin") or UNKNOWN
             cnt, total = self.by_origin.get(o, (0, 0))
             self.by_origin[o] = (cnt + 1, total + (n.memory.get("length") or 0))
 
@@ -159,12 +260,15 @@ class SummaryCounts(object):
         if self.by_origin:
             rows = [(o, c, b) for o, (c, b) in sorted(self.by_origin.items())]
             rows.append(("total", sum(r[1] for r in rows), sum(r[2] for r in rows)))
-            out.append(tabulate(rows, headers=["memory origin", "objects", "bytes"]))
+            # sizes in hex, as on the tree lines
+            rows = [(o, c, "0x%x" % b) for o, c, b in rows]
+            out.append(tabulate(rows, headers=["memory origin", "objects", "bytes"], colalign=("left", "right", "right")))
         return m.text("\n\n".join(out))
 
 
 def problems_table(problems, m=PLAIN):
     if not problems:
         return m.text("No problems found.")
-    rows = [(p.severity, p.code, hx(p.address), p.message) for p in problems]
+    # a problem about no one address (a driver list that cannot be read): "none"
+    rows = [(p.severity, p.code, "0x%x" % p.address if p.address is not None else "none", p.message) for p in problems]
     return m.text("Problems:\n" + tabulate(rows, headers=["severity", "code", "address", "message"]))

@@ -1,7 +1,14 @@
-"""The memtree text tree, written as the walk goes (a sink of
-``analysis.tree``): the source line, then per driver a header, its objects'
-lines in tree pre-order (``render/text.node_line``) and its summary table,
-then the problems table.
+"""The memtree text tree (a sink of ``analysis.tree``): the triage
+headline (``render/headline.py``), the source line, then per driver a
+header, its objects' lines in tree pre-order (``render/text.node_line``)
+and its summary table, then the problems table.
+
+The headline comes first and says what only the whole walk knows (the
+locks the crashing thread holds, the top problems, piles of objects), so
+the lines after it are made as the walk goes and spooled
+(``render/spool.py``: in memory up to 8 MiB, then an anonymous temporary
+file), then written after the headline, as the JSON document spools its
+records; what the analysis keeps stays the same compact state.
 
 A driver's section streams while its own tree is walked. An object that
 carries another driver's globals waits in that driver's spooled section
@@ -16,6 +23,7 @@ head) are in the problems table only.
 
 from wdfdbg.render import report as rep
 from wdfdbg.render import text as txt
+from wdfdbg.render.headline import headline_lines
 from wdfdbg.render.spool import Spool
 
 _REST = object()  # the section of objects of no listed driver
@@ -39,7 +47,7 @@ class TextTreeWriter(object):
         self.session = session
         self.out = out
         self.m = m
-        self._first = True
+        self._body = Spool()   # everything after the headline, until the walk ends
         self._sections = {}
         self._order = []        # spooled section keys in the order they appeared
         self._current = None    # the section streaming now
@@ -49,13 +57,7 @@ class TextTreeWriter(object):
         self._any = False
 
     def _line(self, text):
-        # lines joined by newlines, without a trailing one (as "\n".join)
-        if self._first:
-            self._first = False
-            self.out.write(text)
-        else:
-            self.out.write("\n")
-            self.out.write(text)
+        self._body.write_line(text)
 
     def begin(self, analysis):
         m = self.m
@@ -142,3 +144,12 @@ class TextTreeWriter(object):
             self._line(self.m.text("No objects found."))
         self._line("")
         self._line(txt.problems_table(list(analysis.problems), self.m))
+        # lines joined by newlines, without a trailing one (as "\n".join)
+        out = self.out
+        head = headline_lines(analysis.triage_facts, self.m)
+        if head:
+            out.write("\n".join(head))
+            out.write("\n\n")
+        for piece in self._body.joined("\n"):
+            out.write(piece)
+        self._body.close()

@@ -95,7 +95,7 @@ def document_summary(doc):
     """One line about a written snapshot document (after ``wrote OUT: ``)."""
     mem = doc["memory"]
     nbytes = sum(len(m["data"]) * 3 // 4 for m in mem)
-    return "%d memory ranges (about %d bytes), %d modules, %d symbols, types for %s%s" % (
+    return "%d memory ranges (about 0x%x bytes), %d modules, %d symbols, types for %s%s" % (
         len(mem), nbytes, len(doc["modules"]), len(doc["symbols"]),
         ", ".join(sorted(doc["types"])) or "no module (built-in profile on replay)",
         ", KMDF driver table" if doc.get("kmdf_drivers") else "")

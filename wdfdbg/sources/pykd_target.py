@@ -558,6 +558,20 @@ class PykdBackend(Backend):
             return None
         return Bugcheck(data[0], data[1:5])
 
+    def crash_thread(self):
+        """The crashing processor's current KTHREAD, on a dump with a
+        bugcheck: ``pykd.getImplicitThread()`` (pykd ``pymod.cpp``; kdlib
+        ``getImplicitThreadOffset``, ``kdlib/source/win/dbgeng.cpp``: dbgeng
+        ``IDebugSystemObjects::GetImplicitThreadDataOffset``, in kernel mode
+        the KTHREAD of the thread the dump's event happened on). None on a
+        live target (no crash) or when the engine has no thread data."""
+        if self.origin != "dump" or self.bugcheck() is None:
+            return None
+        try:
+            return int(self._p.getImplicitThread()) & self.mask or None
+        except Exception:
+            return None
+
     # -- types ---------------------------------------------------------------
     def type_source(self, module):
         key = module.lower()

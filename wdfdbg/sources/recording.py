@@ -354,10 +354,16 @@ class RecordingBackend(Backend):
                        "a replay lists the recorded pages instead and may show more")
         if description is None:
             description = self.description
-        return build_document(origin or self.snapshot_origin(), self.arch, self.pointer_size, self.memory(),
-                              page_size=self.page_size, os_build=self.os_build, kmdf_version=self.kmdf_version,
-                              description=description, bugcheck=self.inner.bugcheck(), modules=self.modules(),
-                              symbols=symbols, types=types)
+        doc = build_document(origin or self.snapshot_origin(), self.arch, self.pointer_size, self.memory(),
+                             page_size=self.page_size, os_build=self.os_build, kmdf_version=self.kmdf_version,
+                             description=description, bugcheck=self.inner.bugcheck(), modules=self.modules(),
+                             symbols=symbols, types=types)
+        # the crashing processor's current thread, as a snapshot cut from a dump keeps it (sources/convert.py)
+        from wdfdbg.decoders.locks import SNAPSHOT_KEY, backend_crash_thread
+        thread = backend_crash_thread(self.inner)
+        if thread:
+            doc[SNAPSHOT_KEY] = "0x%x" % thread
+        return doc
 
     def stats(self):
         mem = self.memory()

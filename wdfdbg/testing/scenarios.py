@@ -2,8 +2,10 @@
 
 * ``typical``: one driver (AmdPPM, 'AmdP', verifier and object debug on):
   WDFDRIVER -> WDFDEVICE -> 2 queues -> requests, a WDFMEMORY of every class,
-  every lookaside kind, work item, spin lock, wait lock, user object, MDL
-  chains, descriptors, AllocatedMdls, bugcheck 0x10D/0x5. The bundled sample.
+  every lookaside kind, work item, spin lock, a wait lock held by the
+  crashing thread, user object, a WDFCMRESLIST with one FxResourceCm
+  (0x1017), an FxIoTarget (0x1200), MDL chains, descriptors, AllocatedMdls,
+  bugcheck 0x10D/0x5. The bundled sample.
 * ``two_drivers``: AmdPPM ('AmdP') and Wdfsample ('Wsmp', verifier on), each
   with its own tree; their pool blocks interleave.
 * ``leak``: 10,000 small FxMemoryBuffer (tag 'Leak') under one WDFDRIVER.
@@ -50,7 +52,8 @@ def typical(arch="x64", profile=None, seed=0x5EED):
     b = _b("typical", {}, "One KMDF driver (AmdPPM) with a device, two queues, requests (IOCTL METHOD_BUFFERED with "
            "offset-handle buffers, METHOD_NEITHER with a probed FxRequestMemory, READ with a direct-I/O MDL), a "
            "WDFMEMORY of every class, the three lookaside kinds with allocated and freed entries, a work item, locks, "
-           "a user object, MDL chains, memory descriptors, verifier AllocatedMdls and bugcheck 0x10D/0x5.",
+           "a user object, a CM resource list, an I/O target, MDL chains, memory descriptors, verifier AllocatedMdls and "
+           "bugcheck 0x10D/0x5 with a wait lock held by the crashing thread.",
            arch=arch, profile=profile, seed=seed)
     d = b.add_driver("AmdPPM", "AmdP", verifier=True, object_debug=True, version=(1, 15, 0))
     drv = d.fxdriver
@@ -61,7 +64,7 @@ def typical(arch="x64", profile=None, seed=0x5EED):
     b.new_object("FxSystemWorkItem", q1, internal=True, label="queue system work item (internal, no handle)")
     b.new_object("FxWorkItem", dev, ctx=ctx("WORKITEM_CONTEXT", 0x10), refcnt=2, label="work item")
     b.new_object("FxSpinLock", dev, label="spin lock")
-    b.new_object("FxWaitLock", drv, label="wait lock")
+    wait_lock = b.new_object("FxWaitLock", drv, label="wait lock (held by the crashing thread)")
     uo = b.user_object(drv, ctx=ctx("USER_CONTEXT", 0x20), cleanup=b.code_address(d, 3), label="user object")
     # requests
     r1 = b.request(q1, "ioctl-buffered", ctx=ctx("REQUEST_CONTEXT", 0x18), input_length=0x40, output_length=0x80,
@@ -108,6 +111,17 @@ def typical(arch="x64", profile=None, seed=0x5EED):
         {"type": "handle", "memory": m_inline, "offsets": (0x10, 0x20), "label": "handle, offsets past the end",
          "expected_problem": "MEMORY_OUT_OF_BOUNDS"},
     ])
+    # placed last, so that every object above keeps its address: what the
+    # real dump shows (kmdf.md §12) of resources, I/O targets and locks
+    res = b.new_object("FxCmResList", dev, label="WDFCMRESLIST (translated resources)")
+    b.new_object("FxResourceCm", res, internal=True, label="one CM resource (m_Type 0x1017, vtable folded with "
+                 "FxWaitLock's)")
+    b.new_object("FxIoTarget", dev, label="the device's default I/O target (m_Type 0x1200)")
+    thread = b.kernel_thread()
+    b.set_crash_thread(thread)
+    b.hold_lock(wait_lock, thread)
+    b.expect("LOCK_HELD_BY_CRASHING_THREAD", wait_lock.addr, found_by="triage", severity="warning",
+             note="the wait lock's m_OwningThread is the crashing processor's current thread")
     b.finalize()
     # bugcheck 0x10D/0x5: P2 the handle of a freed lookaside entry (use after free)
     gl = la1.info["la"]["object_list"]

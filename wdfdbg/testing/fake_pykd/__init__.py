@@ -50,7 +50,8 @@ Target, symbols, types
   - session: ``isKernelDebugging()``, ``isDumpAnalyzing()``, ``getDumpType()``
     / ``dumpType``, ``loadDump(path)`` (loads a *snapshot* file),
     ``closeDump(id)``; ``ptrSize()``, ``is64bitSystem()``, ``pageSize()``,
-    ``getCPUType()`` / ``CPUType``, ``getSystemVersion()``, ``bugCheckData()``;
+    ``getCPUType()`` / ``CPUType``, ``getSystemVersion()``, ``bugCheckData()``,
+    ``getImplicitThread()``;
   - symbols: ``getOffset(name)``, ``findSymbol``, ``findSymbolAndDisp``
     (nearest symbol of the module holding the address), ``getModulesList()``,
     ``module(name_or_address)``;
@@ -215,6 +216,22 @@ class FakePykd(object):
         if bc is None:
             raise DbgException("no bugcheck information on this target")
         return tuple([bc.code] + list(bc.parameters))
+
+    def getImplicitThread(self):
+        """The implicit thread's KTHREAD (pykd ``pymod.cpp`` getImplicitThread
+        -> kdlib ``getImplicitThreadOffset``, ``kdlib/source/win/dbgeng.cpp``:
+        dbgeng ``IDebugSystemObjects::GetImplicitThreadDataOffset``, which
+        kdlib turns into a DbgEngException when it fails). On a kernel dump
+        the engine's implicit thread is the one the crash happened on: here
+        the snapshot's ``crash_thread`` (what a snapshot cut from a triage
+        dump keeps, ``sources/convert.py``); without one the call fails as
+        the engine does without thread data."""
+        self._need_target()
+        self._count("getImplicitThread")
+        value = _snapfmt.parse_hex(self.snap.doc.get("crash_thread")) if isinstance(self.snap.doc, dict) else None
+        if not value:
+            raise DbgException("IDebugSystemObjects::GetImplicitThreadDataOffset failed")
+        return value
 
     def getDebugOptions(self):
         self._count("getDebugOptions")
@@ -391,7 +408,8 @@ class FakePykd(object):
         m.__version__ = m.version = "0.3.4.15-stand-in"
         for name in ("isWindbgExt", "isKernelDebugging", "isDumpAnalyzing", "getDumpType", "loadDump", "closeDump",
                      "ptrSize", "is64bitSystem", "pageSize", "getCPUType", "getCPUMode", "getSystemVersion",
-                     "bugCheckData", "getDebugOptions", "loadBytes", "isValid", "isVaRegionValid", "findMemoryRegion",
+                     "bugCheckData", "getImplicitThread", "getDebugOptions", "loadBytes", "isValid", "isVaRegionValid",
+                     "findMemoryRegion",
                      "getOffset", "findSymbolAndDisp", "findSymbol", "getModulesList", "dprint", "dprintln",
                      "dbgCommand"):
             setattr(m, name, getattr(self, name))

@@ -51,6 +51,8 @@ class Built(object):
         doc = {"format": snapfmt.FORMAT, "version": snapfmt.VERSION, "origin": "synthetic",
                "description": self._description(), "target": target}
         doc["bugcheck"] = bugcheck_record(b)
+        if b.crash_thread:
+            doc["crash_thread"] = hx(b.crash_thread)   # readers that do not know it ignore it
         doc["modules"] = module_records(b)
         syms = b.symbols if symbols else {}
         doc["symbols"] = dict((k, hx(v)) for k, v in sorted(syms.items(), key=lambda kv: (kv[1], kv[0])))

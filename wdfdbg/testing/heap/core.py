@@ -100,6 +100,7 @@ class HeapCore(object):
         self.expected = []
         self.bugcheck = None
         self.bugcheck_info = None
+        self.crash_thread = None
         self.notes = []
         self.finalized = False
         self._init_parts()
@@ -211,3 +212,15 @@ class HeapCore(object):
     def set_bugcheck(self, code, params, info=None):
         self.bugcheck = (code, list(params))
         self.bugcheck_info = info
+
+    def kernel_thread(self):
+        """A KTHREAD-sized nonpaged block ('Thre', as the kernel tags
+        threads) to stand for a thread: only its address is used."""
+        data, _hdr = self.pool(0x80, "Thre")
+        return data
+
+    def set_crash_thread(self, thread):
+        """The crashing processor's current thread (KPRCB.CurrentThread):
+        the snapshot keeps it under ``crash_thread``, as a snapshot cut from
+        a triage dump does (``sources/convert.py``)."""
+        self.crash_thread = thread

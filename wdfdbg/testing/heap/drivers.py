@@ -36,7 +36,12 @@ VTABLE_SYNTHETIC = ["FxObject", "FxIoQueue", "FxRequest", "FxMemoryBufferFromPoo
                     "FxMemoryBufferFromLookaside", "FxMemoryBufferFromPoolLookaside",
                     "FxMemoryPagedBufferFromPoolLookaside", "FxMemoryBufferPreallocated", "FxRequestMemory",
                     "FxNPagedLookasideList", "FxNPagedLookasideListFromPool", "FxPagedLookasideListFromPool",
-                    "FxRequestSystemBuffer", "FxRequestOutputBuffer", "FxMemoryObject"]
+                    "FxRequestSystemBuffer", "FxRequestOutputBuffer", "FxMemoryObject", "FxIoTarget",
+                    "FxCmResList"]
+# Classes whose vtable the linker folded into another's (identical virtual
+# functions): the real dump's 0x1017 FxResourceCm objects point at
+# FxWaitLock's vtable (kmdf.md §12), so no symbol names their class
+FOLDED_VTABLES = {"FxResourceCm": "FxWaitLock"}
 IFX_VTABLE_DELTA = 0x68   # the {for `IFxMemory'} vtable sits this far after the primary one
 MDLS_PER_BLOCK = 16       # FxAllocatedMdls.Info[16] [pdb]
 DRIVER_INFO_MIN = 8       # the bugcheck driver-info table's smallest capacity
@@ -80,6 +85,7 @@ class DriverBuilder(object):
 
     def vtable(self, cls, iface=False):
         """The address of ``cls``'s vtable (registering its symbol)."""
+        cls = FOLDED_VTABLES.get(cls, cls)
         off = VTABLE_REAL.get(cls)
         if off is None:
             off = 0x98000 + 0x100 * VTABLE_SYNTHETIC.index(cls)

@@ -18,7 +18,24 @@ C types laid out here (kmdf.md §1-§4):
   real once everything is placed (:meth:`ObjectBuilder._link_child_lists`).
 * ``FxContextHeader`` at ``object + m_ObjectSize`` [pdb] and the context
   bytes after it; ``_WDF_OBJECT_CONTEXT_TYPE_INFO`` in the client image
-  [src] (public struct, offsets from the profile).
+  [src] (public struct, offsets from the profile). An object without a
+  context type has the header with ContextTypeInfo NULL and nothing after
+  it: the next pool block starts at ``header + Context`` [dump].
+* Locks, initialised as the constructors leave them (the profiles do not
+  describe these classes; x64 offsets [pdb selene wait_lock_t,
+  spin_lock_t][dump kmdf.md §12], x86 [computed] with the 8-byte x86
+  MxLock): ``FxWaitLock`` {``m_Event`` KEVENT (Header.Type 1
+  synchronization, Header.Size sizeof(KEVENT)/4, Header.SignalState 1 =
+  free, an empty WaitListHead), the event's initialised flag,
+  ``m_OwningThread``} and ``FxSpinLock`` {``m_SpinLock`` = {initialised
+  flag, KSPIN_LOCK 0}, ``m_Irql``}; :meth:`ObjectBuilder.hold_lock` takes
+  one as AcquireLock does (SignalState 0 and the owner; a non-zero
+  KSPIN_LOCK).
+* ``FxResourceCm`` (m_Type 0x1017, internal): one hardware resource, two
+  CM_PARTIAL_RESOURCE_DESCRIPTORs at +0x68 and +0x7c (the raw and the
+  translated one; wdm.h, packed 4) [dump: interrupt, level 8, vector 0x80,
+  affinity 0xffff], and a vtable folded with FxWaitLock's (the same
+  address, Wdf01000+0x967a0, in the real dump).
 """
 
 import struct
@@ -30,16 +47,37 @@ from wdfdbg.testing.heap.space import PAGE, StructWriter, align, pattern, tag_va
 # written for them). x64: the real dump's m_ObjectSize values (FxDriver 0x170,
 # FxDevice 0x2c0, FxWaitLock 0x90, FxSpinLock 0x80, FxWorkItem 0xd0,
 # FxUserObject 0x80) and selene's FxIoQueue (0x3a8). x86: guesses.
+# FxIoTarget 0x160 and FxCmResList 0xa0 are the real dump's m_ObjectSize of
+# m_Type 0x1200 and 0x1036; FxResourceCm (no handle: m_ObjectSize 0) spans
+# its two descriptors (0x7c + 0x14, rounded up).
 OTHER_SIZES = {
     "x64": {"FxDriver": 0x170, "FxDevice": 0x2c0, "FxIoQueue": 0x3a8, "FxWorkItem": 0xd0, "FxSpinLock": 0x80,
-            "FxWaitLock": 0x90, "FxUserObject": 0x80, "FxSystemWorkItem": 0xa8},
+            "FxWaitLock": 0x90, "FxUserObject": 0x80, "FxSystemWorkItem": 0xa8, "FxIoTarget": 0x160,
+            "FxCmResList": 0xa0, "FxResourceCm": 0x90},
     "x86": {"FxDriver": 0xd8, "FxDevice": 0x1a0, "FxIoQueue": 0x230, "FxWorkItem": 0x78, "FxSpinLock": 0x48,
-            "FxWaitLock": 0x50, "FxUserObject": 0x40, "FxSystemWorkItem": 0x60},
+            "FxWaitLock": 0x50, "FxUserObject": 0x40, "FxSystemWorkItem": 0x60, "FxIoTarget": 0xd0,
+            "FxCmResList": 0x60, "FxResourceCm": 0x60},
 }
+
+# Lock members by pointer size: (offset, size) [see the module docstring]
+WAIT_LOCK = {8: {"Type": (0x68, 1), "Size": (0x6A, 1), "SignalState": (0x6C, 4), "WaitListHead": (0x70, 8),
+                 "Initialized": (0x80, 1), "m_OwningThread": (0x88, 8)},
+             4: {"Type": (0x38, 1), "Size": (0x3A, 1), "SignalState": (0x3C, 4), "WaitListHead": (0x40, 4),
+                 "Initialized": (0x48, 1), "m_OwningThread": (0x4C, 4)}}
+KEVENT_SIZE = {8: 0x18, 4: 0x10}
+SPIN_LOCK = {8: {"Initialized": (0x68, 1), "m_Lock": (0x70, 8), "m_Irql": (0x78, 1)},
+             4: {"Initialized": (0x38, 1), "m_Lock": (0x3C, 4), "m_Irql": (0x40, 1)}}
+SYNCHRONIZATION_EVENT = 1
+# FxResourceCm's two CM_PARTIAL_RESOURCE_DESCRIPTORs (x64 [dump]): Type
+# CmResourceTypeInterrupt 2, Flags CM_RESOURCE_INTERRUPT_LEVEL_SENSITIVE 0,
+# u.Interrupt {Level, Vector, Affinity}
+CM_DESCRIPTORS = {8: (0x68, 0x7c), 4: (0x38, 0x4c)}
+CM_INTERRUPT = (2, 1, 0, 8, 0x80, 0xffff)   # Type, ShareDisposition, Flags, Level, Vector, Affinity
 
 CLASS_TYPE = {
     "FxDriver": 0x1001, "FxDevice": 0x1002, "FxIoQueue": 0x1003, "FxRequest": 0x1008, "FxWorkItem": 0x1025,
     "FxSpinLock": 0x1024, "FxWaitLock": 0x1023, "FxUserObject": 0x100C, "FxSystemWorkItem": 0x1031,
+    "FxIoTarget": 0x1200, "FxCmResList": 0x1036, "FxResourceCm": 0x1017,
     "FxNPagedLookasideList": 0x1009, "FxNPagedLookasideListFromPool": 0x1009, "FxPagedLookasideListFromPool": 0x1009,
 }
 for _c in fxt.MEMORY_CLASSES:
@@ -49,6 +87,7 @@ for _c in fxt.MEMORY_CLASSES:
 CLASS_FLAGS = {
     "FxDriver": 0x81b, "FxDevice": 0x81a, "FxIoQueue": 0x818, "FxRequest": 0x8, "FxWorkItem": 0x819,
     "FxSpinLock": 0x8, "FxWaitLock": 0x8, "FxUserObject": 0x19, "FxSystemWorkItem": 0x811,
+    "FxIoTarget": 0x818, "FxCmResList": 0x8, "FxResourceCm": 0x8,
 }
 F_PASSIVE = 0x11     # PASSIVE_CALLBACKS | PASSIVE_DISPOSE (paged memory)
 F_COMMITTED = 0x8
@@ -195,6 +234,10 @@ class ObjectBuilder(object):
         elif parent is not None:
             o.device_base = parent.device_base
         self._lay_object(o, dbg, ctx, cleanup)
+        if cls in ("FxWaitLock", "FxSpinLock"):
+            self._write_lock(o)
+        elif cls == "FxResourceCm":
+            self._write_cm_resource(o)
         self.objects.append(o)
         if parent is not None and link:
             adopt(parent, o)
@@ -268,6 +311,42 @@ class ObjectBuilder(object):
             ct = CtxType(addr, name, size, name_addr)
             drv.ctx_types[name] = ct
         return ct
+
+    # -- locks and resources ---------------------------------------------------
+    def _put_fields(self, addr, table, values):
+        for name, value in values.items():
+            off, size = table[name]
+            self.heap.put(addr + off, size, value)
+
+    def _write_lock(self, o):
+        """A free, initialised lock (as its constructor and Initialize leave it)."""
+        if o.cls == "FxWaitLock":
+            table = WAIT_LOCK[self.ptr]
+            head = o.addr + table["WaitListHead"][0]
+            self._put_fields(o.addr, table, {"Type": SYNCHRONIZATION_EVENT, "Size": KEVENT_SIZE[self.ptr] // 4,
+                                             "SignalState": 1, "Initialized": 1, "m_OwningThread": 0})
+            self.heap.pack(head, self._linkw, head, head)   # no waiters
+            o.info = {"kind": "lock", "lock": "WDFWAITLOCK", "held": False, "owner": 0}
+        else:
+            self._put_fields(o.addr, SPIN_LOCK[self.ptr], {"Initialized": 1, "m_Lock": 0, "m_Irql": 0})
+            o.info = {"kind": "lock", "lock": "WDFSPINLOCK", "held": False, "owner": 0}
+
+    def hold_lock(self, o, thread):
+        """Take the lock ``o`` as the thread ``thread`` (a KTHREAD address):
+        FxWaitLockInternal::AcquireLock leaves the event reset and the owner
+        recorded; a taken KSPIN_LOCK is non-zero and names no owner."""
+        if o.cls == "FxWaitLock":
+            self._put_fields(o.addr, WAIT_LOCK[self.ptr], {"SignalState": 0, "m_OwningThread": thread})
+            o.info.update(held=True, owner=thread)
+        else:
+            self._put_fields(o.addr, SPIN_LOCK[self.ptr], {"m_Lock": 1})
+            o.info.update(held=True, owner=None)
+
+    def _write_cm_resource(self, o):
+        kind, share, flags, level, vector, affinity = CM_INTERRUPT
+        for at in CM_DESCRIPTORS[self.ptr]:
+            self.heap.pack(o.addr + at, struct.Struct("<BBHII" + self.pfmt), kind, share, flags, level, vector,
+                           affinity)
 
     # convenience constructors
     def device(self, drv, ctx=None):

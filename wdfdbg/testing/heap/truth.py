@@ -68,7 +68,7 @@ Other decisions
 
 from wdfdbg.analysis.problems import CODES
 from wdfdbg.decoders import types as fxt
-from wdfdbg.testing.heap.drivers import MDLS_PER_BLOCK
+from wdfdbg.testing.heap.drivers import FOLDED_VTABLES, MDLS_PER_BLOCK
 from wdfdbg.testing.heap.lookaside import POOL_TYPES
 from wdfdbg.testing.heap.mdl import mdl_flag_names, spanned_pages
 from wdfdbg.testing.heap.space import PAGE, tag_text
@@ -103,6 +103,10 @@ CONVENTIONS = {
     "in_tree": "reached from a driver's FxDriver by child lists: forward (Flink) walk, and when it breaks the "
                "backward (Blink) walk from the list head; reachable_by_flink tells them apart",
     "parent": "the stored m_ParentObject; list_parent is the object whose child list holds it in the walk",
+    "vtable_class": "the class whose vtable symbol the object's vfptr names (not its own when the linker folded "
+                    "two identical vtables: FxResourceCm uses FxWaitLock's)",
+    "lock": "FxWaitLock/FxSpinLock as laid out: state held or free, owner the KTHREAD that holds it (null: none "
+            "recorded; a spin lock records none), owner_is_crashing_thread against crash_thread",
     "CHILD_LIST_CYCLE": "at the list head whose forward walk comes back to an entry it saw",
     "CHILD_LIST_CORRUPT": "at the entry whose Blink is not the entry the walk came from (alternative in the "
                           "same group: the previous entry, whose Flink->Blink is not itself)",
@@ -253,7 +257,8 @@ def _object_record(b, o, walk, mdl_index):
     parent = o.parent_value if o.parent_value is not None else (o.parent.addr if o.parent is not None else None)
     rec = {
         "address": hx(o.addr), "handle": hx(o.addr ^ b.mask) if o.osize else None, "fx_type": hx(o.fx_type),
-        "wdf_type": fxt.ddi_name(o.fx_type, o.cls), "class": o.cls, "parent": hx(parent), "list_parent": hx(lp),
+        "wdf_type": fxt.ddi_name(o.fx_type, o.cls), "class": o.cls, "vtable_class": FOLDED_VTABLES.get(o.cls, o.cls),
+        "parent": hx(parent), "list_parent": hx(lp),
         "driver": o.driver.name, "depth": depth, "in_tree": o.addr in walk, "reachable_by_flink": bool(byf),
         "readable": b.heap.readable(o.addr, b.t("FxObject").size), "refcount": o.refcnt, "state": o.state,
         "state_name": fxt.state_name(o.state), "flags": o.flags, "flag_names": fxt.flag_names(o.flags),
@@ -262,11 +267,16 @@ def _object_record(b, o, walk, mdl_index):
         "pool_header": None if o.poolhdr is None else {"address": hx(o.poolhdr), "tag": tag_text(o.pool_tag),
                                                        "pool": o.pool_kind},
         "context": _ctx_record(b, o), "memory": None, "lookaside": None, "request": None, "presented_by": None,
-        "mdls": [], "tracked_mdls": [hx(m) for m in mdl_index.get(o.addr, [])],
+        "lock": None, "mdls": [], "tracked_mdls": [hx(m) for m in mdl_index.get(o.addr, [])],
     }
     info = o.info or {}
     kind = info.get("kind")
-    if kind == "memory":
+    if kind == "lock":
+        owner = info["owner"]
+        rec["lock"] = {"kind": info["lock"], "state": "held" if info["held"] else "free",
+                       "owner": hx(owner) if owner else None,
+                       "owner_is_crashing_thread": bool(owner and owner == b.crash_thread) if owner else None}
+    elif kind == "memory":
         rec["memory"] = {"buffer": hx(info["buffer"]), "length": info["length"], "origin": info["origin"],
                          "pool_tag": _tag(info["pool_tag"]), "requested_tag": _tag(info["requested_tag"]),
                          "lookaside": hx(info["lookaside"]), "mdl": hx(info["mdl"]), "read_only": info["read_only"],
@@ -460,6 +470,7 @@ def make_truth(b, objects=True):
         "requests": [hx(r.addr) for r in b.requests],
         "lookasides": [hx(lo.addr) for lo in b.lookasides],
         "bugcheck": bugcheck,
+        "crash_thread": hx(b.crash_thread),
         "holes": [{"address": hx(a), "size": n} for a, n in sorted(b.heap.holes)],
         "notes": list(b.notes),
         "expected_problems": exp,
