@@ -39,7 +39,8 @@ def _jsonl_text(name="typical"):
 def test_stream_gives_every_line_whatever_the_pieces():
     text = _jsonl_text()
     expect = [json.loads(line) for line in text.splitlines()]
-    assert [r["record"] for r in expect][:2] == ["report", "object"] and expect[-1]["record"] == "summary"
+    kinds = [r["record"] for r in expect]
+    assert kinds[:2] == ["report", "object"] and kinds[-2:] == ["summary", "triage"]
     rng = random.Random(5)
     for _ in range(30):
         cuts = [rng.choice((1, 2, 7, 64, 500, 8000)) for _ in range(200)]
@@ -206,12 +207,21 @@ def test_record_fault_from_the_real_dumps_triage():
     parts = []
     run_command(memtree.main, [path, "--jsonl"], parts.append)
     lines = [json.loads(x) for x in "".join(parts).splitlines()]
-    plain = _builder(lines).finish("ok", 0)
-    with_triage = _builder(lines + [{"record": "triage", "triage": tri}]).finish("ok", 0)
-    assert with_triage["fault"] == {"address": "0xfffff8048b58334c", "where": "amdppm+0x334c", "module": "amdppm",
-                                    "driver": "AmdPPM", "kmdf_version": "1.15"}
+    # the stream ends with its own triage line, the same facts build_triage gives
+    assert lines[-1]["record"] == "triage"
+    streamed_tri = dict(lines[-1]["triage"])
+    assert streamed_tri.pop("headline")  # the text lines the report adds to the facts
+    assert streamed_tri == json.loads(json.dumps(tri))
+    streamed = _builder(lines).finish("ok", 0)
+    plain = _builder([x for x in lines if x["record"] != "triage"]).finish("ok", 0)
+    with_triage = _builder(lines[:-1] + [{"record": "triage", "triage": tri}]).finish("ok", 0)
+    fault = {"address": "0xfffff8048b58334c", "where": "amdppm+0x334c", "module": "amdppm",
+             "driver": "AmdPPM", "kmdf_version": "1.15"}
+    assert streamed["fault"] == with_triage["fault"] == fault
     assert plain["fault"] is None
-    assert with_triage["signature"] == plain["signature"] == "0x7E/ACCESS_VIOLATION/AmdPPM/1.15/-"
+    # TYPE: the focus problem is LOCK_HELD_BY_CRASHING_THREAD at AmdPPM's wait lock
+    want = "0x7E/ACCESS_VIOLATION/AmdPPM/1.15/WDFWAITLOCK"
+    assert streamed["signature"] == with_triage["signature"] == plain["signature"] == want
 
 
 def test_source_dump_type_by_kind(tmp_path):

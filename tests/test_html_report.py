@@ -174,13 +174,17 @@ def test_a_triage_key_of_another_shape_is_shown_as_facts_and_none_as_the_bugchec
     doc = memtree_json(fixture("typical", "wdfsnap.json.gz"))
     _, plain = make_report(fixture("typical", "wdfsnap.json.gz"), tmp_path / "plain.html")
     html = page_text(plain)
-    assert "<strong>Bugcheck 0x10d WDF_VIOLATION</strong>" in html and "A snapshot holds the bytes" in html
+    # the report's own triage key: the headline first, the source as its triage facts describe it
+    assert "<strong>Crash: WDF_VIOLATION (<code>0x10d</code>)</strong>" in html
+    assert "This source is a synthetic snapshot (built by a program, not from a real machine)." in html
     doc["triage"] = {"headline": ["a list of lines, not TRIAGE_SCHEMA"], "faulting_module": "amdppm+0x334c"}
     path = tmp_path / "other.json"
     path.write_text(json.dumps(doc))
     _, out = make_report(str(path), tmp_path / "other.html")
     html = page_text(out)
     assert "faulting module" in html and "a list of lines, not TRIAGE_SCHEMA" in html
+    assert "Crash: WDF_VIOLATION" not in html  # not read as TRIAGE_SCHEMA: no headline made up from it
+    assert "<strong>Bugcheck 0x10d WDF_VIOLATION</strong>" in html and "A snapshot holds the bytes" in html
     assert "None" not in html.split('id="wdfdbg-report"')[0]
 
 

@@ -16,6 +16,8 @@ parent gets the index of its object's element (``#o-N``) when the report
 has that object, the KMDF driver the anchor of its per-driver table.
 """
 
+from wdfdbg.analysis.headline import TRIAGE_SCHEMA
+
 MAX_MESSAGE = 300
 # a lock problem is already told by the lock lines (render/headline.py does the same)
 LOCK_CODES = ("LOCK_HELD_BY_CRASHING_THREAD", "LOCK_HELD")
@@ -114,12 +116,12 @@ def _pile(x, links):
 
 def headline_view(triage, links):
     """The headline's parts for the template, or None without a triage
-    dict. Keys: ``crash`` (or None: no bugcheck), ``fault``, ``exception``,
+    dict of ``TRIAGE_SCHEMA``'s shape. Keys: ``crash`` (or None: no bugcheck), ``fault``, ``exception``,
     ``thread``, ``my_locks`` (held by the crashing thread), ``other_locks``,
     ``problems`` (the top problems, lock problems left to the lock lines),
     ``piling``, ``source`` ({description, can_show, cannot_show} or None)."""
-    if not isinstance(triage, dict):
-        return None
+    if not isinstance(triage, dict) or not all(k in triage for k in TRIAGE_SCHEMA["required"]):
+        return None  # another shape: the page shows its facts as they are, and the document's bugcheck
     mine = [_lock(x, links) for x in _list(triage.get("locks_held_by_crashing_thread"))]
     others = [_lock(x, links) for x in _list(triage.get("locks_held"))]
     said = LOCK_CODES if (mine or others) else ()

@@ -333,10 +333,13 @@ class JsonlReader(object):
         for k, v in list(head.items()) + list(tail.items()):
             if k not in doc and k not in ("record", "notes", "command"):
                 doc[k] = v
-        for kind, rec in self._later:  # {"record": "triage", "triage": {...}} or the line itself
-            value = rec[kind] if set(rec) == {"record", kind} else dict((k, v) for k, v in rec.items()
-                                                                         if k != "record")
-            doc.setdefault(kind, value)
+        for kind, rec in self._later:
+            if kind in rec:  # {"record": "triage", "triage": {...}, "piling": {...}}: the document's keys
+                for k, v in rec.items():
+                    if k != "record":
+                        doc.setdefault(k, v)
+            else:  # a line that is the value itself: {"record": "triage", "bugcheck": ...}
+                doc.setdefault(kind, dict((k, v) for k, v in rec.items() if k != "record"))
         return doc
 
     def _record(self, line):
