@@ -225,7 +225,7 @@ class Backend(object):
         ``max_pages``) this backend knows to be readable without reading
         them; 0 when it does not know. The default answers from
         :meth:`ranges`."""
-        idx = _RangeIndex.of(self)
+        idx = RangeIndex.of(self)
         if idx is None:
             return 0
         return idx.whole_pages(page_address, self.page_size, max_pages)
@@ -250,9 +250,11 @@ class Backend(object):
         pass
 
 
-class _RangeIndex(object):
-    """Sorted, merged ``ranges()`` of a backend, for :meth:`Backend.known_readable`
-    (built once per backend, kept on it)."""
+class RangeIndex(object):
+    """Sorted, merged readable ``(start, end)`` regions: a backend's
+    ``ranges()`` for :meth:`Backend.known_readable` (built once per backend,
+    kept on it), and the dump file's regions behind a pykd target
+    (``pykd_memory.Regions``)."""
 
     __slots__ = ("starts", "ends")
 
@@ -267,13 +269,17 @@ class _RangeIndex(object):
 
     def __init__(self, ranges):
         merged = []
-        for a, n in sorted((a, n) for a, n in ranges if n > 0):
+        for a, n in sorted((int(a), int(n)) for a, n in ranges if n > 0):
             if merged and a <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], a + n)
             else:
                 merged.append([a, a + n])
         self.starts = [a for a, _ in merged]
         self.ends = [e for _, e in merged]
+
+    def ranges(self):
+        """``[(start, size)]``, as ``Backend.ranges`` gives them."""
+        return [(a, e - a) for a, e in zip(self.starts, self.ends)]
 
     def covering(self, address):
         """(start, end) of the merged range holding ``address``, or None."""

@@ -36,40 +36,16 @@ Strategy, per missed page (``read_run``):
    ends it in one call).
 """
 
-import bisect
 
 from wdfdbg.errors import ReadError
-from wdfdbg.sources.base import Page, SparsePage
+from wdfdbg.sources.base import Page, RangeIndex, SparsePage
 
 MAX_WINDOW = 16
 CREDIT = 4          # failed speculative reads allowed beyond the calls read-ahead saved
 
 
-class Regions(object):
-    """Sorted, merged readable ``(start, end)`` regions."""
-
-    def __init__(self, ranges):
-        merged = []
-        for a, n in sorted((int(a), int(n)) for a, n in ranges if n > 0):
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], a + n)
-            else:
-                merged.append([a, a + n])
-        self.starts = [a for a, _ in merged]
-        self.ends = [e for _, e in merged]
-
-    def ranges(self):
-        return [(a, e - a) for a, e in zip(self.starts, self.ends)]
-
-    def overlapping(self, start, end):
-        i = max(0, bisect.bisect_right(self.starts, start) - 1)
-        out = []
-        while i < len(self.starts) and self.starts[i] < end:
-            lo, hi = max(self.starts[i], start), min(self.ends[i], end)
-            if hi > lo:
-                out.append((lo, hi))
-            i += 1
-        return out
+# Sorted, merged readable (start, end) regions of the dump file behind the debugger.
+Regions = RangeIndex
 
 
 class PykdMemory(object):
