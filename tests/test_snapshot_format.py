@@ -303,3 +303,19 @@ def test_random_memory_corruption_never_escapes(tmp_path, capfd, junk, offset):
     assert memtree.main([str(p), "--json"]) in (0, 1)
     out, err = capfd.readouterr()
     assert "internal error" not in err, err
+
+
+def test_long_base64_decoded_in_pieces_to_the_same_bytes(monkeypatch):
+    """A range's text past B64_PIECE is decoded piece by piece (no ASCII
+    copy of the whole text): the same bytes for every length and padding,
+    held as bytes in the snapshot."""
+    import os
+    monkeypatch.setattr(snapfmt, "B64_PIECE", 8)
+    for n in range(0, 64):
+        raw = os.urandom(n)
+        assert bytes(snapfmt.b64decode_text(base64.b64encode(raw).decode("ascii"))) == raw
+    doc = document()
+    raw = os.urandom(1000)
+    doc["memory"] = [{"address": "0xffffc08b00100000", "data": base64.b64encode(raw).decode("ascii")}]
+    snap = snapfmt.loads(snapfmt.dumps(doc, compress=True))
+    assert snap.memory == [(0xffffc08b00100000, raw)] and type(snap.memory[0][1]) is bytes

@@ -7,7 +7,7 @@ currently allocated from it, found across its driver's tree through
 
 from wdfdbg.analysis.numbers import hexn
 from wdfdbg.analysis.problems import ProblemLog
-from wdfdbg.analysis.single import check_destroyed, driver_of, make_node, quiet_drivers
+from wdfdbg.analysis.single import check_destroyed, driver_for, make_node, quiet_drivers
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import lookaside as las
 from wdfdbg.decoders import memory as mem
@@ -76,12 +76,7 @@ def find_allocated(session, lookaside, hdr, drivers, problems, max_objects=fxo.M
     the WDFMEMORY whose ``m_pLookaside`` is the list. Returns ObjectNodes
     (memory decoded) and a note when the walk was incomplete."""
     roots = []
-    d = driver_of(drivers, hdr.globals)
-    if d is None and hdr.globals:
-        try:
-            d, _bad = drv.read_driver(session, hdr.globals)
-        except (ReadError, LayoutError):
-            d = None
+    d = driver_for(session, drivers, hdr.globals)
     if d is not None and d.driver:
         roots.append(d.driver)
     else:

@@ -43,15 +43,23 @@ def owners(drivers, node):
     return [d for d in drivers if node is not None and d.globals == node.header.globals]
 
 
+def driver_for(session, drivers, globals_address):
+    """The driver whose FX_DRIVER_GLOBALS is ``globals_address``: from the
+    listed ``drivers``, else read from the globals themselves; None when
+    neither can tell."""
+    d = driver_of(drivers, globals_address)
+    if d is None and globals_address:
+        try:
+            d, _bad = drv.read_driver(session, globals_address)
+        except (ReadError, LayoutError):
+            d = None
+    return d
+
+
 def make_node(session, hdr, drivers, handle=None, depth=0):
     """An :class:`~wdfdbg.decoders.objects.ObjectNode` for one object read
     alone (its driver by ``m_Globals``, its handle from its address)."""
-    d = driver_of(drivers, hdr.globals)
-    if d is None and hdr.globals:
-        try:
-            d, _bad = drv.read_driver(session, hdr.globals)
-        except (ReadError, LayoutError):
-            d = None
+    d = driver_for(session, drivers, hdr.globals)
     if handle is None:
         handle = fxo.handle_of(hdr.address, session.target.pointer_size, hdr.object_size)
     return fxo.ObjectNode(hdr, hdr.parent or None, depth, d.name if d else None, handle)

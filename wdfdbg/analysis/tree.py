@@ -259,9 +259,16 @@ def _scan_fallback(session, problems):
     return scan_objects(session, problems)
 
 
-class DropSink(object):
-    """A sink that keeps nothing: for an analysis run for its aggregates
-    (the triage facts, the problems) alone."""
+class Sink(object):
+    """What :meth:`TreeAnalysis.run` hands its stream to, in this order:
+    ``begin(analysis)``; per walk ``walk(driver, grouped)`` (``grouped``:
+    the scan's objects, grouped by driver), ``node(node, seq)`` per object
+    as soon as it is decoded and annotated, ``walk_end()``; then
+    ``end(analysis)`` with the late facts (problems found after an
+    object's record, lookasides' whole allocated lists). Every step does
+    nothing here: a sink overrides what it needs. Used as it is, it keeps
+    nothing: an analysis run for its aggregates (the triage facts, the
+    problems) alone."""
 
     def begin(self, analysis):
         pass
@@ -279,24 +286,18 @@ class DropSink(object):
         pass
 
 
-class ListSink(object):
+DropSink = Sink
+
+
+class ListSink(Sink):
     """Keeps every node (the non-streamed form); :meth:`end` puts the late
     facts into the nodes."""
 
     def __init__(self):
         self.nodes = []
 
-    def begin(self, analysis):
-        pass
-
-    def walk(self, driver, grouped):
-        pass
-
     def node(self, node, seq):
         self.nodes.append(node)
-
-    def walk_end(self):
-        pass
 
     def end(self, analysis):
         index = dict((id(p), i) for i, p in enumerate(analysis.problems.items))

@@ -11,6 +11,8 @@ bytes from the analysis's lookaside join. Bytes are the WDFMEMORY lengths
 same tables for a list of nodes.
 """
 
+from wdfdbg.analysis.tree import Sink
+
 NONE_LABEL = "-"
 GROUPS = ("by_driver", "by_pool_tag", "by_origin", "by_class")
 
@@ -19,7 +21,7 @@ def _key(v):
     return NONE_LABEL if v is None else str(v)
 
 
-class UsageTables(object):
+class UsageTables(Sink):
     """The memusage tables, filled one node at a time."""
 
     def __init__(self):
@@ -30,15 +32,6 @@ class UsageTables(object):
         self._members = None
 
     # -- sink ------------------------------------------------------------
-    def begin(self, analysis):
-        pass
-
-    def walk(self, driver, grouped):
-        pass
-
-    def walk_end(self):
-        pass
-
     def node(self, node, seq=None):
         self.objects += 1
         r = node.memory

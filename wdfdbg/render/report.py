@@ -26,6 +26,7 @@ import os
 from array import array
 
 from wdfdbg import __version__
+from wdfdbg.analysis.tree import Sink
 from wdfdbg.decoders import types as fxt
 from wdfdbg.render.spool import Spool
 
@@ -343,7 +344,7 @@ def write_streaming(session, drivers, nodes, problems, out, command=None):
     out.write("\n")
 
 
-class _RecordSink(object):
+class _RecordSink(Sink):
     """What the two streaming writers share: which records they write
     (``keep(node)``, default all), their counts, and the late facts that
     belong to those records."""
@@ -357,15 +358,6 @@ class _RecordSink(object):
         self.drivers_filter = drivers   # callable(drivers) -> the drivers to list
         self.counts = Counts()
         self._seqs = array("Q") if keep is not None else None  # analysis seq of each written record
-
-    def begin(self, analysis):
-        pass
-
-    def walk(self, driver, grouped):
-        pass
-
-    def walk_end(self):
-        pass
 
     def _wanted(self, node, seq):
         if self.keep is not None:
