@@ -236,6 +236,61 @@ def test_validate_child_list_raises_on_corruption():
     assert log.items[0].address == DEVICE + 0x48
 
 
+def _with_memory(doc, writes):
+    """``doc`` with ``writes`` ({address: bytes}) laid over its first range."""
+    import base64
+    base = int(doc["memory"][0]["address"], 16)
+    data = bytearray(base64.b64decode(doc["memory"][0]["data"]))
+    for address, raw in writes.items():
+        data[address - base:address - base + len(raw)] = raw
+    doc["memory"][0]["data"] = base64.b64encode(bytes(data)).decode()
+    return doc
+
+
+def test_slist_walk_and_its_validate_twin():
+    """SLIST_ENTRY chains (Next at 0): the iterator records a cycle, an
+    unreadable entry or the bound and stops; validate_slist raises on the
+    first. The entries sit in free space of the mini heap."""
+    import struct
+    from minisnap import BASE
+    from wdfdbg.decoders.lookaside import for_each_slist_entry, validate_slist, walk_slist
+    a, b, c = BASE + 0x3000, BASE + 0x3010, BASE + 0x3020
+    q = lambda v: struct.pack("<Q", v)  # noqa: E731
+    s = session_for(_with_memory(document(), {a: q(b), b: q(c), c: q(0)}))
+    assert validate_slist(s, a) == [a, b, c]
+    assert walk_slist(s, a, ProblemLog(), a, "list") == ([a, b, c], True, False)
+    with pytest.raises(CorruptionError) as e:
+        validate_slist(s, a, limit=2)
+    assert e.value.problem.code == "WALK_LIMIT"
+    cyc = session_for(_with_memory(document(), {a: q(b), b: q(c), c: q(a)}))
+    log = ProblemLog()
+    assert list(for_each_slist_entry(cyc, a, log, owner=0x1234, what="list")) == [a, b, c]
+    assert [(p.code, p.address) for p in log] == [("LOOKASIDE_INCONSISTENT", 0x1234)]
+    assert walk_slist(cyc, a, log, 0x1234, "list") == ([a, b, c], False, True)  # the log already holds it
+    with pytest.raises(CorruptionError) as e:
+        validate_slist(cyc, a)
+    assert e.value.problem.code == "LOOKASIDE_INCONSISTENT"
+    lost = session_for(_with_memory(document(), {a: q(b), b: q(0xffffc08b00900000)}))
+    log = ProblemLog()
+    assert list(for_each_slist_entry(lost, a, log)) == [a, b, 0xffffc08b00900000]
+    assert [p.code for p in log] == ["UNREADABLE"]
+
+
+def test_driver_list_and_its_validate_twin():
+    import struct
+    from minisnap import GLOBALS
+    from wdfdbg.decoders.drivers import for_each_driver, validate_driver_list
+    s = session_for(document())
+    assert [d.name for d in validate_driver_list(s)] == ["MiniDrv"]
+    bad = session_for(_with_memory(document(), {GLOBALS + 8: struct.pack("<Q", 0xffffc08b00001230)}))
+    with pytest.raises(CorruptionError) as e:
+        validate_driver_list(bad)
+    assert e.value.problem.code == "DRIVER_LIST_CORRUPT" and e.value.problem.address == GLOBALS
+    log = ProblemLog()
+    assert [d.name for d in for_each_driver(bad, log)] == ["MiniDrv"]  # the iterator goes on
+    assert [p.code for p in log] == ["DRIVER_LIST_CORRUPT"]
+
+
 def test_walk_survives_deep_chain_without_recursion():
     """A 2000-deep parent chain (beyond WinDbg's recursion limit of 500)."""
     import struct

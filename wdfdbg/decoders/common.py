@@ -1,7 +1,26 @@
 """Helpers shared by decoders: whole-struct reads, partial reads of structs
-that a dump captured only in part, pool tags."""
+that a dump captured only in part, pool tags, the ``validate_*`` twin of a
+``for_each_*`` walk."""
 
-from wdfdbg.errors import ReadError
+from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.errors import CorruptionError, ReadError
+
+
+def validate_walk(walk):
+    """The ``validate_*`` twin of a ``for_each_*`` iterator (drgn's
+    ``validate_list_for_each_entry``): ``walk(problems)`` is the iterator
+    over a fresh problem log; return what it yields, as a list, or raise
+    CorruptionError naming the first problem it records (the items yielded
+    after it are not returned)."""
+    log = ProblemLog()
+    out = []
+    for item in walk(log):
+        if len(log):
+            break
+        out.append(item)
+    if len(log):
+        raise CorruptionError(log.items[0])
+    return out
 
 
 def read_record_partial(session, qualified, address):

@@ -35,11 +35,11 @@ Problem (CONTEXT_CHAIN_CORRUPT, at the header): a chained header whose
 comes back to a header it passed.
 """
 
-from wdfdbg.analysis.problems import ProblemLog
 from wdfdbg.decoders.codec import FieldCodec
+from wdfdbg.decoders.common import validate_walk
 from wdfdbg.decoders.facts import (NOT_CAPTURED, SCHEMA_HEX, SCHEMA_POINTER, hex_json, module_offset, plain_json,
                                    pointer_json, read_fields, schema_value)
-from wdfdbg.errors import CorruptionError, LayoutError, ReadError
+from wdfdbg.errors import LayoutError, ReadError
 
 HEADER_TYPE = "Wdf01000!FxContextHeader"
 TYPE_INFO_TYPE = "Wdf01000!_WDF_OBJECT_CONTEXT_TYPE_INFO"
@@ -251,15 +251,7 @@ def _problem(problems, address, message, code="CONTEXT_CHAIN_CORRUPT"):
 def validate_context_chain(session, hdr):
     """Like :func:`for_each_context` but raise CorruptionError on the first
     problem; returns the list of contexts."""
-    log = ProblemLog()
-    out = []
-    for ctx in for_each_context(session, hdr, log):
-        if len(log):
-            break
-        out.append(ctx)
-    if len(log):
-        raise CorruptionError(log.items[0])
-    return out
+    return validate_walk(lambda log: for_each_context(session, hdr, log))
 
 
 def read_object_contexts(session, hdr, problems=None):

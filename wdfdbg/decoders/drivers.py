@@ -7,7 +7,7 @@ The name comes from ``Public.DriverName``, else the bugcheck driver-info
 table, else the module holding ``ImageAddress``.
 """
 
-from wdfdbg.decoders.common import cstring, read_record_partial, tag_string
+from wdfdbg.decoders.common import cstring, read_record_partial, tag_string, validate_walk
 from wdfdbg.errors import LayoutError, ReadError
 
 MAX_DRIVERS = 4096
@@ -214,6 +214,13 @@ def for_each_driver(session, problems, limit=MAX_DRIVERS):
         yield d
         prev = entry
         entry = flink
+
+
+def validate_driver_list(session, limit=MAX_DRIVERS):
+    """Like :func:`for_each_driver` but raise CorruptionError on the first
+    problem (a broken link, a globals block that is not one); returns the
+    :class:`DriverInfo` list."""
+    return validate_walk(lambda log: for_each_driver(session, log, limit))
 
 
 def driver_names(drivers):

@@ -26,7 +26,7 @@ address that could not be read.
 """
 
 from wdfdbg.decoders import types as fxt
-from wdfdbg.decoders.common import read_record_partial, tag_string
+from wdfdbg.decoders.common import read_record_partial, tag_string, validate_walk
 from wdfdbg.errors import LayoutError, ReadError
 
 KINDS = {
@@ -168,29 +168,58 @@ def read_slist(session, head_address, raw):
     return nxt, depth, seq
 
 
-def walk_slist(session, first, problems, owner, what, limit=MAX_SLIST):
-    """Walk an SLIST from ``first``: ``(entries, complete, cycle)``.
-    ``owner`` is the address problems are recorded at."""
+def for_each_slist_entry(session, first, problems, owner=None, what="SLIST", limit=MAX_SLIST):
+    """Yield the address of each entry of a free SLIST (``SLIST_ENTRY``,
+    ``Next`` at offset 0) from ``first``, checking as it goes: a cycle
+    (LOOKASIDE_INCONSISTENT), an unreadable entry (UNREADABLE), more than
+    ``limit`` entries (WALK_LIMIT); each ends the walk. ``owner`` is the
+    address problems are recorded at (default: ``first``)."""
     target = session.target
-    entries = []
+    owner = first if owner is None else owner
     seen = set()
     entry = first
     while entry:
         if entry in seen:
-            problems.add("LOOKASIDE_INCONSISTENT", owner, "%s: free SLIST comes back to entry 0x%x after %d entries (a cycle)" % (what, entry, len(entries)))
-            return entries, False, True
-        if len(entries) >= limit:
+            problems.add("LOOKASIDE_INCONSISTENT", owner, "%s: free SLIST comes back to entry 0x%x after %d entries (a cycle)" % (what, entry, len(seen)))
+            return
+        if len(seen) >= limit:
             problems.add("WALK_LIMIT", owner, "%s: free SLIST walk stopped after %d entries" % (what, limit))
-            return entries, False, False
+            return
         target.check_interrupt()
         seen.add(entry)
-        entries.append(entry)
+        yield entry
         try:
             entry = target.read_pointer(entry)
         except ReadError as e:
             problems.add("UNREADABLE", e.address, "%s: free SLIST entry 0x%x is unreadable" % (what, entry))
-            return entries, False, False
-    return entries, True, False
+            return
+
+
+def validate_slist(session, first, limit=MAX_SLIST):
+    """Like :func:`for_each_slist_entry` but raise CorruptionError on the
+    first problem; returns the entries."""
+    return validate_walk(lambda log: for_each_slist_entry(session, first, log, limit=limit))
+
+
+def walk_slist(session, first, problems, owner, what, limit=MAX_SLIST):
+    """Walk an SLIST from ``first``: ``(entries, complete, cycle)``.
+    ``owner`` is the address problems are recorded at."""
+    ending = _Codes(problems)
+    entries = list(for_each_slist_entry(session, first, ending, owner, what, limit))
+    return entries, not ending.codes, "LOOKASIDE_INCONSISTENT" in ending.codes
+
+
+class _Codes(object):
+    """A problem log's ``add`` that also notes the codes added through it
+    (the log itself may drop a problem it already holds)."""
+
+    def __init__(self, problems):
+        self.problems = problems
+        self.codes = []
+
+    def add(self, code, address, message, severity=None):
+        self.codes.append(code)
+        return self.problems.add(code, address, message, severity)
 
 
 def decode_kernel_lookaside(session, address, problems, owner=None, what=None, slist_limit=MAX_SLIST):

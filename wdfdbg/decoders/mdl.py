@@ -23,8 +23,8 @@ to an MDL already seen);
 UNREADABLE at the first address that could not be read.
 """
 
-from wdfdbg.analysis.problems import ProblemLog
-from wdfdbg.errors import CorruptionError, LayoutError, ReadError
+from wdfdbg.decoders.common import validate_walk
+from wdfdbg.errors import LayoutError, ReadError
 
 MDL_TYPE = "nt!_MDL"
 MAX_CHAIN = 4096
@@ -238,15 +238,7 @@ def mdl_chain(session, address, problems, limit=MAX_CHAIN):
 def validate_mdl_chain(session, address, limit=MAX_CHAIN):
     """Like :func:`mdl_chain` but raise CorruptionError on the first
     problem (drgn-style ``validate_*``)."""
-    log = ProblemLog()
-    out = []
-    for info in for_each_mdl(session, address, log, limit):
-        if len(log):
-            break
-        out.append(info.record)
-    if len(log):
-        raise CorruptionError(log.items[0])
-    return out
+    return [info.record for info in validate_walk(lambda log: for_each_mdl(session, address, log, limit))]
 
 
 def chain_byte_count(records):

@@ -26,10 +26,10 @@ is not the previous entry; PARENT_MISMATCH at the child object;
 UNREADABLE at the first address that could not be read.
 """
 
-from wdfdbg.analysis.problems import ProblemLog
 from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.common import validate_walk
 from wdfdbg.decoders.handles import handle_of
-from wdfdbg.errors import CorruptionError, ReadError
+from wdfdbg.errors import ReadError
 
 FXOBJECT = "Wdf01000!FxObject"
 MAX_CHILDREN = 1 << 20
@@ -414,15 +414,7 @@ def for_each_child(session, obj, problems, limit=MAX_CHILDREN, headers=False, re
 def validate_child_list(session, obj):
     """Like :func:`for_each_child` but raise CorruptionError on the first
     problem (drgn-style ``validate_*``)."""
-    log = ProblemLog()
-    out = []
-    for child in for_each_child(session, obj, log):
-        if len(log):
-            break
-        out.append(child)
-    if len(log):
-        raise CorruptionError(log.items[0])
-    return out
+    return validate_walk(lambda log: for_each_child(session, obj, log))
 
 
 def read_contexts(session, hdr, problems=None):
