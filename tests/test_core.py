@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from minisnap import DEVICE, DRIVER, MEMORY, document
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.decoders.handles import decode_handle, handle_of
 from wdfdbg.errors import CorruptionError, ReadError

@@ -155,7 +155,7 @@ def test_real_triage_dump_lays_out():
 def test_scan_parents_found_by_address_never_make_a_cycle():
     """Scan records (depth 0) name parents by address, later in the stream or
     not at all; two objects naming each other (lying memory) stay roots."""
-    from wdfdbg.render.objtree import TreeIndex
+    from wdfdbg.analysis.objtree import TreeIndex
     recs = [{"address": "0x100", "parent": "0x300", "depth": 0},   # parent comes later
             {"address": "0x200", "parent": "0x999", "depth": 0},   # parent not captured
             {"address": "0x300", "parent": None, "depth": 0},

@@ -14,7 +14,7 @@ import pytest
 from conftest import validate_report
 from test_minidump import (ARM64, DEVICE, DRIVER, GLOBALS, LIB, MEMORY, PAGE, WDF, WDF_SIZE, X64, build_bitmap_dump,
                            build_triage_dump, kmdf_scene, need_arm64, need_x64, write)
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.wdfsnap.json*")))

@@ -190,7 +190,7 @@ def test_statistics_arithmetic_on_a_hand_made_list():
     """decode_kernel_lookaside on hand-laid bytes: Depth above MaximumDepth,
     always-missing, and !lookaside's hit rates."""
     import struct
-    from wdfdbg.analysis.problems import ProblemLog
+    from wdfdbg.problems import ProblemLog
     from wdfdbg.decoders.lookaside import decode_kernel_lookaside
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
@@ -220,7 +220,7 @@ def test_statistics_arithmetic_on_a_hand_made_list():
 def test_x86_lookasides_from_what_the_builder_placed():
     """x86 layouts (unverified x86 profile): the three kinds, from a
     scenario built at test time, with and without symbols."""
-    from wdfdbg.analysis.problems import ProblemLog
+    from wdfdbg.problems import ProblemLog
     from wdfdbg.decoders import memory as mem
     from wdfdbg.decoders.annotate import annotate_nodes
     from wdfdbg.decoders.objects import walk_tree

@@ -183,7 +183,7 @@ def test_hand_made_mdl_checks():
     needs, a full one may not; PARTIAL_HAS_BEEN_MAPPED needs PARTIAL;
     MappedSystemVa must sit at ByteOffset in its page; x86 layout."""
     import struct
-    from wdfdbg.analysis.problems import ProblemLog
+    from wdfdbg.problems import ProblemLog
     from wdfdbg.decoders.mdl import decode_mdl
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session
@@ -236,7 +236,7 @@ def test_unreadable_mdl_and_inside_windbg_arguments():
 def test_x86_mdls_from_what_the_builder_placed():
     """x86 _MDL (0x1C header, 4-byte PFNs) for every MDL of a scenario built
     at test time, and the corrupt ones at their addresses."""
-    from wdfdbg.analysis.problems import ProblemLog
+    from wdfdbg.problems import ProblemLog
     from wdfdbg.decoders.mdl import for_each_mdl
     from wdfdbg.layouts import Layouts
     from wdfdbg.session import Session

@@ -382,7 +382,7 @@ def placed_memory(built):
 
 @pytest.mark.parametrize("scenario", ("typical", "two_drivers"))
 def test_x86_from_what_the_builder_placed(scenario):
-    from wdfdbg.analysis.problems import ProblemLog
+    from wdfdbg.problems import ProblemLog
     from wdfdbg.decoders import memory as mem
     from wdfdbg.decoders.objects import read_object
     from wdfdbg.layouts import Layouts
@@ -410,7 +410,7 @@ def test_shape_edge_cases_built_at_test_time():
     equals a fixed-size class's (0x90, 0xa0), a paged-from-pool lookaside
     without a device ancestor (FxMemoryBufferFromPoolLookaside), paged pool
     without a device, object debug extensions; with and without symbols."""
-    from wdfdbg.analysis.problems import ProblemLog
+    from wdfdbg.problems import ProblemLog
     from wdfdbg.decoders import memory as mem
     from wdfdbg.decoders.objects import read_object
     from wdfdbg.layouts import Layouts

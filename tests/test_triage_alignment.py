@@ -3,7 +3,7 @@ transactions against the device's requirement (DEVICE_OBJECT behind an
 FxDevice, a DMA enabler's)."""
 
 from test_triage_heap import BASE, Heap, REAL_X64, need_real, node_of
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import alignment as al
 from wdfdbg.decoders.facts import NOT_CAPTURED
 from wdfdbg.session import open_session

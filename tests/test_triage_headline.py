@@ -14,7 +14,7 @@ from conftest import fixture_path
 from readable import assert_readable, unreadable
 from test_triage_heap import BASE, DRV, Heap, REAL_X64, need_real
 from wdfdbg.analysis.headline import TRIAGE_SCHEMA, TriageFeed, build_triage, rank_problems
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 from wdfdbg.render.dml import DmlMarkup, unescape
 from wdfdbg.render.headline import headline_lines, render_headline
 from wdfdbg.render.report import build_report, load_schema

@@ -8,7 +8,7 @@ import pytest
 
 from test_minidump import build_triage_dump
 from test_triage_heap import BASE, Heap, REAL_X64, need_real, node_of, session_for
-from wdfdbg.analysis.problems import CODES, ProblemLog, WARNING
+from wdfdbg.problems import CODES, ProblemLog, WARNING
 from wdfdbg.decoders import locks
 from wdfdbg.decoders.facts import NOT_CAPTURED, UNKNOWN
 from wdfdbg.session import open_session

@@ -5,7 +5,7 @@ import json
 
 from conftest import fixture_path
 from wdfdbg.analysis.piling import PILING_CHILDREN, PilingAggregate
-from wdfdbg.analysis.problems import CODES, ProblemLog, WARNING
+from wdfdbg.problems import CODES, ProblemLog, WARNING
 from wdfdbg.session import open_session
 
 DEV = 0xffffc08b00001000

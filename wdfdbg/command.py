@@ -16,9 +16,9 @@ memory`` even when there is no memory left to say more.
 
 import argparse
 import os
-import re
 import sys
 
+from wdfdbg.analysis.numbers import parse_address, parse_int  # noqa: F401 (command.parse_int for the commands)
 from wdfdbg.errors import ArgumentError, InputError, LayoutError, OutputError, UsageError
 from wdfdbg.render import streams
 from wdfdbg.render.streams import StdoutClosed, say
@@ -84,48 +84,6 @@ def add_source_args(p, source_required=False):
     p.add_argument("--no-symbols", action="store_true", help="ignore the source's own types; use the built-in profile")
     p.add_argument("--json", action="store_true", help="write the JSON report (wdfdbg.report/1)")
     p.add_argument("--dml", choices=["auto", "on", "off"], default="auto", help="DML links (WinDbg)")
-
-
-_HEX = re.compile(r"(?:0x)?([0-9a-f]+(?:`[0-9a-f]+)*)\Z", re.I)
-_DEC = re.compile(r"0n([0-9]+)\Z", re.I)
-_SIGNED = re.compile(r"(?:0[xn])?\s*([-+])", re.I)
-MAX_BITS = 64  # no Windows target has wider pointers
-
-
-def parse_int(text, what="value"):
-    """Parse a number the way WinDbg users type it: ``0x..``, bare hex
-    (``ffffc08b`0de9d0870``, a backtick between digits), or ``0n`` decimal.
-    Addresses, handles and sizes are unsigned and at most 64 bits: a sign,
-    a space or anything else inside is a :class:`UsageError`; so is a value
-    wider than 64 bits (:func:`parse_address` checks the target's own
-    pointer size once it is known)."""
-    s = str(text).strip()
-    m = _DEC.match(s)
-    if m:
-        value = int(m.group(1), 10)
-    else:
-        m = _HEX.match(s)
-        if not m:
-            sign = _SIGNED.match(s)
-            if sign and sign.group(1) == "-":
-                raise UsageError("%s: '%s' is negative: addresses, handles and sizes are unsigned" % (what, text))
-            if sign:
-                raise UsageError("%s: '%s' has a sign: numbers are unsigned (hex, or 0n for decimal)" % (what, text))
-            raise UsageError("%s: '%s' is not a number (hex, or 0n for decimal)" % (what, text))
-        value = int(m.group(1).replace("`", ""), 16)
-    if value >> MAX_BITS:
-        raise UsageError("%s: '%s' does not fit in %d bits" % (what, text, MAX_BITS))
-    return value
-
-
-def parse_address(session, text, what="ADDR"):
-    """:func:`parse_int`, then checked against the open target's pointer
-    size (``0x1_0000_0000`` is no address on a 32-bit target)."""
-    value = parse_int(text, what)
-    target = session.target
-    if value > target.pointer_mask:
-        raise UsageError("%s: '%s' does not fit the target's %d-bit pointers" % (what, text, 8 * target.pointer_size))
-    return value
 
 
 def fix_positionals(args):
@@ -330,7 +288,7 @@ def standard_main(module, argv=None):
 
 
 def exit_code(problems):
-    from wdfdbg.analysis.problems import ERROR
+    from wdfdbg.problems import ERROR
     return EXIT_PROBLEMS if any(p.severity == ERROR for p in problems) else EXIT_OK
 
 

@@ -67,7 +67,7 @@ class LayoutError(WdfdbgError):
 class CorruptionError(WdfdbgError):
     """Raised by ``validate_*`` helpers when a structure is corrupt.
 
-    ``problem`` is the :class:`wdfdbg.analysis.problems.Problem` found.
+    ``problem`` is the :class:`wdfdbg.problems.Problem` found.
     """
 
     def __init__(self, problem):

@@ -13,7 +13,6 @@ import sys
 
 from wdfdbg import command
 from wdfdbg.analysis.single import analyse_memory
-from wdfdbg.render.cells import Link, link_table  # noqa: F401 (memusage imports them from here)
 from wdfdbg.render.json_reports import memory_report
 from wdfdbg.render.memory_text import render_memory
 

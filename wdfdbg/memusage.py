@@ -18,7 +18,7 @@ import sys
 
 from wdfdbg import command
 from wdfdbg.analysis import tree
-from wdfdbg.analysis.usage import Tee, UsageTables, tabulate_usage  # noqa: F401  (tabulate_usage: for lists)
+from wdfdbg.analysis.usage import Tee, UsageTables
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.errors import UsageError
 from wdfdbg.render.report import JsonReportWriter

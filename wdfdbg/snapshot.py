@@ -19,7 +19,7 @@ triage header) under ``crash_thread``.
 import sys
 
 from wdfdbg import command
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 from wdfdbg.analysis.snapshot_reads import read_for_snapshot
 from wdfdbg.errors import UsageError
 from wdfdbg.render import files

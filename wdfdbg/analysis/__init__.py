@@ -1,1 +1,2 @@
-"""Analysis: problems found while decoding, and triage rules over reports."""
+"""Analysis: the streaming walk over decoded objects, triage rules and the
+headline, aggregates over reports (usage, piling up, diff)."""

@@ -20,7 +20,7 @@ from array import array
 
 from wdfdbg import __version__
 from wdfdbg.analysis.footprint import owned_bytes, pool_tag
-from wdfdbg.render.objtree import TreeIndex
+from wdfdbg.analysis.objtree import TreeIndex
 
 SCHEMA_ID = "wdfdbg.diff/1"
 

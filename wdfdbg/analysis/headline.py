@@ -18,7 +18,7 @@ the held locks and the pile counts, never the nodes.
 """
 
 from wdfdbg.analysis.piling import PILING_SCHEMA, PilingAggregate
-from wdfdbg.analysis.problems import ERROR, INFO, WARNING
+from wdfdbg.problems import ERROR, INFO, WARNING
 from wdfdbg.decoders import alignment as dma
 from wdfdbg.decoders import locks as lk
 from wdfdbg.decoders import types as fxt

@@ -9,7 +9,7 @@ says which. Numbers stay numbers here; :mod:`wdfdbg.render.info_text` and
 :mod:`wdfdbg.render.json_reports` format them.
 """
 
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders.common import cstring, read_record_partial
 from wdfdbg.errors import LayoutError, ReadError

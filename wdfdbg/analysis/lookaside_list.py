@@ -6,7 +6,7 @@ currently allocated from it, found across its driver's tree through
 """
 
 from wdfdbg.analysis.numbers import hexn
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 from wdfdbg.analysis.single import check_destroyed, driver_for, make_node, quiet_drivers
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import lookaside as las

@@ -9,7 +9,7 @@ problems are not what these commands report.
 """
 
 from wdfdbg.analysis.numbers import hexn
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import memory as mem
 from wdfdbg.decoders import objects as fxo

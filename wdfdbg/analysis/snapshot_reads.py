@@ -7,7 +7,7 @@ that ``memtree`` / ``scan`` / ``info`` replay offline on the snapshot.
 """
 
 from wdfdbg.analysis.info import gather_info
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 from wdfdbg.analysis.scanned import annotate_found
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import objects as fxo
@@ -26,9 +26,9 @@ def read_for_snapshot(session, recorder, problems):
     log = ProblemLog()
     listed = list(drv.for_each_driver(session, log))
     if listed and not log.has_errors():
-        # memtree's own analysis, as memtree runs it
-        from wdfdbg import memtree
-        memtree.collect(session, memtree.parse_args([]))
+        # memtree's own analysis, as memtree runs it with no arguments
+        from wdfdbg.analysis import tree
+        tree.collect(session, tree.TreeOptions())
     else:
         _read_scanned(session, recorder, problems)
     try:

@@ -46,10 +46,10 @@ A sink has ``begin(analysis)``, ``walk(driver, grouped)`` (a tree starts;
 for callers that want every node).
 """
 
-from wdfdbg import command
 from wdfdbg.analysis.assign import ProblemAssigner
 from wdfdbg.analysis.headline import SCANNED_INSTEAD, TriageFeed, build_triage
-from wdfdbg.analysis.problems import WARNING, ProblemLog
+from wdfdbg.analysis.numbers import parse_int
+from wdfdbg.problems import WARNING, ProblemLog
 from wdfdbg.analysis.triage import Triage
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import objects as fxo
@@ -135,19 +135,19 @@ class TreeAnalysis(object):
         opts, problems, drivers = self.options, self.problems, self.drivers
         target = self.session.target
         if opts.handle:
-            dh = decode_handle(target, command.parse_int(opts.handle, "--handle"))
+            dh = decode_handle(target, parse_int(opts.handle, "--handle"))
             if dh.problem:
                 problems.add("BAD_HANDLE", dh.field, dh.problem)
                 return None, None
             return dh.object, None
         if opts.address:
-            return command.parse_int(opts.address, "--address"), None
+            return parse_int(opts.address, "--address"), None
         if opts.root:
             for d in drivers:
                 if d.name and d.name.lower() == opts.root.lower():
                     return None, d.name
             try:
-                v = command.parse_int(opts.root, "ROOT")
+                v = parse_int(opts.root, "ROOT")
             except UsageError:
                 raise UsageError("ROOT %r is neither a KMDF driver name (drivers: %s) nor a handle or address"
                                  % (opts.root, ", ".join(d.label() for d in drivers) or "none found"))

@@ -17,7 +17,7 @@ memory, not per object), and the facts of the one object a bugcheck's P2
 names. :func:`triage` runs them over a list.
 """
 
-from wdfdbg.analysis.problems import WARNING
+from wdfdbg.problems import WARNING
 from wdfdbg.decoders.handles import decode_handle
 from wdfdbg.errors import ReadError
 

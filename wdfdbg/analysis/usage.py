@@ -7,8 +7,7 @@ to four small tables as the node goes by (keyed by driver, tag, origin,
 class: their size does not grow with the object count) and keeps one row
 per WDFLOOKASIDE; at the end it takes each lookaside's allocated count and
 bytes from the analysis's lookaside join. Bytes are the WDFMEMORY lengths
-(``m_BufferSize``), not pool block sizes. :func:`tabulate_usage` gives the
-same tables for a list of nodes.
+(``m_BufferSize``), not pool block sizes.
 """
 
 from wdfdbg.analysis.tree import Sink
@@ -79,28 +78,6 @@ class UsageTables(Sink):
         out["lookasides"] = sorted((row for row, _ in self._lookasides),
                                    key=lambda r: (_key(r["driver"]), r["address"]))
         return out
-
-
-def tabulate_usage(nodes):
-    """:meth:`UsageTables.tables` for a list of nodes."""
-    t = UsageTables()
-    members = {}
-    for n in nodes:
-        t.node(n)
-        if n.memory is not None and n.memory.get("lookaside"):
-            m = members.setdefault(int(n.memory["lookaside"], 16), _List())
-            m.addresses.append(n.address)
-            m.lengths.append(n.memory.get("length") or 0)
-    t.held(members)
-    return t.tables()
-
-
-class _List(object):
-    """A lookaside's members for :func:`tabulate_usage` (as the annotator's)."""
-
-    def __init__(self):
-        self.addresses = []
-        self.lengths = []
 
 
 class Tee(object):

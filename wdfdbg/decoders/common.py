@@ -2,7 +2,7 @@
 that a dump captured only in part, pool tags, the ``validate_*`` twin of a
 ``for_each_*`` walk."""
 
-from wdfdbg.analysis.problems import ProblemLog
+from wdfdbg.problems import ProblemLog
 from wdfdbg.errors import CorruptionError, ReadError
 
 

@@ -51,9 +51,9 @@ from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.facts import (NOT_CAPTURED, SCHEMA_HEX, SCHEMA_POINTER, UNKNOWN, captured, hex_json, known,
                                    plain_json, pointer_json, pointer_text, read_fields, schema_value)
 from wdfdbg.errors import LayoutError, ReadError
-from wdfdbg.sources.base import Backend
+from wdfdbg.sources.base import CRASH_THREAD_KEY, backend_crash_thread  # noqa: F401 (locks.backend_crash_thread)
 
-SNAPSHOT_KEY = "crash_thread"
+SNAPSHOT_KEY = CRASH_THREAD_KEY
 MAX_WAITERS = 256
 HISTORY_ENTRIES = 10   # FX_SPIN_LOCK_NUM_HISTORY_ENTRIES [src fxspinlock.hpp; pdb array of 10]
 
@@ -177,25 +177,6 @@ class LockRecord(object):
 
 
 # -- the crashing thread -------------------------------------------------------
-def backend_crash_thread(backend):
-    """``crash_thread()`` of the first backend in a wrapper chain that
-    answers it (recording and ``--types`` wrappers forward through
-    ``inner``), or the ``crash_thread`` key of a snapshot; None when no
-    layer knows."""
-    from wdfdbg.sources.snapshot import parse_hex
-    for _ in range(8):
-        if backend is None:
-            return None
-        meth = getattr(type(backend), "crash_thread", None)
-        if meth is not None and meth is not Backend.crash_thread:
-            return backend.crash_thread() or None
-        doc = getattr(getattr(backend, "snap", None), "doc", None)
-        if isinstance(doc, dict):
-            return parse_hex(doc.get(SNAPSHOT_KEY)) or None
-        backend = getattr(backend, "inner", None)
-    return None
-
-
 def crash_thread(session):
     """The crashing processor's current KTHREAD, or None."""
     return backend_crash_thread(getattr(session.target, "backend", None))

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 
 from wdfdbg.errors import InputError, UsageError
-from wdfdbg.render.objtree import TreeIndex
+from wdfdbg.analysis.objtree import TreeIndex
 from wdfdbg.render.palette import PROBLEM, type_colour
 from wdfdbg.render.reportreader import ReportReader
 

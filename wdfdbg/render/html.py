@@ -27,7 +27,7 @@ from wdfdbg.analysis.footprint import owned_bytes, pool_tag
 from wdfdbg.errors import UsageError
 from wdfdbg.render import files, treemap
 from wdfdbg.render.html_headline import Links, headline_view
-from wdfdbg.render.objtree import TreeIndex, parse_hex
+from wdfdbg.analysis.objtree import TreeIndex, parse_hex
 from wdfdbg.render.palette import type_colour
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")

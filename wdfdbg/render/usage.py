@@ -3,7 +3,7 @@ class) with a total row, the lookaside lists with what they hold, then the
 problems (``analysis/usage.py`` makes the tables)."""
 
 from wdfdbg.render import text as txt
-from wdfdbg.render.cells import UNKNOWN, count_text, hex_text, tag_text
+from wdfdbg.render.cells import UNKNOWN, Link, count_text, hex_text, link_table, tag_text
 
 NONE_LABEL = "unknown"
 # a group key analysis/usage.py gives a value it did not have, per grouping
@@ -14,7 +14,6 @@ TITLES = [("by_driver", "driver"), ("by_pool_tag", "pool tag"), ("by_origin", "o
 
 def render_text(session, usage, objects, problems, m):
     """``usage``: the tables; ``objects``: how many objects were walked."""
-    from wdfdbg.memory import Link, link_table  # the tables with links, as `memory` lays them out
     out = [txt.source_line(session, m)]
     for n in session.notes:
         out.append(m.text("note: %s" % n))

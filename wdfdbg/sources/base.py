@@ -249,6 +249,29 @@ class Backend(object):
     def close(self):
         pass
 
+# A snapshot cut from a dump keeps the crashing thread under this top-level key
+# (sources/convert.py, sources/recording.py; readers ignore keys they do not know).
+CRASH_THREAD_KEY = "crash_thread"
+
+
+def backend_crash_thread(backend):
+    """``crash_thread()`` of the first backend in a wrapper chain that
+    answers it (recording and ``--types`` wrappers forward through
+    ``inner``), or the ``crash_thread`` key of a snapshot; None when no
+    layer knows."""
+    from wdfdbg.sources.snapshot import parse_hex
+    for _ in range(8):
+        if backend is None:
+            return None
+        meth = getattr(type(backend), "crash_thread", None)
+        if meth is not None and meth is not Backend.crash_thread:
+            return backend.crash_thread() or None
+        doc = getattr(getattr(backend, "snap", None), "doc", None)
+        if isinstance(doc, dict):
+            return parse_hex(doc.get(CRASH_THREAD_KEY)) or None
+        backend = getattr(backend, "inner", None)
+    return None
+
 
 class RangeIndex(object):
     """Sorted, merged readable ``(start, end)`` regions: a backend's

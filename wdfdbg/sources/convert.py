@@ -71,10 +71,10 @@ def converted_document(recorder, description):
         if entries:
             doc["kmdf_drivers"] = [{"name": e.name, "globals": "0x%x" % e.globals,
                                     "version": "%d.%d.%d" % tuple(e.version)} for e in entries]
-    from wdfdbg.decoders.locks import SNAPSHOT_KEY, backend_crash_thread
+    from wdfdbg.sources.base import CRASH_THREAD_KEY, backend_crash_thread
     thread = backend_crash_thread(recorder.inner)
     if thread:
-        doc[SNAPSHOT_KEY] = "0x%x" % thread
+        doc[CRASH_THREAD_KEY] = "0x%x" % thread
     errors, _mem = snapfmt.validate(doc)
     if errors:
         raise SnapshotError("the snapshot cut from the source does not validate: %s" % errors[0])

@@ -57,7 +57,7 @@ import os
 import struct
 import sys
 
-from wdfdbg.errors import DumpError, InputError, ReadError, UsageError
+from wdfdbg.errors import DumpError, InputError, UsageError
 from wdfdbg.sources.base import Backend, Bugcheck, Module
 from wdfdbg.sources.pykd_memory import PykdMemory, Regions
 

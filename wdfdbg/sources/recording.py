@@ -359,10 +359,10 @@ class RecordingBackend(Backend):
                              description=description, bugcheck=self.inner.bugcheck(), modules=self.modules(),
                              symbols=symbols, types=types)
         # the crashing processor's current thread, as a snapshot cut from a dump keeps it (sources/convert.py)
-        from wdfdbg.decoders.locks import SNAPSHOT_KEY, backend_crash_thread
+        from wdfdbg.sources.base import CRASH_THREAD_KEY, backend_crash_thread
         thread = backend_crash_thread(self.inner)
         if thread:
-            doc[SNAPSHOT_KEY] = "0x%x" % thread
+            doc[CRASH_THREAD_KEY] = "0x%x" % thread
         return doc
 
     def stats(self):

@@ -66,7 +66,7 @@ Other decisions
   mappings of MDLs (MappedSystemVa) are.
 """
 
-from wdfdbg.analysis.problems import CODES
+from wdfdbg.problems import CODES
 from wdfdbg.decoders import types as fxt
 from wdfdbg.testing.heap.drivers import FOLDED_VTABLES, MDLS_PER_BLOCK
 from wdfdbg.testing.heap.lookaside import POOL_TYPES

@@ -2,6 +2,9 @@
 
 Codes are stable identifiers (``shared/spec/report-json.md``). A decoder
 appends :class:`Problem` objects to a :class:`ProblemLog` and goes on.
+Like ``errors.py``, this is vocabulary every layer shares (decoders record
+problems, analysis adds its own, renderers print them), so it sits at the
+top of the package, below none of them.
 """
 
 ERROR = "error"
