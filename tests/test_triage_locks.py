@@ -4,7 +4,6 @@ it, wrapped backends, synthetic triage dumps and hand-laid heaps."""
 
 import struct
 
-import pytest
 
 from test_minidump import build_triage_dump
 from test_triage_heap import BASE, Heap, REAL_X64, need_real, node_of, session_for

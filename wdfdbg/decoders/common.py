@@ -2,8 +2,8 @@
 that a dump captured only in part, pool tags, the ``validate_*`` twin of a
 ``for_each_*`` walk."""
 
-from wdfdbg.problems import ProblemLog
 from wdfdbg.errors import CorruptionError, ReadError
+from wdfdbg.problems import ProblemLog
 
 
 def validate_walk(walk):

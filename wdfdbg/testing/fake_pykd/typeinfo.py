@@ -25,7 +25,7 @@ pykd 0.3.4 presents PDB types (rules and the kdlib source behind each):
   ``bitWidth()``; enum fields are constants with ``int()``.
 """
 
-from wdfdbg.testing.fake_pykd.model import DbgException, SymbolException, TypeException
+from wdfdbg.testing.fake_pykd.model import DbgException, TypeException
 
 _CURRENT = {}
 
