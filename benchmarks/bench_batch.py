@@ -20,7 +20,12 @@ then prints
   warmed parent, as the local engine starts it) analysing an N-object
   snapshot, next to ``memtree --jsonl`` alone on the same file.
 
+* how throughput and memory grow with the corpus: ``--jobs 2`` over the
+  first 125, 250 and 500 inputs (``--growth``), dumps per second and the
+  peak RSS of the largest process of the batch.
+
     python benchmarks/bench_batch.py [--inputs 500] [--overhead 60] [--big 0] [--no-dask] [--rss 150000]
+                                     [--growth 125,250,500]
 
 ``--big N`` adds the generator's one N-object snapshot (run with
 ``--timeout 5``, it costs every engine 5 s).
@@ -59,6 +64,32 @@ def timed_batch(folder, out, args):
         with open(out) as f:
             recs = [json.loads(line) for line in f]
     return dt, recs
+
+
+def growth(entries, top, sizes):
+    """``--jobs 2`` over the first N inputs of the corpus (an ``@LIST``) for
+    each N: seconds, dumps per second, and the peak RSS of the largest
+    process of the batch (``wait4``: the batch and the workers it waited
+    for), so that what grows with the corpus shows."""
+    paths = [e.path for e in entries if e.kind not in ("big",)]
+    print("growth, --jobs 2 over the first N inputs:")
+    print("%8s %8s %9s %13s" % ("inputs", "wall s", "dumps/s", "peak RSS MB"))
+    for n in sizes:
+        n = min(n, len(paths))
+        listing = os.path.join(top, "first-%d.txt" % n)
+        with open(listing, "w") as f:
+            f.write("\n".join(paths[:n]) + "\n")
+        out = os.path.join(top, "growth-%d.jsonl" % n)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "wdfdbg.batch", "@" + listing, "-o", out, "--timeout", "5",
+                                 "--jobs", "2"], env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        dt = time.perf_counter() - t0
+        with open(out) as f:
+            done = sum(1 for _ in f)
+        print("%8d %8.1f %9.1f %13.1f" % (done, dt, done / dt, usage.ru_maxrss / 1024.0))
+        sys.stdout.flush()
 
 
 def without_timing(recs):
@@ -134,6 +165,7 @@ def main(argv=None):
     p.add_argument("--big", type=int, default=0, help="add one snapshot of this many objects")
     p.add_argument("--no-dask", action="store_true")
     p.add_argument("--rss", type=int, default=0, metavar="N", help="peak RSS of a worker on an N-object snapshot")
+    p.add_argument("--growth", default="125,250,500", help="corpus sizes for the growth table ('' for none)")
     args = p.parse_args(argv)
     top = tempfile.mkdtemp(prefix="wdfdbg-bench-batch-")
     try:
@@ -148,7 +180,8 @@ def main(argv=None):
             subprocess.run([sys.executable, "-c", code], env=env(), check=False)
         folder = os.path.join(top, "corpus")
         t0 = time.perf_counter()
-        entries = generate(folder, n=args.inputs, big_objects=args.big)
+        sizes = [int(x) for x in args.growth.split(",") if x.strip()]
+        entries = generate(folder, n=max([args.inputs] + sizes), big_objects=args.big)
         size = sum(os.path.getsize(e.path) for e in entries)
         print("corpus: %d inputs, %.1f MB, generated in %.1f s (cpu_count %s)"
               % (len(entries), size / 1e6, time.perf_counter() - t0, os.cpu_count()))
@@ -176,6 +209,8 @@ def main(argv=None):
         if len(results) == 3:
             same = without_timing(results[0]) == without_timing(results[2])
             print("dask records equal the local ones apart from elapsed_s: %s" % ("yes" if same else "NO"))
+        if sizes:
+            growth(entries, top, sizes)
         small = [e.path for e in entries if e.kind not in ("big", "real")][:args.overhead]
         list_file = os.path.join(top, "overhead.txt")
         with open(list_file, "w") as f:
