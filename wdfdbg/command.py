@@ -287,6 +287,18 @@ def standard_main(module, argv=None):
     return run(body, sys.argv[1:] if argv is None else argv)
 
 
+def own_source_main(module, argv=None):
+    """The ``main()`` of a command that opens its own sources (``report``,
+    ``diff``: a saved report, or two sources): ``execute(None, args)``
+    returns ``(code, text)``, the text written whole."""
+    def body(a):
+        args = module.parse_args(a)
+        code, text = module.execute(None, args)
+        emit(text)
+        return code
+    return run(body, sys.argv[1:] if argv is None else argv)
+
+
 def exit_code(problems):
     from wdfdbg.problems import ERROR
     return EXIT_PROBLEMS if any(p.severity == ERROR for p in problems) else EXIT_OK

@@ -74,12 +74,7 @@ def execute(session, args):
 
 
 def main(argv=None):
-    def body(a):
-        args = parse_args(a)
-        code, text = execute(None, args)
-        command.emit(text)
-        return code
-    return command.run(body, sys.argv[1:] if argv is None else argv)
+    return command.own_source_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":
