@@ -374,3 +374,31 @@ def test_shipped_schemas_are_valid_2020_12():
     for name in ("dumprecord", "corpus"):
         with open(os.path.join(os.path.dirname(schema_path()), "%s.schema.json" % name)) as f:
             jsonschema.Draft202012Validator.check_schema(json.load(f))
+
+
+def test_line_splitter_bounds_the_unfinished_line_for_both_readers():
+    """One splitter serves the batch worker's LineStream and the saved-JSONL
+    reader: lines whatever the cuts, and a line past the bound is an error
+    in one line, its pieces dropped (no unbounded memory on a file without
+    newlines)."""
+    from wdfdbg.errors import InputError
+    from wdfdbg.render.lines import LineSplitter, LineTooLong
+    from wdfdbg.render.reportreader import JsonlReader
+    sp = LineSplitter(max_line=10)
+    got = []
+    for piece in ("ab", "c\nde", "f\n\ng", "h"):
+        got.extend(sp.lines(piece))
+    assert got == ["abc", "def", ""] and sp.lines_done == 3 and sp.rest() == "gh" and sp.rest() == ""
+    with pytest.raises(LineTooLong) as e:
+        list(sp.lines("x" * 11))
+    assert "line 4 is longer than 10 characters" in str(e.value) and sp.rest() == ""
+    ls = LineStream(lambda rec: None)
+    ls._split.max_line = 10
+    ls.feed("y" * 6)
+    ls.feed("y" * 6)
+    assert ls.close() == "line 1 is longer than 10 characters"
+    r = JsonlReader(lambda k, v: None, lambda o: None, what="saved.jsonl")
+    r._split.max_line = 10
+    with pytest.raises(InputError) as e:
+        r.write("z" * 20)
+    assert str(e.value) == "saved.jsonl: line 1 is longer than 10 characters"

@@ -16,8 +16,9 @@ output path); :meth:`close` returns the first error, or None.
 
 import json
 
+from wdfdbg.render.lines import MAX_LINE, LineSplitter, LineTooLong
+
 _DECODE = json.JSONDecoder().decode
-MAX_LINE = 256 << 20  # characters: one line longer than this is no memtree line (bounded memory)
 
 
 class LineStream(object):
@@ -26,8 +27,7 @@ class LineStream(object):
 
     def __init__(self, on_line):
         self.on_line = on_line
-        self._pieces = []   # the unfinished line, in pieces (no re-joining per piece)
-        self._pending = 0   # its length
+        self._split = LineSplitter(MAX_LINE)
         self.lines = 0
         self.chars = 0
         self.error = None
@@ -37,27 +37,12 @@ class LineStream(object):
             return
         self.chars += len(text)
         try:
-            start = 0
-            while True:
-                end = text.find("\n", start)
-                if end < 0:
-                    break
-                if self._pieces:
-                    self._pieces.append(text[start:end])
-                    line = "".join(self._pieces)
-                    self._pieces, self._pending = [], 0
-                else:
-                    line = text[start:end]
+            for line in self._split.lines(text):
                 self._line(line)
                 if self.error is not None:
                     return
-                start = end + 1
-            if start < len(text):
-                self._pieces.append(text[start:])
-                self._pending += len(text) - start
-                if self._pending > MAX_LINE:
-                    self.error = "line %d is longer than %d characters" % (self.lines + 1, MAX_LINE)
-                    self._pieces = []
+        except LineTooLong as e:
+            self.error = str(e)
         except Exception as e:  # the callback failed: the record builder's bug, reported as such
             self.error = "reading the report failed: %s: %s" % (type(e).__name__, e)
 
@@ -78,7 +63,7 @@ class LineStream(object):
     def close(self):
         """Finish; returns None, or the error that made the text unusable
         (a last line without its newline is an unfinished one)."""
-        if self.error is None and self._pieces and "".join(self._pieces).strip():
+        rest = self._split.rest()
+        if self.error is None and rest.strip():
             self.error = "the report ends inside line %d (%d characters read)" % (self.lines + 1, self.chars)
-        self._pieces = []
         return self.error

@@ -30,6 +30,7 @@ import tempfile
 import zlib
 
 from wdfdbg.errors import InputError
+from wdfdbg.render.lines import LineSplitter, LineTooLong
 
 _WS = " \t\r\n"
 _DECODER = json.JSONDecoder()
@@ -227,7 +228,7 @@ class JsonlReader(object):
         self.objects = 0
         self.chars = 0
         self.lines = 0
-        self._pieces = []
+        self._split = LineSplitter()
         self._head = None
         self._tail = None
         self._problems = []
@@ -241,20 +242,11 @@ class JsonlReader(object):
         if not text:
             return 0
         self.chars += len(text)
-        start = 0
-        while True:
-            end = text.find("\n", start)
-            if end < 0:
-                break
-            if self._pieces:
-                self._pieces.append(text[start:end])
-                line, self._pieces = "".join(self._pieces), []
-            else:
-                line = text[start:end]
-            self._line(line)
-            start = end + 1
-        if start < len(text):
-            self._pieces.append(text[start:])
+        try:
+            for line in self._split.lines(text):
+                self._line(line)
+        except LineTooLong as e:
+            raise InputError("%s: %s" % (self.what, e))
         return len(text)
 
     def flush(self):
@@ -300,7 +292,7 @@ class JsonlReader(object):
             self._later.append((kind, rec))
 
     def close(self):
-        if self._pieces and "".join(self._pieces).strip():
+        if self._split.rest().strip():
             raise InputError("%s: the JSONL stream ends inside a line (%d characters read)" % (self.what, self.chars))
         if self._head is None:
             raise InputError("%s: empty: no JSONL report line" % self.what)
