@@ -26,6 +26,7 @@ from cmdhelpers import ROOT, fixture, load_doc
 from test_minidump import build_triage_dump
 
 from wdfdbg import cli, command
+from wdfdbg.analysis.numbers import parse_int
 from wdfdbg.errors import LayoutError, OutputError, UsageError
 from wdfdbg.render import files
 from wdfdbg.sources import snapshot as snapfmt
@@ -88,7 +89,7 @@ def triage(tmp_path):
 @pytest.mark.parametrize("text,value", [("0x10", 16), ("10", 16), ("0n16", 16), ("0X1f", 31), (" 0x10 ", 16),
                                         ("ffffc08b`0de9d087", 0xffffc08b0de9d087), ("0xffffffffffffffff", (1 << 64) - 1)])
 def test_parse_int_takes_what_windbg_users_type(text, value):
-    assert command.parse_int(text) == value
+    assert parse_int(text) == value
 
 
 @pytest.mark.parametrize("text,words", [("-1", "negative"), ("0x-1", "negative"), ("0n-5", "negative"),
@@ -98,7 +99,7 @@ def test_parse_int_takes_what_windbg_users_type(text, value):
                                         ("0x" + "f" * 18, "64 bits"), ("0n" + str(1 << 64), "64 bits")])
 def test_parse_int_refuses_signs_spaces_and_wide_values(text, words):
     with pytest.raises(UsageError) as e:
-        command.parse_int(text, "H")
+        parse_int(text, "H")
     assert words in str(e.value) and str(e.value).startswith("H: ")
 
 

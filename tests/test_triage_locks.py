@@ -12,6 +12,7 @@ from wdfdbg.decoders import locks
 from wdfdbg.decoders.facts import NOT_CAPTURED, UNKNOWN
 from wdfdbg.session import open_session
 from wdfdbg.sources import minidump
+from wdfdbg.sources.base import CRASH_THREAD_KEY, backend_crash_thread
 from wdfdbg.sources.recording import RecordingBackend
 
 LOCK = BASE + 0x1000
@@ -134,12 +135,12 @@ def test_spin_lock_without_and_with_verifier_history():
 
 def test_crash_thread_from_snapshot_key_and_through_wrappers():
     heap = Heap()
-    heap.extra[locks.SNAPSHOT_KEY] = "0x%x" % THREAD
+    heap.extra[CRASH_THREAD_KEY] = "0x%x" % THREAD
     s = heap.session()
     assert locks.crash_thread(s) == THREAD
     rec = RecordingBackend(s.target.backend)
-    assert locks.backend_crash_thread(rec) == THREAD
-    heap.extra[locks.SNAPSHOT_KEY] = "not hex"
+    assert backend_crash_thread(rec) == THREAD
+    heap.extra[CRASH_THREAD_KEY] = "not hex"
     assert locks.crash_thread(heap.session()) is None
     assert locks.crash_thread(session_for(Heap().document())) is None
 
@@ -154,7 +155,7 @@ def _with_prcb(raw, thread, prcb_off=0x1800):
 def test_minidump_backend_crash_thread(tmp_path):
     b = minidump.open_minidump("x.dmp", _with_prcb(build_triage_dump(), THREAD))
     assert b.crash_thread() == THREAD
-    assert locks.backend_crash_thread(RecordingBackend(b)) == THREAD
+    assert backend_crash_thread(RecordingBackend(b)) == THREAD
     assert minidump.open_minidump("x.dmp", build_triage_dump()).crash_thread() is None       # no PrcbOffset
     past = bytearray(build_triage_dump())
     struct.pack_into("<I", past, 0x2000 + 7 * 4, len(past) - 4)
@@ -198,7 +199,7 @@ def test_snapshot_cut_from_the_real_dump_keeps_the_crash_thread(tmp_path):
     out = str(tmp_path / "t.wdfsnap.json.gz")
     assert snapshot.main([REAL_X64, "-o", out]) == 0
     doc = json.load(gzip.open(out))
-    assert doc[locks.SNAPSHOT_KEY] == "0xffffc08bde9e1640"
+    assert doc[CRASH_THREAD_KEY] == "0xffffc08bde9e1640"
     s = open_session(out)
     assert locks.crash_thread(s) == 0xffffc08bde9e1640
     drivers, nodes, problems = memtree.collect(s, memtree.parse_args([]))

@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-from wdfdbg.analysis.numbers import parse_address, parse_int  # noqa: F401 (command.parse_int for the commands)
+from wdfdbg.analysis.numbers import parse_int
 from wdfdbg.errors import ArgumentError, InputError, LayoutError, OutputError, UsageError
 from wdfdbg.render import streams
 from wdfdbg.render.streams import StdoutClosed, say

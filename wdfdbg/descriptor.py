@@ -9,6 +9,7 @@ WDFMEMORY_OFFSET checked against the memory's length.
 import sys
 
 from wdfdbg import command
+from wdfdbg.analysis.numbers import parse_address, parse_int
 from wdfdbg.analysis.single import analyse_descriptor
 from wdfdbg.render.json_reports import descriptor_report
 from wdfdbg.render.memory_text import render_descriptor
@@ -28,13 +29,13 @@ def parse_args(argv):
     command.fix_positionals(args)
     if not args.root:
         raise command.usage_error(NAME, "a WDF_MEMORY_DESCRIPTOR address is required")
-    command.parse_int(args.root, "ADDR")  # a bad number fails before the source is opened
+    parse_int(args.root, "ADDR")  # a bad number fails before the source is opened
     args.address = args.root
     return args
 
 
 def execute(session, args, markup=None):
-    found = analyse_descriptor(session, command.parse_address(session, args.root, "ADDR"))
+    found = analyse_descriptor(session, parse_address(session, args.root, "ADDR"))
     if args.json:
         return command.exit_code(found.problems), descriptor_report(session, found, NAME)
     m = markup or command.markup_for(args, session)

@@ -14,6 +14,7 @@ import sys
 
 from wdfdbg import command
 from wdfdbg.analysis.lookaside_list import analyse_lookaside
+from wdfdbg.analysis.numbers import parse_address, parse_int
 from wdfdbg.decoders.objects import MAX_OBJECTS
 from wdfdbg.render.json_reports import lookaside_report
 from wdfdbg.render.lookaside_text import render_lookaside
@@ -37,13 +38,13 @@ def parse_args(argv):
         raise command.usage_error(NAME, "a WDFLOOKASIDE handle or address is required")
     if args.max_objects < 1:
         raise command.usage_error(NAME, "--max-objects must be at least 1")
-    command.parse_int(args.root, "H")  # a bad number fails before the source is opened
+    parse_int(args.root, "H")  # a bad number fails before the source is opened
     args.handle = args.root
     return args
 
 
 def execute(session, args, markup=None):
-    found = analyse_lookaside(session, command.parse_address(session, args.root, "H"), max_objects=args.max_objects)
+    found = analyse_lookaside(session, parse_address(session, args.root, "H"), max_objects=args.max_objects)
     if args.json:
         return command.exit_code(found.problems), lookaside_report(session, found, NAME)
     m = markup or command.markup_for(args, session)

@@ -11,6 +11,7 @@ tracks for drivers with the verifier on (``DebugExtension->AllocatedMdls``).
 import sys
 
 from wdfdbg import command
+from wdfdbg.analysis.numbers import parse_address, parse_int
 from wdfdbg.analysis.single import analyse_mdls
 from wdfdbg.render.json_reports import mdl_report
 from wdfdbg.render.memory_text import render_mdls
@@ -36,13 +37,13 @@ def parse_args(argv):
     if args.driver and not args.allocated:
         raise command.usage_error(NAME, "--driver goes with --allocated")
     if args.root:
-        command.parse_int(args.root, "ADDR")  # a bad number fails before the source is opened
+        parse_int(args.root, "ADDR")  # a bad number fails before the source is opened
     args.address = args.root
     return args
 
 
 def execute(session, args, markup=None):
-    address = command.parse_address(session, args.root, "ADDR") if args.root else None
+    address = parse_address(session, args.root, "ADDR") if args.root else None
     found = analyse_mdls(session, address, allocated=args.allocated, driver=args.driver)
     if args.json:
         return command.exit_code(found.problems), mdl_report(session, found, args.allocated, NAME)

@@ -12,6 +12,7 @@ buffer (``WdfRequestRetrieveInputMemory``), or an FxObject address.
 import sys
 
 from wdfdbg import command
+from wdfdbg.analysis.numbers import parse_address, parse_int
 from wdfdbg.analysis.single import analyse_memory
 from wdfdbg.render.json_reports import memory_report
 from wdfdbg.render.memory_text import render_memory
@@ -33,7 +34,7 @@ def parse_args(argv):
     command.fix_positionals(args)
     if not args.root:
         raise command.usage_error(NAME, "a WDFMEMORY handle or address is required")
-    command.parse_int(args.root, "H")  # a bad number fails before the source is opened
+    parse_int(args.root, "H")  # a bad number fails before the source is opened
     args.handle = args.root
     if args.dump is not None and (args.dump < 0 or args.dump > MAX_DUMP):
         raise command.usage_error(NAME, "--dump must be between 0 and %d" % MAX_DUMP)
@@ -41,7 +42,7 @@ def parse_args(argv):
 
 
 def execute(session, args, markup=None):
-    found = analyse_memory(session, command.parse_address(session, args.root, "H"), dump=args.dump)
+    found = analyse_memory(session, parse_address(session, args.root, "H"), dump=args.dump)
     if args.json:
         return command.exit_code(found.problems), memory_report(session, found, NAME)
     m = markup or command.markup_for(args, session)

@@ -20,6 +20,7 @@ import sys
 
 from wdfdbg import command
 from wdfdbg.analysis import tree
+from wdfdbg.analysis.numbers import parse_int
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.errors import UsageError
 from wdfdbg.render.report import JsonLinesWriter, JsonReportWriter
@@ -64,7 +65,7 @@ def fix_positionals(args):
     is the ROOT."""
     if args.source and not args.root and not args.sample and not os.path.exists(args.source):
         try:
-            command.parse_int(args.source)
+            parse_int(args.source)
             is_number = True
         except UsageError:
             is_number = False

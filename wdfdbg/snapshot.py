@@ -19,6 +19,7 @@ triage header) under ``crash_thread``.
 import sys
 
 from wdfdbg import command
+from wdfdbg.analysis.numbers import parse_address, parse_int
 from wdfdbg.problems import ProblemLog
 from wdfdbg.analysis.snapshot_reads import read_for_snapshot
 from wdfdbg.errors import UsageError
@@ -55,8 +56,8 @@ def make_parser():
 def parse_args(argv):
     args = make_parser().parse_args(argv)
     args.sample = False
-    args.around_addresses = [command.parse_int(a, "--around") for a in args.around]
-    size = DEFAULT_AROUND if args.around_size is None else command.parse_int(args.around_size, "--around-size")
+    args.around_addresses = [parse_int(a, "--around") for a in args.around]
+    size = DEFAULT_AROUND if args.around_size is None else parse_int(args.around_size, "--around-size")
     if size < 0 or size > MAX_AROUND:
         raise command.usage_error(NAME, "--around-size must be between 0 and 0x%x" % MAX_AROUND)
     args.around_bytes = size
@@ -68,7 +69,7 @@ def build(args):
     session, recorder = command.open_recording_session(args, engine=None if args.engine == "auto" else args.engine)
     if not args.no_analysis:
         read_for_snapshot(session, recorder, ProblemLog())
-    around = [command.parse_address(session, a, "--around") for a in args.around]
+    around = [parse_address(session, a, "--around") for a in args.around]
     convert.touch_around(session.target, around, args.around_bytes)
     if args.all:
         ranges = recorder.inner.ranges()

@@ -206,7 +206,7 @@ def info_triage(session, si, problems, walk=True):
         analysis = tree.TreeAnalysis(session, tree.TreeOptions(max_objects=TRIAGE_MAX_OBJECTS, contexts=False))
         notes = list(session.notes)
         try:
-            analysis.run(tree.DropSink())
+            analysis.run(tree.Sink())
         except (ReadError, LayoutError):
             analysis = None
         session.notes[:] = notes   # the walk's notes ("found by scanning") are the headline's to tell

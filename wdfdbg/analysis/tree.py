@@ -286,9 +286,6 @@ class Sink(object):
         pass
 
 
-DropSink = Sink
-
-
 class ListSink(Sink):
     """Keeps every node (the non-streamed form); :meth:`end` puts the late
     facts into the nodes."""

@@ -51,9 +51,8 @@ from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.facts import (NOT_CAPTURED, SCHEMA_HEX, SCHEMA_POINTER, UNKNOWN, captured, hex_json, known,
                                    plain_json, pointer_json, pointer_text, read_fields, schema_value)
 from wdfdbg.errors import LayoutError, ReadError
-from wdfdbg.sources.base import CRASH_THREAD_KEY, backend_crash_thread  # noqa: F401 (locks.backend_crash_thread)
+from wdfdbg.sources.base import backend_crash_thread
 
-SNAPSHOT_KEY = CRASH_THREAD_KEY
 MAX_WAITERS = 256
 HISTORY_ENTRIES = 10   # FX_SPIN_LOCK_NUM_HISTORY_ENTRIES [src fxspinlock.hpp; pdb array of 10]
 

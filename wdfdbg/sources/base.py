@@ -249,6 +249,7 @@ class Backend(object):
     def close(self):
         pass
 
+
 # A snapshot cut from a dump keeps the crashing thread under this top-level key
 # (sources/convert.py, sources/recording.py; readers ignore keys they do not know).
 CRASH_THREAD_KEY = "crash_thread"
@@ -277,7 +278,7 @@ class RangeIndex(object):
     """Sorted, merged readable ``(start, end)`` regions: a backend's
     ``ranges()`` for :meth:`Backend.known_readable` (built once per backend,
     kept on it), and the dump file's regions behind a pykd target
-    (``pykd_memory.Regions``)."""
+    (``PykdMemory.regions``)."""
 
     __slots__ = ("starts", "ends")
 

@@ -14,8 +14,9 @@ kdlib github:ivellioscolin/kdlibcpp):
   ``isValid(addr)`` checks one byte.
 - ``findMemoryRegion`` raises ``DbgException`` on every kernel target
   (``dbgmem.cpp``: "findMemoryRegion does not work in the kernel mode"), so
-  no pykd call lists a kernel target's readable memory; :class:`Regions`
-  therefore comes from the dump file itself when there is one.
+  no pykd call lists a kernel target's readable memory; the regions (a
+  :class:`~wdfdbg.sources.base.RangeIndex`) therefore come from the dump
+  file itself when there is one.
 
 Strategy, per missed page (``read_run``):
 
@@ -36,21 +37,17 @@ Strategy, per missed page (``read_run``):
    ends it in one call).
 """
 
-
 from wdfdbg.errors import ReadError
-from wdfdbg.sources.base import Page, RangeIndex, SparsePage
+from wdfdbg.sources.base import Page, SparsePage
 
 MAX_WINDOW = 16
 CREDIT = 4          # failed speculative reads allowed beyond the calls read-ahead saved
 
 
-# Sorted, merged readable (start, end) regions of the dump file behind the debugger.
-Regions = RangeIndex
-
-
 class PykdMemory(object):
-    """Page reads over one pykd module (``p``); ``regions``: a
-    :class:`Regions` or None; ``live``: a live target (see the module doc).
+    """Page reads over one pykd module (``p``); ``regions``: the dump file's
+    readable regions (a :class:`~wdfdbg.sources.base.RangeIndex`) or None;
+    ``live``: a live target (see the module doc).
     ``calls`` counts pykd calls by name; ``wasted`` the speculative reads
     that failed, ``saved`` the calls read-ahead spared."""
 

@@ -58,8 +58,8 @@ import struct
 import sys
 
 from wdfdbg.errors import DumpError, InputError, UsageError
-from wdfdbg.sources.base import Backend, Bugcheck, Module
-from wdfdbg.sources.pykd_memory import PykdMemory, Regions
+from wdfdbg.sources.base import Backend, Bugcheck, Module, RangeIndex
+from wdfdbg.sources.pykd_memory import PykdMemory
 
 VOID = {"kind": "base", "name": "void"}
 VOID_PTR = {"kind": "pointer", "subtype": VOID}
@@ -421,7 +421,7 @@ class PykdBackend(Backend):
         if self.partial_pages and self.memory.regions is None and self._ranges is not None:
             r = self.ranges()
             if r is not None:
-                self.memory.regions = Regions(r)
+                self.memory.regions = RangeIndex(r)
         return self.memory.regions
 
     def read_page(self, page_address):
