@@ -7,13 +7,13 @@ import pathlib
 import pytest
 
 from minisnap import DEVICE, DRIVER, MEMORY, document
-from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.decoders.handles import decode_handle, handle_of
 from wdfdbg.errors import CorruptionError, ReadError
 from wdfdbg.layouts import IsfSource, Layouts
 from wdfdbg.layouts.model import TypeCompiler
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME
+from wdfdbg.problems import ProblemLog
 from wdfdbg.session import Session
 from wdfdbg.sources import snapshot as snapfmt
 from wdfdbg.sources.base import Backend, Page, Target

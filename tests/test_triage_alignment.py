@@ -3,9 +3,9 @@ transactions against the device's requirement (DEVICE_OBJECT behind an
 FxDevice, a DMA enabler's)."""
 
 from test_triage_heap import BASE, Heap, REAL_X64, need_real, node_of
-from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import alignment as al
 from wdfdbg.decoders.facts import NOT_CAPTURED
+from wdfdbg.problems import ProblemLog
 from wdfdbg.session import open_session
 
 DEV, DEVOBJ, EN, CB, TX, MDL = (BASE + 0x1000, BASE + 0x1400, BASE + 0x2000, BASE + 0x3000, BASE + 0x3400,

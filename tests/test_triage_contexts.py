@@ -9,11 +9,11 @@ import pytest
 
 from conftest import fixture_path
 from test_triage_heap import BASE, DRV, Heap, REAL_X64, header_of, need_real
-from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import contexts as ctxs
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.decoders.facts import NOT_CAPTURED
 from wdfdbg.errors import CorruptionError
+from wdfdbg.problems import ProblemLog
 from wdfdbg.session import open_session
 
 OBJ = BASE + 0x1000

@@ -7,9 +7,9 @@ import struct
 
 from test_minidump import build_triage_dump
 from test_triage_heap import BASE, Heap, REAL_X64, need_real, node_of, session_for
-from wdfdbg.problems import CODES, ProblemLog, WARNING
 from wdfdbg.decoders import locks
 from wdfdbg.decoders.facts import NOT_CAPTURED, UNKNOWN
+from wdfdbg.problems import CODES, ProblemLog, WARNING
 from wdfdbg.session import open_session
 from wdfdbg.sources import minidump
 from wdfdbg.sources.base import CRASH_THREAD_KEY, backend_crash_thread

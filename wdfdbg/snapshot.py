@@ -20,9 +20,9 @@ import sys
 
 from wdfdbg import command
 from wdfdbg.analysis.numbers import parse_address, parse_int
-from wdfdbg.problems import ProblemLog
 from wdfdbg.analysis.snapshot_reads import read_for_snapshot
 from wdfdbg.errors import UsageError
+from wdfdbg.problems import ProblemLog
 from wdfdbg.render import files
 from wdfdbg.sources import convert
 from wdfdbg.sources import snapshot as snapfmt

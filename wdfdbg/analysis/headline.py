@@ -18,7 +18,6 @@ the held locks and the pile counts, never the nodes.
 """
 
 from wdfdbg.analysis.piling import PILING_SCHEMA, PilingAggregate
-from wdfdbg.problems import ERROR, INFO, WARNING
 from wdfdbg.decoders import alignment as dma
 from wdfdbg.decoders import locks as lk
 from wdfdbg.decoders import types as fxt
@@ -26,6 +25,7 @@ from wdfdbg.decoders.bugcheck import bugcheck_meaning, bugcheck_name
 from wdfdbg.decoders.exception import decode_exception
 from wdfdbg.decoders.facts import hex_json, module_offset, pointer_json
 from wdfdbg.errors import LayoutError, ReadError
+from wdfdbg.problems import ERROR, INFO, WARNING
 from wdfdbg.sources.minidump import kmdf_driver_table
 
 TOP_PROBLEMS = 5

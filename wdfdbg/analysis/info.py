@@ -9,10 +9,10 @@ says which. Numbers stay numbers here; :mod:`wdfdbg.render.info_text` and
 :mod:`wdfdbg.render.json_reports` format them.
 """
 
-from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders.common import cstring, read_record_partial
 from wdfdbg.errors import LayoutError, ReadError
+from wdfdbg.problems import ProblemLog
 from wdfdbg.sources.minidump import kmdf_driver_table
 
 LIST_SOURCE = "driver list (FxLibraryGlobals)"

@@ -6,7 +6,6 @@ currently allocated from it, found across its driver's tree through
 """
 
 from wdfdbg.analysis.numbers import hexn
-from wdfdbg.problems import ProblemLog
 from wdfdbg.analysis.single import check_destroyed, driver_for, make_node, quiet_drivers
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import lookaside as las
@@ -16,6 +15,7 @@ from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.annotate import annotate_memory
 from wdfdbg.decoders.handles import decode_handle_or_address
 from wdfdbg.errors import LayoutError, ReadError
+from wdfdbg.problems import ProblemLog
 
 
 class LookasideFindings(object):

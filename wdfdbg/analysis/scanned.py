@@ -3,10 +3,10 @@ their shape (:func:`wdfdbg.decoders.scan.scan`), then given the memory,
 lookaside, MDL and context facts a walked tree gets."""
 
 from wdfdbg.analysis.info import bugcheck_facts
-from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.decoders import scan as fxscan
 from wdfdbg.decoders.annotate import annotate_nodes
+from wdfdbg.problems import ProblemLog
 
 
 class ScanFindings(object):

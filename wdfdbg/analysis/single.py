@@ -9,7 +9,6 @@ problems are not what these commands report.
 """
 
 from wdfdbg.analysis.numbers import hexn
-from wdfdbg.problems import ProblemLog
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import memory as mem
 from wdfdbg.decoders import objects as fxo
@@ -17,6 +16,7 @@ from wdfdbg.decoders.annotate import annotate_memory
 from wdfdbg.decoders.descriptor import decode_descriptor
 from wdfdbg.decoders.mdl import driver_mdls, for_each_mdl
 from wdfdbg.errors import LayoutError, ReadError, UsageError
+from wdfdbg.problems import ProblemLog
 
 DESTROYED = 12  # FxObjectStateDestroyed (kmdf.md §2)
 

@@ -7,11 +7,11 @@ that ``memtree`` / ``scan`` / ``info`` replay offline on the snapshot.
 """
 
 from wdfdbg.analysis.info import gather_info
-from wdfdbg.problems import ProblemLog
 from wdfdbg.analysis.scanned import annotate_found
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.errors import ReadError
+from wdfdbg.problems import ProblemLog
 
 
 def read_for_snapshot(session, recorder, problems):

@@ -49,13 +49,13 @@ for callers that want every node).
 from wdfdbg.analysis.assign import ProblemAssigner
 from wdfdbg.analysis.headline import SCANNED_INSTEAD, TriageFeed, build_triage
 from wdfdbg.analysis.numbers import parse_int
-from wdfdbg.problems import WARNING, ProblemLog
 from wdfdbg.analysis.triage import Triage
 from wdfdbg.decoders import drivers as drv
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.decoders.annotate import Annotator
 from wdfdbg.decoders.handles import decode_handle, decode_handle_or_address
 from wdfdbg.errors import UsageError
+from wdfdbg.problems import WARNING, ProblemLog
 
 
 class TreeOptions(object):

@@ -17,9 +17,9 @@ memory, not per object), and the facts of the one object a bugcheck's P2
 names. :func:`triage` runs them over a list.
 """
 
-from wdfdbg.problems import WARNING
 from wdfdbg.decoders.handles import decode_handle
 from wdfdbg.errors import ReadError
+from wdfdbg.problems import WARNING
 
 LEAK_CHILDREN = 1000
 DEAD_STATES = (2, 9, 10, 11, 12)  # Disposed, DeletedDisposing, DeletedAndDisposed, DeferedDestroy, Destroyed

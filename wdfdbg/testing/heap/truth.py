@@ -66,8 +66,8 @@ Other decisions
   mappings of MDLs (MappedSystemVa) are.
 """
 
-from wdfdbg.problems import CODES
 from wdfdbg.decoders import types as fxt
+from wdfdbg.problems import CODES
 from wdfdbg.testing.heap.drivers import FOLDED_VTABLES, MDLS_PER_BLOCK
 from wdfdbg.testing.heap.lookaside import POOL_TYPES
 from wdfdbg.testing.heap.mdl import mdl_flag_names, spanned_pages
