@@ -132,7 +132,9 @@ BIG_SNAPSHOTS = {"WDFDBG_MAX_JSON_BYTES": "2G", "WDFDBG_MAX_JSON_MEMORY": "8G"}
 
 
 def child(argv, timeout=3600):
-    """Run a command; (its last stdout line as JSON or None, wall seconds)."""
+    """Run a command; (its last stdout line that is JSON, wall seconds).
+    A command that fails, or prints no such line, ends the benchmark with
+    its stderr."""
     t0 = time.perf_counter()
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.update(BIG_SNAPSHOTS)

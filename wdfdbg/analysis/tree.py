@@ -37,7 +37,7 @@ and the ``allocated`` list of a lookaside whose memory objects came after it
 when it copies its spooled records out; a JSONL stream writes them as later
 lines; the text tree lists late problems in its problem table.
 
-A sink has ``begin(analysis)``, ``walk(driver, grouped)`` (a tree starts;
+A sink (:class:`Sink`) has ``begin(analysis)``, ``walk(driver, grouped)`` (a tree starts;
 ``grouped``: its nodes come from a scan, not in one driver's tree),
 ``node(node, seq)`` (``seq``: the emission number, 0-based),
 ``walk_end()`` and ``end(analysis)`` (after triage, the late matching and
@@ -260,15 +260,11 @@ def _scan_fallback(session, problems):
 
 
 class Sink(object):
-    """What :meth:`TreeAnalysis.run` hands its stream to, in this order:
-    ``begin(analysis)``; per walk ``walk(driver, grouped)`` (``grouped``:
-    the scan's objects, grouped by driver), ``node(node, seq)`` per object
-    as soon as it is decoded and annotated, ``walk_end()``; then
-    ``end(analysis)`` with the late facts (problems found after an
-    object's record, lookasides' whole allocated lists). Every step does
-    nothing here: a sink overrides what it needs. Used as it is, it keeps
-    nothing: an analysis run for its aggregates (the triage facts, the
-    problems) alone."""
+    """The base of the sinks :meth:`TreeAnalysis.run` streams to (the steps
+    and their order: the module docstring). Every step does nothing here;
+    a sink overrides what it needs. Used as it is, it keeps nothing: an
+    analysis run for its aggregates (the triage facts, the problems)
+    alone."""
 
     def begin(self, analysis):
         pass

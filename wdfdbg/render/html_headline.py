@@ -116,8 +116,9 @@ def _pile(x, links):
 
 def headline_view(triage, links):
     """The headline's parts for the template, or None without a triage
-    dict of ``TRIAGE_SCHEMA``'s shape. Keys: ``crash`` (or None: no bugcheck), ``fault``, ``exception``,
-    ``thread``, ``my_locks`` (held by the crashing thread), ``other_locks``,
+    dict of ``TRIAGE_SCHEMA``'s shape (its required keys). Keys: ``crash``
+    (or None: no bugcheck), ``fault``, ``exception``, ``thread``,
+    ``my_locks`` (held by the crashing thread), ``other_locks``,
     ``problems`` (the top problems, lock problems left to the lock lines),
     ``piling``, ``source`` ({description, can_show, cannot_show} or None)."""
     if not isinstance(triage, dict) or not all(k in triage for k in TRIAGE_SCHEMA["required"]):

@@ -376,8 +376,9 @@ def b64decode_text(data):
     """The bytes of base64 text ``data`` (a str that matched ``_B64``).
     Up to :data:`B64_PIECE` characters, ``bytes``; a longer text is decoded
     piece by piece into one ``bytearray`` of its exact size, so that no
-    ASCII copy of the whole text is made (``b64decode`` of a str makes one:
-    64 MB of text cost 176 MB at the peak, now 116 MB)."""
+    ASCII copy of the whole text is made (``b64decode`` of a str makes one).
+    On the 200,000-child snapshot (one 64 MB range) that took the whole
+    process's peak from 257 to 149 MB (``benchmarks/bench_memtree.py``)."""
     if len(data) <= B64_PIECE:
         return base64.b64decode(data, validate=True)
     size = len(data) // 4 * 3 - (len(data) - len(data.rstrip("=")))
