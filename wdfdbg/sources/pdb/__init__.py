@@ -1,0 +1,74 @@
+"""A small reader of Microsoft PDB files (MSF 7.00): the types (TPI), the
+public symbols (DBI and its symbol record stream) and the identity (the PDB
+info stream's GUID and age), turned into what wdfdbg's type path already
+reads: an ISF document and a ``name -> RVA`` map.
+
+``read_pdb(path, pointer_size)`` -> :class:`PdbInfo`. Bounded: the file size
+(``limits``), stream sizes and counts, type-reference depth; a corrupt PDB is
+one :class:`~wdfdbg.sources.pdb.msf.PdbFormatError` line.
+"""
+
+import os
+import struct
+
+from wdfdbg.sources.pdb import dbi, isf, tpi
+from wdfdbg.sources.pdb.msf import MAX_PDB_BYTES, MsfFile, PdbFormatError
+from wdfdbg.sources.pdb.names import demangle
+
+__all__ = ["PdbInfo", "PdbFormatError", "read_pdb", "demangle"]
+
+
+class PdbInfo(object):
+    """One read PDB: ``name`` (file name), ``guid``, ``age``, ``machine``,
+    ``isf`` (the ISF document), ``publics`` (demangled name -> RVA),
+    ``problems`` (what was skipped, for notes)."""
+
+    def __init__(self, name, guid, age, dbi_age, machine, isf_doc, publics, problems):
+        self.name = name
+        self.guid = guid
+        self.age = age
+        self.dbi_age = dbi_age
+        self.machine = machine
+        self.isf = isf_doc
+        self.publics = publics
+        self.problems = problems
+
+    def matches(self, guid, age):
+        """Whether this PDB is the one an image's RSDS (guid, age) names."""
+        return self.guid.upper() == str(guid).upper() and age in (self.age, self.dbi_age)
+
+
+def parse_pdb(data, name="PDB", pointer_size=8):
+    from wdfdbg import __version__
+    msf = MsfFile(data, name)
+    try:
+        guid, age = dbi.read_info(msf.stream(dbi.STREAM_INFO))
+        header = dbi.DbiHeader(msf.stream(dbi.STREAM_DBI))
+        types = tpi.TypeStream(msf.stream(dbi.STREAM_TPI))
+        rvas = dbi.section_rvas(msf.stream(header.section_headers)) if header.section_headers is not None else []
+        raw = dbi.read_publics(msf.stream(header.symbol_records), rvas) if header.symbol_records != 0xFFFF else {}
+    except struct.error:
+        raise PdbFormatError("%s: a stream is cut short" % name)
+    except PdbFormatError as e:
+        raise PdbFormatError("%s: %s" % (name, e) if not str(e).startswith(name) else str(e))
+    builder = isf.IsfBuilder(types, pointer_size)
+    doc = builder.document(__version__)
+    publics = {}
+    for mangled, rva in raw.items():
+        publics.setdefault(demangle(mangled), rva)
+    for sym in ("FxLibraryGlobals", "g_WdfTriageInfo"):
+        if sym in publics:
+            doc["symbols"][sym] = {"address": publics[sym]}
+    return PdbInfo(name, guid, age, header.age, header.machine, doc, publics, builder.problems)
+
+
+def read_pdb(path, pointer_size=8):
+    """Read the PDB file at ``path`` (PdbFormatError when unusable)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PDB_BYTES + 1)
+    except OSError as e:
+        raise PdbFormatError("%s: cannot read: %s" % (path, e.strerror or e))
+    if len(data) > MAX_PDB_BYTES:
+        raise PdbFormatError("%s: larger than %d bytes" % (path, MAX_PDB_BYTES))
+    return parse_pdb(data, os.path.basename(path), pointer_size)
