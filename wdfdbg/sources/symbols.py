@@ -94,9 +94,12 @@ def identify(module, read_memory, path, notes):
         if not found:
             continue
         try:
-            _ts, _size, cv = image_identity(file_reader(found), mapped=False)
+            ts, size, cv = image_identity(file_reader(found), mapped=False)
         except (ReadError, InputError) as e:
             notes.append("symbols for %s: %s: %s" % (module.name, found, e))
+            continue
+        if image_key(ts, size) != key:
+            notes.append("symbols for %s: %s is image %s, not %s" % (module.name, found, image_key(ts, size), key))
             continue
         if cv:
             module.pdb = cv

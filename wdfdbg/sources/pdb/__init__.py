@@ -11,8 +11,9 @@ one :class:`~wdfdbg.sources.pdb.msf.PdbFormatError` line.
 import os
 import struct
 
+from wdfdbg.sources import limits
 from wdfdbg.sources.pdb import dbi, isf, tpi
-from wdfdbg.sources.pdb.msf import MAX_PDB_BYTES, MsfFile, PdbFormatError
+from wdfdbg.sources.pdb.msf import MsfFile, PdbFormatError
 from wdfdbg.sources.pdb.names import demangle
 
 __all__ = ["PdbInfo", "PdbFormatError", "read_pdb", "demangle"]
@@ -64,11 +65,12 @@ def parse_pdb(data, name="PDB", pointer_size=8):
 
 def read_pdb(path, pointer_size=8):
     """Read the PDB file at ``path`` (PdbFormatError when unusable)."""
+    limit = limits.PDB_BYTES.value()
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_PDB_BYTES + 1)
+            data = f.read(limit + 1)
     except OSError as e:
         raise PdbFormatError("%s: cannot read: %s" % (path, e.strerror or e))
-    if len(data) > MAX_PDB_BYTES:
-        raise PdbFormatError("%s: larger than %d bytes" % (path, MAX_PDB_BYTES))
+    if len(data) > limit:
+        raise PdbFormatError("%s: larger than %s (%s)" % (path, limits.PDB_BYTES.text(), limits.PDB_BYTES.hint()))
     return parse_pdb(data, os.path.basename(path), pointer_size)

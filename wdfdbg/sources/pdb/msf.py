@@ -14,7 +14,6 @@ from wdfdbg.errors import InputError
 MSF_MAGIC = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0"
 BLOCK_SIZES = (512, 1024, 2048, 4096, 8192, 16384, 32768)
 MAX_STREAMS = 0x10000          # a stream index is 16 bits in the DBI header
-MAX_PDB_BYTES = 2 << 30         # the biggest public PDBs (ntkrnlmp) are far smaller
 NIL_STREAM = 0xFFFFFFFF
 
 
