@@ -275,6 +275,7 @@ def with_symbols(backend, symbol_path=None, progress=None, opener=None):
         if pdb is not None:
             pdbs[module.name] = (module, pdb)
             notes.append("symbols for %s from %s (GUID %s, age %d)" % (module.name, pdb.name, pdb.guid, pdb.age))
+    path.cleanup()
     notes.extend(path.notes)
     if not pdbs and not notes:
         return backend
