@@ -152,3 +152,53 @@ def test_snapshot_writes_the_module_identity_a_dump_holds(tmp_path):
     back = open_backend(out)
     m = [m for m in back.modules() if m.name == "Wdf01000"][0]
     assert (m.file, m.timestamp, m.image_size) == ("Wdf01000.sys", 0xa9a9d36e, 0xd1000)
+
+
+def test_identity_from_the_image_header_in_memory():
+    from wdfdbg.errors import ReadError
+    from wdfdbg.sources.base import Module
+    from wdfdbg.sources.symbols import identify_modules
+    with open(IMAGE, "rb") as f:
+        data = f.read()
+    pe = PeImage(file_reader(IMAGE), mapped=False)
+    # the image as the loader maps it at the module base: the CodeView record
+    # is in .rdata, so the header page alone does not name the PDB
+    headers = bytearray(pe.size_of_image)
+    headers[:pe.sections[0][1]] = data[:pe.sections[0][1]]
+    for _name, rva, vsize, raw_offset, raw_size, _chars in pe.sections:
+        chunk = data[raw_offset:raw_offset + min(raw_size, vsize)]
+        headers[rva:rva + len(chunk)] = chunk
+    headers = bytes(headers)
+    base = 0xfffff80479950000
+
+    class Memory(object):
+        def read(self, address, size):
+            off = address - base
+            if 0 <= off and off + size <= len(headers):
+                return headers[off:off + size]
+            raise ReadError(address, size, "not captured")
+    wdf = Module("Wdf01000", base, pe.size_of_image, path=r"\SystemRoot\system32\drivers\Wdf01000.sys",
+                 timestamp=pe.timestamp)
+    other = Module("AmdPPM", base + 0x100000, 0x1000)
+    identify_modules(Memory(), [wdf, other])
+    assert wdf.pdb == pe.codeview() and wdf.file == "Wdf01000.sys" and wdf.image_size == pe.size_of_image
+    assert other.pdb is None
+    # a header of another build than the module list names is not taken
+    stale = Module("Wdf01000", base, pe.size_of_image, timestamp=pe.timestamp ^ 1)
+    identify_modules(Memory(), [stale])
+    assert stale.pdb is None
+
+
+def test_record_keeps_the_module_identity(tmp_path):
+    from wdfdbg import record
+    pe = PeImage(file_reader(IMAGE), mapped=False)
+    name, guid, age = pe.codeview()
+    src = str(tmp_path / "in.wdfsnap.json.gz")
+    snapfmt.save(_heap_doc(file="Wdf01000.sys", timestamp="0x%x" % pe.timestamp,
+                           pdb={"name": name, "guid": guid, "age": age}), src)
+    out = str(tmp_path / "out.wdfsnap.json.gz")
+    assert record.main([out, "--", "memtree", src]) in (0, 1)
+    with gzip.open(out, "rt") as f:
+        wdf = [m for m in json.load(f)["modules"] if m["name"] == "Wdf01000"][0]
+    assert wdf["pdb"] == {"name": name, "guid": guid, "age": age}
+    assert (wdf["file"], wdf["timestamp"]) == ("Wdf01000.sys", "0x%x" % pe.timestamp)
