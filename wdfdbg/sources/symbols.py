@@ -6,8 +6,7 @@ file's symbol-store key) and the image's CodeView RSDS record: PDB name,
 GUID, age (the PDB's key). A snapshot may carry all of it
 (``modules[i].pdb``); a dump's module list has the first two, and the RSDS
 record comes from the image in the dump when its header and debug-directory
-pages were
-captured, else from the image file found on the symbol path.
+pages were captured, else from the image file found on the symbol path.
 
 :func:`with_symbols` wraps a backend: for the modules wdfdbg reads types and
 symbols from (``Wdf01000`` and ``nt``) it finds and reads the PDB, then
