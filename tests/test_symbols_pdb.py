@@ -93,17 +93,11 @@ def _needs_real_shapes():
     that refusal, and nothing else, makes these tests an expected failure."""
     from wdfdbg.errors import InputError
     from wdfdbg.layouts import Layouts
-    from wdfdbg.sources.base import Target
+    from wdfdbg.sources.base import Module, Target
     from wdfdbg.sources.symbols import SymbolsBackend
 
-    class Modules(object):
-        name, base, size = "Wdf01000", 0xfffff80479950000, 0xd1000
-
-        def contains(self, address):
-            return False
-    pdb = read_pdb(PDB)
-    built = _heap()
-    backend = SymbolsBackend(built.backend(types=False), {"Wdf01000": (Modules(), pdb)}, [])
+    backend = SymbolsBackend(_heap().backend(types=False),
+                             {"Wdf01000": (Module("Wdf01000", 0xfffff80479950000, 0xd1000), read_pdb(PDB))}, [])
     try:
         Layouts(Target(backend), profile="win10-19041-x64").find("Wdf01000!_FX_DUMP_DRIVER_INFO_ENTRY")
     except InputError as e:
