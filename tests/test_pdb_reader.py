@@ -208,3 +208,20 @@ def test_corrupt_type_records_are_one_error():
     with pytest.raises(PdbFormatError) as info:
         parse_pdb(bytes(data), "kmdf_shapes.pdb")
     assert "TPI stream" in str(info.value)
+
+
+def test_types_asked_one_at_a_time_equal_the_whole_document():
+    """An analysis asks the PDB for each type it needs; the answers are the
+    whole document's entries (checked on a fresh read, so that no type was
+    flattened before it is asked for)."""
+    fresh = read_pdb(PDB)
+    builder = fresh.builder
+    asked = dict((name, builder.user_type(name)) for name in CLASSES)
+    asked_enums = dict((name, builder.enum(name)) for name in ("_POOL_TYPE", "_WDF_MEMORY_DESCRIPTOR_TYPE"))
+    doc = fresh.isf
+    for name in CLASSES:
+        assert asked[name] == doc["user_types"][name], name
+    for name, entry in asked_enums.items():
+        assert entry == doc["enums"][name]
+    assert builder.user_type("NoSuchType") is None and builder.enum("FxObject") is None
+    assert builder.base_type("unsigned short") == doc["base_types"]["unsigned short"]

@@ -49,9 +49,25 @@ class PdbTypes(IsfSource):
     each type flattened when first asked for."""
 
     def __init__(self, pdb, module):
-        IsfSource.__init__(self, pdb.isf, label="pdb:%s %s" % (pdb.name, pdb_key(pdb.guid, pdb.age)))
+        IsfSource.__init__(self, {}, label="pdb:%s %s" % (pdb.name, pdb_key(pdb.guid, pdb.age)))
         self.module = module
         self.pdb = pdb
+        self._cache = {}
+
+    def _get(self, what, name):
+        key = (what, name)
+        if key not in self._cache:
+            self._cache[key] = getattr(self.pdb.builder, what)(name)
+        return self._cache[key]
+
+    def user_type(self, name):
+        return self._get("user_type", name)
+
+    def base_type(self, name):
+        return self._get("base_type", name)
+
+    def enum(self, name):
+        return self._get("enum", name)
 
 
 def image_identity(read, mapped=True):

@@ -24,15 +24,32 @@ class PdbInfo(object):
     ``isf`` (the ISF document), ``publics`` (demangled name -> RVA),
     ``problems`` (what was skipped, for notes)."""
 
-    def __init__(self, name, guid, age, dbi_age, machine, isf_doc, publics, problems):
+    def __init__(self, name, guid, age, dbi_age, machine, builder, publics):
         self.name = name
         self.guid = guid
         self.age = age
         self.dbi_age = dbi_age
         self.machine = machine
-        self.isf = isf_doc
+        self.builder = builder      # answers user_type / enum / base_type one type at a time
         self.publics = publics
-        self.problems = problems
+        self._isf = None
+
+    @property
+    def isf(self):
+        """The whole ISF document (every type flattened: what a types file
+        would hold); an analysis asks ``builder`` for the types it needs."""
+        if self._isf is None:
+            from wdfdbg import __version__
+            doc = self.builder.document(__version__)
+            for sym in ("FxLibraryGlobals", "g_WdfTriageInfo"):
+                if sym in self.publics:
+                    doc["symbols"][sym] = {"address": self.publics[sym]}
+            self._isf = doc
+        return self._isf
+
+    @property
+    def problems(self):
+        return self.builder.problems
 
     def matches(self, guid, age):
         """Whether this PDB is the one an image's RSDS (guid, age) names."""
@@ -40,7 +57,6 @@ class PdbInfo(object):
 
 
 def parse_pdb(data, name="PDB", pointer_size=8):
-    from wdfdbg import __version__
     msf = MsfFile(data, name)
     try:
         guid, age = dbi.read_info(msf.stream(dbi.STREAM_INFO))
@@ -53,14 +69,10 @@ def parse_pdb(data, name="PDB", pointer_size=8):
     except PdbFormatError as e:
         raise PdbFormatError("%s: %s" % (name, e) if not str(e).startswith(name) else str(e))
     builder = isf.IsfBuilder(types, pointer_size)
-    doc = builder.document(__version__)
     publics = {}
     for mangled, rva in raw.items():
         publics.setdefault(demangle(mangled), rva)
-    for sym in ("FxLibraryGlobals", "g_WdfTriageInfo"):
-        if sym in publics:
-            doc["symbols"][sym] = {"address": publics[sym]}
-    return PdbInfo(name, guid, age, header.age, header.machine, doc, publics, builder.problems)
+    return PdbInfo(name, guid, age, header.age, header.machine, builder, publics)
 
 
 def read_pdb(path, pointer_size=8):

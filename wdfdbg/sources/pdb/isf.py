@@ -182,6 +182,56 @@ class IsfBuilder(object):
             name = "%s__0x%x" % (name, offset)
         fields[name] = {"offset": offset, "type": ref}
 
+    # -- one type at a time (what a type source is asked) ----------------
+    def user_type(self, name):
+        """The ISF entry of struct/union/class ``name``, flattened now; None
+        when the PDB defines no such type."""
+        d = self._defs.get(name)
+        if d is None and "__" in name:     # a renamed duplicate: NAME__<type index>
+            head, _, tail = name.rpartition("__")
+            try:
+                d = int(tail, 16)
+            except ValueError:
+                d = None
+            if d is not None and self.name_of_safe(d) != name:
+                d = None
+        rec = self.types.get(d) if d is not None else None
+        if not isinstance(rec, tpi.Composite) or rec.forward:
+            return None
+        fields = {}
+        self.flatten(d, fields)
+        return {"kind": rec.kind, "size": rec.size, "fields": fields}
+
+    def name_of_safe(self, d):
+        rec = self.types.get(d)
+        return self.name_of(d) if isinstance(rec, (tpi.Composite, tpi.Enum)) and not rec.forward else None
+
+    def enum(self, name):
+        d = self._defs.get(name)
+        rec = self.types.get(d) if d is not None else None
+        if not isinstance(rec, tpi.Enum) or rec.forward:
+            return None
+        constants = {}
+        for m in self._members(rec.fields):
+            if m[0] == "enumerate":
+                constants.setdefault(m[1], m[2])
+        base = self._base(rec.underlying) if rec.underlying < tpi.TI_FIRST else {"name": "int"}
+        return {"size": self.size_of(rec.underlying) or 4, "base": base.get("name", "int"), "constants": constants}
+
+    def _enum_at(self, ti):
+        rec = self.types.get(ti)
+        constants = dict((m[1], m[2]) for m in reversed(self._members(rec.fields)) if m[0] == "enumerate")
+        base = self._base(rec.underlying) if rec.underlying < tpi.TI_FIRST else {"name": "int"}
+        return {"size": self.size_of(rec.underlying) or 4, "base": base.get("name", "int"), "constants": constants}
+
+    def base_type(self, name):
+        if name not in self.base_types:
+            for low, (bname, kind, size, signed) in SIMPLE.items():
+                if bname == name:
+                    self.base_types[name] = {"kind": kind, "size": size, "signed": signed, "endian": "little"}
+                    break
+        return self.base_types.get(name)
+
     def document(self, producer_version):
         self.base_types.setdefault("void", {"kind": "void", "size": 0, "signed": False, "endian": "little"})
         user_types = {}
@@ -196,14 +246,7 @@ class IsfBuilder(object):
                 user_types[name] = {"kind": rec.kind, "size": rec.size, "fields": fields}
             elif isinstance(rec, tpi.Enum) and not rec.forward:
                 name = self.name_of(ti)
-                if name in enums:
-                    continue
-                constants = {}
-                for m in self._members(rec.fields):
-                    if m[0] == "enumerate":
-                        constants.setdefault(m[1], m[2])
-                base = self._base(rec.underlying) if rec.underlying < tpi.TI_FIRST else {"name": "int"}
-                enums[name] = {"size": self.size_of(rec.underlying) or 4, "base": base.get("name", "int"),
-                               "constants": constants}
+                if name not in enums:
+                    enums[name] = self.enum(rec.name) if self._defs.get(rec.name) == ti else self._enum_at(ti)
         return {"metadata": {"format": FORMAT, "producer": {"name": "wdfdbg-pdb", "version": producer_version}},
                 "base_types": self.base_types, "user_types": user_types, "enums": enums, "symbols": {}}
