@@ -93,13 +93,15 @@ def _read_ptr(path, notes, where):
 
 
 class Element(object):
-    """One ``;``-separated element: ``places`` in search order; a file found
-    at place i is copied into ``caches_before(i)``."""
+    """One ``;``-separated element: ``places`` in search order. ``copy_back``:
+    True for ``srv*`` (a file found at a place is copied into the element's
+    stores before it), False for a plain folder, None for ``cache*DIR``
+    (whose folder receives what any later element finds)."""
 
     def __init__(self, text, places, copy_back):
         self.text = text
         self.places = places
-        self.copy_back = copy_back   # True: a find is copied into the element's earlier stores
+        self.copy_back = copy_back
 
 
 def _is_url(text):
