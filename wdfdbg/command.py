@@ -81,7 +81,10 @@ def add_source_args(p, source_required=False):
     p.add_argument("--profile", default=None, help="built-in layout profile (default: by OS build or probing)")
     p.add_argument("--types", action="append", default=[], metavar="FILE",
                    help="ISF types for Wdf01000 or nt (MODULE=FILE or FILE named after the module)")
-    p.add_argument("--no-symbols", action="store_true", help="ignore the source's own types; use the built-in profile")
+    p.add_argument("--symbols", default=None, metavar="PATH",
+                   help="where PDBs are, in _NT_SYMBOL_PATH syntax (default: that variable); offline sources only")
+    p.add_argument("--no-symbols", action="store_true",
+                   help="ignore all symbols (the source's own types, PDBs); use the built-in profile")
     p.add_argument("--json", action="store_true", help="write the JSON report (wdfdbg.report/1)")
     p.add_argument("--dml", choices=["auto", "on", "off"], default="auto", help="DML links (WinDbg)")
 
@@ -137,7 +140,7 @@ def open_from_args(args):
     from wdfdbg.session import open_session
     engine = None if getattr(args, "engine", "auto") == "auto" else args.engine
     return open_session(source_path(args), engine=engine, profile=args.profile, types_files=args.types,
-                        use_symbols=not args.no_symbols)
+                        use_symbols=not args.no_symbols, symbol_path=getattr(args, "symbols", None))
 
 
 def open_recording_session(args, source=None, engine=None, cache_pages=65536):
@@ -154,7 +157,8 @@ def open_recording_session(args, source=None, engine=None, cache_pages=65536):
     session = open_session(path, engine=engine, profile=getattr(args, "profile", None),
                            types_files=getattr(args, "types", None) or (),
                            use_symbols=not getattr(args, "no_symbols", False),
-                           cache_pages=cache_pages, wrap=RecordingBackend)
+                           cache_pages=cache_pages, wrap=RecordingBackend,
+                           symbol_path=getattr(args, "symbols", None))
     return session, session.target.backend
 
 

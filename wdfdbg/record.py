@@ -22,6 +22,8 @@ from wdfdbg import command
 from wdfdbg.render import files
 from wdfdbg.sources import convert
 from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.sources.base import Target
+from wdfdbg.sources.symbols import identify_modules
 
 NAME = "record"
 RECORDABLE = ("memtree", "memory", "lookaside", "mdl", "descriptor", "memusage", "info", "scan")
@@ -124,6 +126,9 @@ def _main(argv):
         command.emit(out, m)
         description = opts.description or " ".join(("wdfdbg record: %s %s (from %s)" % (
             name, " ".join(rest[1:]), session.path or "live target")).split())
+        # the module identity the debugger's memory shows (image headers), read
+        # beside the recording so that the recorded pages stay the analysis's own
+        identify_modules(Target(recorder.inner, cache_pages=16), recorder.modules())
         doc = convert.recorded_document(recorder, description)
         with files.atomic_output(opts.out) as f:
             f.write(snapfmt.dumps(doc))

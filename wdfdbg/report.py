@@ -38,7 +38,8 @@ def add_memtree_source_args(p, source=True):
     p.add_argument("--engine", choices=["auto", "pykd"], default="auto", help="pykd: open dumps with pykd.loadDump")
     p.add_argument("--profile", default=None, help="built-in layout profile")
     p.add_argument("--types", action="append", default=[], metavar="FILE", help="ISF types (MODULE=FILE)")
-    p.add_argument("--no-symbols", action="store_true", help="ignore the source's own types")
+    p.add_argument("--symbols", default=None, metavar="PATH", help="where PDBs are (_NT_SYMBOL_PATH syntax)")
+    p.add_argument("--no-symbols", action="store_true", help="ignore all symbols (the source's own types, PDBs)")
 
 
 def parse_args(argv):
@@ -59,6 +60,8 @@ def memtree_argv(args, source):
         argv += ["--profile", args.profile]
     for t in args.types:
         argv += ["--types", t]
+    if getattr(args, "symbols", None) is not None:
+        argv += ["--symbols", args.symbols]
     if args.no_symbols:
         argv.append("--no-symbols")
     if getattr(args, "driver", None):

@@ -152,10 +152,13 @@ def open_backend(path, engine=None):
 
 
 def open_session(path=None, engine=None, profile=None, types_files=(), use_symbols=True, cache_pages=65536,
-                 wrap=None):
+                 wrap=None, symbol_path=None):
     """Open ``path`` (or the live debugger when ``path`` is None under
     WinDbg) and return a :class:`Session`. ``wrap(backend) -> backend``
-    puts a layer in front of the backend (e.g. a RecordingBackend)."""
+    puts a layer in front of the backend (e.g. a RecordingBackend).
+    ``symbol_path``: where the modules' PDBs are (``_NT_SYMBOL_PATH``
+    syntax; None: the environment's); not used under a debugger, whose own
+    symbols are the source, nor with ``use_symbols`` False."""
     if path is None:
         try:
             from wdfdbg.sources.pykd_target import live_backend
@@ -166,6 +169,9 @@ def open_session(path=None, engine=None, profile=None, types_files=(), use_symbo
             raise UsageError("no SOURCE given and not running inside a debugger: name a snapshot or dump file")
     else:
         backend = open_backend(path, engine=engine)
+    if use_symbols and path is not None and backend.kind != "pykd":
+        from wdfdbg.sources.symbols import with_symbols
+        backend = with_symbols(backend, symbol_path)
     if types_files:
         from wdfdbg.sources.typesfile import with_types
         backend = with_types(backend, types_files)

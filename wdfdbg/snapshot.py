@@ -26,6 +26,7 @@ from wdfdbg.problems import ProblemLog
 from wdfdbg.render import files
 from wdfdbg.sources import convert
 from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.sources.symbols import identify_modules
 
 NAME = "snapshot"
 DEFAULT_AROUND = 0x1000
@@ -47,7 +48,8 @@ def make_parser():
     p.add_argument("--profile", default=None, help="built-in layout profile (default: by OS build)")
     p.add_argument("--types", action="append", default=[], metavar="FILE",
                    help="ISF types for Wdf01000 or nt (MODULE=FILE or FILE named after the module)")
-    p.add_argument("--no-symbols", action="store_true", help="ignore the source's own types")
+    p.add_argument("--symbols", default=None, metavar="PATH", help="where PDBs are (_NT_SYMBOL_PATH syntax)")
+    p.add_argument("--no-symbols", action="store_true", help="ignore all symbols (the source's own types, PDBs)")
     p.add_argument("--engine", choices=["auto", "pykd"], default="auto",
                    help="pykd: open the dump with pykd.loadDump (Windows only)")
     return p
@@ -67,6 +69,7 @@ def parse_args(argv):
 def build(args):
     """Cut the snapshot ``args`` ask for: ``(document, recorder)``."""
     session, recorder = command.open_recording_session(args, engine=None if args.engine == "auto" else args.engine)
+    identify_modules(session.target, recorder.modules())
     if not args.no_analysis:
         read_for_snapshot(session, recorder, ProblemLog())
     around = [parse_address(session, a, "--around") for a in args.around]

@@ -16,16 +16,23 @@ ARCH_POINTER_SIZE = {"x64": 8, "x86": 4, "arm64": 8}
 
 
 class Module(object):
-    """A loaded image: ``name`` without extension, ``base``, ``size``."""
+    """A loaded image: ``name`` without extension, ``base``, ``size``.
+    Its identity, when known (``wdfdbg.sources.symbols``): ``timestamp`` and
+    ``image_size`` (the PE header's TimeDateStamp and SizeOfImage), ``file``
+    (``Wdf01000.sys``) and ``pdb`` ``(name, guid, age)`` from its CodeView
+    record."""
 
-    __slots__ = ("name", "base", "size", "path", "timestamp")
+    __slots__ = ("name", "base", "size", "path", "timestamp", "file", "image_size", "pdb")
 
-    def __init__(self, name, base, size, path=None, timestamp=None):
+    def __init__(self, name, base, size, path=None, timestamp=None, file=None, image_size=None, pdb=None):
         self.name = name
         self.base = base
         self.size = size
         self.path = path
         self.timestamp = timestamp
+        self.file = file
+        self.image_size = image_size
+        self.pdb = pdb
 
     def contains(self, address):
         return self.base <= address < self.base + self.size

@@ -111,4 +111,13 @@ RANGES = Limit("WDFDBG_MAX_RANGES", 1 << 20, "memory ranges")
 # struct read can cost.
 STRUCT_SIZE = Limit("WDFDBG_MAX_STRUCT_BYTES", 1 << 20)
 
-ALL = (TRIAGE_FILE, JSON_BYTES, GZIP_RATIO, JSON_MEMORY, RANGES, STRUCT_SIZE)
+# -- symbols (--symbols, _NT_SYMBOL_PATH) -------------------------------------------
+# A PDB is read whole into memory, and a download from a symbol server is cut
+# off at this size. The public ntkrnlmp.pdb of Windows 10/11 is 8-12 MB,
+# Wdf01000.pdb about 3 MB; the biggest PDBs people meet (browsers) pass 1 GiB.
+PDB_BYTES = Limit("WDFDBG_MAX_PDB_BYTES", 512 << 20)
+# Seconds a symbol-server request may wait for the next bytes before it is
+# given up (urllib's socket timeout): a failed download is a note, not a hang.
+DOWNLOAD_TIMEOUT = Limit("WDFDBG_SYMBOL_TIMEOUT", 30, "seconds")
+
+ALL = (TRIAGE_FILE, JSON_BYTES, GZIP_RATIO, JSON_MEMORY, RANGES, STRUCT_SIZE, PDB_BYTES, DOWNLOAD_TIMEOUT)

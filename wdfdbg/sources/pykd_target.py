@@ -543,7 +543,8 @@ class PykdBackend(Backend):
                 lst = []
             for m in lst:
                 try:
-                    mods.append(Module(str(m.name()), int(m.begin()) & self.mask, int(m.size())))
+                    mods.append(Module(str(m.name()), int(m.begin()) & self.mask, int(m.size()),
+                                       timestamp=_module_timestamp(m)))
                 except Exception:
                     continue
             self._modules = mods
@@ -702,6 +703,18 @@ def _arch(p, pointer_size):
     if arch is None or (arch == "x86") != (pointer_size == 4):
         arch = "x86" if pointer_size == 4 else "x64"
     return arch
+
+
+
+def _module_timestamp(m):
+    """The image's TimeDateStamp as the debugger's module list has it
+    (pykd ``module.timestamp()``, pykd/pymodule.h ``getTimeDataStamp``);
+    None when pykd cannot say (0 is no timestamp)."""
+    try:
+        ts = int(m.timestamp())
+    except Exception:  # an older pykd, or the engine could not tell: the module keeps no identity
+        return None
+    return ts or None
 
 
 def live_backend():

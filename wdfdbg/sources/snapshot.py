@@ -205,7 +205,7 @@ class Snapshot(object):
         self.description = doc.get("description")
         bc = doc.get("bugcheck")
         self.bugcheck = Bugcheck(int(bc["code"], 16), [int(p, 16) for p in bc["parameters"]]) if bc else None
-        self.modules = [Module(m["name"], int(m["base"], 16), m["size"]) for m in doc.get("modules") or []]
+        self.modules = [module_from_record(m) for m in doc.get("modules") or []]
         self.symbols = dict((k, int(v, 16)) for k, v in (doc.get("symbols") or {}).items())
         self.types = doc.get("types") or {}
         self.memory = memory  # sorted list of (address, bytes)
@@ -337,6 +337,8 @@ def validate(doc, consume=False):
                     add("%s.size: not a non-negative number" % p)
                 elif base is not None and base + m["size"] - 1 > top:
                     add("%s: extends past the top of the address space" % p)
+                for why in module_identity_problems(m):
+                    add("%s.%s" % (p, why))
     syms = doc.get("symbols")
     if syms is not None:
         if not isinstance(syms, dict):
@@ -557,6 +559,56 @@ class SnapshotBackend(Backend):
         return [(a, len(d)) for a, d in zip(self._starts, self._data)]
 
 
+# -- module identity (modules[i].file, timestamp, image_size, pdb) --------------
+_GUID_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def module_identity_problems(m):
+    """What is wrong with a module record's optional identity keys."""
+    out = []
+    if "file" in m and (not isinstance(m["file"], str) or not m["file"] or len(m["file"]) > 260):
+        out.append("file: not a file name")
+    for key in ("timestamp", "image_size"):
+        if key in m and (parse_hex(m[key]) is None or parse_hex(m[key]) > 0xFFFFFFFF):
+            out.append("%s: not a 32-bit hex string" % key)
+    pdb = m.get("pdb")
+    if "pdb" in m and pdb is not None:
+        if not isinstance(pdb, dict):
+            out.append("pdb: not an object")
+        else:
+            if not isinstance(pdb.get("name"), str) or not pdb.get("name") or len(pdb["name"]) > 260:
+                out.append("pdb.name: not a file name")
+            g = pdb.get("guid")
+            if not isinstance(g, str) or len(g.replace("-", "")) != 32 or not set(g.replace("-", "")) <= _GUID_DIGITS:
+                out.append("pdb.guid: not 32 hex digits")
+            if not _is_int(pdb.get("age")) or not 0 <= pdb["age"] <= 0xFFFFFFFF:
+                out.append("pdb.age: not a 32-bit number")
+    return out
+
+
+def module_from_record(m):
+    """A validated ``modules[i]`` -> Module (with its identity when given)."""
+    pdb = m.get("pdb")
+    return Module(m["name"], int(m["base"], 16), m["size"], file=m.get("file"),
+                  timestamp=parse_hex(m["timestamp"]) if "timestamp" in m else None,
+                  image_size=parse_hex(m["image_size"]) if "image_size" in m else None,
+                  pdb=(pdb["name"], pdb["guid"].replace("-", "").upper(), pdb["age"]) if pdb else None)
+
+
+def module_record(m):
+    """Module -> ``modules[i]``: name, base, size, then what is known of its identity."""
+    rec = {"name": m.name, "base": hexstr(m.base), "size": m.size}
+    if getattr(m, "file", None):
+        rec["file"] = m.file
+    if getattr(m, "timestamp", None) is not None:
+        rec["timestamp"] = hexstr(m.timestamp)
+    if getattr(m, "image_size", None) is not None:
+        rec["image_size"] = hexstr(m.image_size)
+    if getattr(m, "pdb", None):
+        rec["pdb"] = {"name": m.pdb[0], "guid": m.pdb[1], "age": m.pdb[2]}
+    return rec
+
+
 # -- writing ---------------------------------------------------------------
 def build_document(origin, arch, pointer_size, memory, page_size=4096, os_build=None, kmdf_version=None,
                    description=None, bugcheck=None, modules=None, symbols=None, types=None):
@@ -576,7 +628,7 @@ def build_document(origin, arch, pointer_size, memory, page_size=4096, os_build=
     doc["target"] = target
     doc["bugcheck"] = None if bugcheck is None else {
         "code": hexstr(bugcheck.code), "parameters": [hexstr(p) for p in bugcheck.parameters]}
-    doc["modules"] = [{"name": m.name, "base": hexstr(m.base), "size": m.size} for m in sorted(modules or [], key=lambda m: m.base)]
+    doc["modules"] = [module_record(m) for m in sorted(modules or [], key=lambda m: m.base)]
     doc["symbols"] = dict((k, hexstr(v)) for k, v in sorted((symbols or {}).items(), key=lambda kv: (kv[1], kv[0])))
     doc["types"] = types or {}
     doc["memory"] = [{"address": hexstr(a), "data": base64.b64encode(bytes(d)).decode("ascii")}

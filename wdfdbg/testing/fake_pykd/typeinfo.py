@@ -411,6 +411,11 @@ class module(object):
     def image(self):
         return self._m.name + ".sys"
 
+    def timestamp(self):
+        # pykd/pymodule.h getTimeDataStamp: the module list's TimeDateStamp
+        # (the snapshot's modules[i].timestamp; 0 where it has none)
+        return self._m.timestamp or 0
+
     def __int__(self):
         return self._m.base
 
