@@ -17,6 +17,7 @@ from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.process import crashing_process
 from wdfdbg.decoders.stack import walk_crash_stack
 from wdfdbg.errors import ReadError
+from wdfdbg.sources.minidump import kmdf_driver_table
 
 FRAMEWORK = "wdf01000"
 MAX_TIED_WORDS = 512           # stack words looked at between a callback's frames
@@ -144,11 +145,15 @@ def kmdf_context(target, walk, kmdf_modules, known=None):
     return out
 
 
-def stack_triage(session, kmdf_names=(), known=None, drivers=()):
+def stack_triage(session, kmdf_names=None, known=None, drivers=()):
     """The ``stack``, ``stack_end``, ``bugcheck_caller``, ``process`` and
-    ``kmdf_context`` keys of the triage (see ``TRIAGE_SCHEMA``)."""
+    ``kmdf_context`` keys of the triage (see ``TRIAGE_SCHEMA``).
+    ``kmdf_names``: the KMDF drivers' names (default: KMDF's driver table in
+    the source)."""
     target = session.target
     backend = getattr(target, "backend", None)
+    if kmdf_names is None:
+        kmdf_names = [e.name for e in kmdf_driver_table(backend)]
     try:
         bc = target.bugcheck()
     except (ReadError, ValueError):
