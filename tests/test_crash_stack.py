@@ -355,3 +355,17 @@ def test_signature_frame_buckets_one_function_together_and_another_apart():
         ("ibthfp+0x25bc9", "ibthfp")
     # no stack in the record: the five fields as before
     assert signature(bc, [], []) == "0x65/-/-/-/-"
+
+
+@needs_dumps
+def test_html_report_shows_the_stack_with_frames_linked_to_their_driver(tmp_path):
+    out = tmp_path / "r.html"
+    subprocess.run([sys.executable, "-m", "wdfdbg", "report", os.path.join(DUMPS, "triage_x64.dmp"), "-o", str(out)],
+                   capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), check=True)
+    page = out.read_text()
+    stack = re.search(r'<li class="stack">(.*?)</ol>', page, re.S).group(1)
+    first = re.search(r'<li>(.*?)</li>', stack).group(1)
+    anchor = re.search(r'<a href="#([^"]+)"><code>amdppm\+0x334c</code></a> <span class="trust trust-context">', first)
+    assert anchor, first
+    assert 'id="%s"' % anchor.group(1) in page        # the link goes to AmdPPM's table on the page
+    assert '<li class="process">crashing process: <code>System</code>' in page

@@ -137,7 +137,6 @@ def headline_lines(triage, m=PLAIN):
         out.append(INDENT + _fault_line(triage["fault"], m))
     if triage.get("exception"):
         out.append(INDENT + _exception_line(triage["exception"], m))
-    out.extend(INDENT + line for line in _stack_lines(triage, m))
     thread = triage.get("crash_thread")
     mine = triage.get("locks_held_by_crashing_thread") or []
     for lock in mine:
@@ -147,6 +146,7 @@ def headline_lines(triage, m=PLAIN):
         out.append(INDENT + _lock_phrase(lock, m) + m.text(" is %s" % lock["state"]))
     if thread and not mine:
         out.append(INDENT + m.text("crashing thread %s: holds no WDF lock found in this source" % thread))
+    out.extend(INDENT + line for line in _stack_lines(triage, m))
     # a lock problem is already told by the lock lines above
     said = ("LOCK_HELD_BY_CRASHING_THREAD", "LOCK_HELD") if (mine or others) else ()
     top = [p for p in triage.get("top_problems") or [] if p["code"] not in said]
