@@ -369,3 +369,18 @@ def test_html_report_shows_the_stack_with_frames_linked_to_their_driver(tmp_path
     assert anchor, first
     assert 'id="%s"' % anchor.group(1) in page        # the link goes to AmdPPM's table on the page
     assert '<li class="process">crashing process: <code>System</code>' in page
+
+
+@needs_dumps
+def test_record_of_a_triage_dump_replays_the_same_stack_and_process(tmp_path):
+    dump = os.path.join(DUMPS, "FrancoTrone64_AX200_082325-12593-01.dmp")
+    snap = str(tmp_path / "rec.wdfsnap.json.gz")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    live = subprocess.run([sys.executable, "-m", "wdfdbg", "record", snap, "--", "memtree", "--json", dump],
+                          capture_output=True, text=True, cwd=ROOT, env=env, check=True).stdout
+    replay = subprocess.run([sys.executable, "-m", "wdfdbg", "memtree", "--json", snap],
+                            capture_output=True, text=True, cwd=ROOT, env=env).stdout
+    a, b = json.loads(live)["triage"], json.loads(replay)["triage"]
+    for key in ("stack", "stack_end", "bugcheck_caller", "process", "kmdf_context"):
+        assert a[key] == b[key], key
+    assert b["bugcheck_caller"]["where"] == "ibthfp+0x25bc9" and b["process"]["name"] == "System"

@@ -1,6 +1,6 @@
 """The crash's call stack as the triage headline tells it: the frames
 (``decoders/stack.py``), the module that called KeBugCheckEx, the crashing
-process (``decoders/process.py``) and the KMDF context of the crash.
+process (``sources/process.py``) and the KMDF context of the crash.
 
 The KMDF context: a frame in a KMDF client driver whose caller is a frame
 in Wdf01000 is a framework callback. Which one is told by the name of
@@ -14,10 +14,10 @@ is guessed.
 """
 
 from wdfdbg.decoders import types as fxt
-from wdfdbg.decoders.process import crashing_process
 from wdfdbg.decoders.stack import walk_crash_stack
 from wdfdbg.errors import ReadError
 from wdfdbg.sources.minidump import kmdf_driver_table
+from wdfdbg.sources.process import crashing_process
 
 FRAMEWORK = "wdf01000"
 MAX_TIED_WORDS = 512           # stack words looked at between a callback's frames

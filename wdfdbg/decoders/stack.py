@@ -34,6 +34,7 @@ that called KeBugCheckEx.
 import struct
 
 from wdfdbg.errors import ReadError
+from wdfdbg.sources.base import backend_crash_registers
 from wdfdbg.sources.pe import PeFormatError, PeImage
 
 TRUST_CONTEXT = "context"
@@ -98,22 +99,6 @@ class StackWalk(object):
 
 
 # -- the saved context ------------------------------------------------------------
-def crash_registers(backend):
-    """The saved context's registers from the first backend in a wrapper
-    chain that has them (``crash_registers()``), or {}."""
-    for _ in range(8):
-        if backend is None:
-            return {}
-        meth = getattr(type(backend), "crash_registers", None)
-        if meth is not None:
-            try:
-                return dict(backend.crash_registers() or {})
-            except (ReadError, ValueError):
-                return {}
-        backend = getattr(backend, "inner", None)
-    return {}
-
-
 def bugcheck_entry(target, regs, bugcheck):
     """A sentence when the x64 context is at the bugcheck routine's first
     instruction (proven by its argument registers), else None. The check:
@@ -429,7 +414,7 @@ class Walker(object):
 def walk_crash_stack(target, backend, bugcheck=None, max_frames=MAX_FRAMES):
     """The crashing thread's :class:`StackWalk` (empty with a reason when
     the source keeps no saved context)."""
-    regs = crash_registers(backend)
+    regs = backend_crash_registers(backend)
     arch = getattr(target, "arch", None) or _backend_arch(backend)
     if not regs:
         return StackWalk([], "the saved context is not in this source")

@@ -31,6 +31,8 @@ import struct
 from wdfdbg.errors import ReadError
 
 IMAGE_NAME_SIZE = 15
+CRASH_PROCESS_KEY = "crash_process"
+MAX_TEXT = 400
 KTHREAD_PROCESS_X64 = 0x220
 # (arch, build) -> ImageFileName offset, with where it comes from
 IMAGE_FILE_NAME = {
@@ -83,7 +85,13 @@ def candidates(arch, build):
 def crashing_process(target, backend, arch, build, thread=None):
     """``{name, address, source}`` of the crashing process (``name`` is
     ``"unknown"`` with a ``reason`` when it cannot be told), or None when
-    the source has neither a saved EPROCESS copy nor a crashing thread."""
+    the source has neither a saved EPROCESS copy nor a crashing thread. A
+    snapshot recorded from a triage dump answers what the dump's copy said
+    (its ``crash_process`` key: the copy is not memory, so a replay could
+    not read it)."""
+    kept = _snapshot_process(backend)
+    if kept is not None:
+        return kept
     dump = _triage_dump(backend)
     copy = None
     address = None
@@ -125,6 +133,44 @@ def crashing_process(target, backend, arch, build, thread=None):
     reason = ("no ImageFileName offset is known for %s build %s" % (arch, build)) if not tried else \
         "ImageFileName: %s" % "; ".join(tried)
     return {"name": "unknown", "address": "0x%x" % address if address else None, "source": None, "reason": reason}
+
+
+def triage_process(backend):
+    """What a triage dump's own EPROCESS copy says (for a recording to keep
+    under ``crash_process``), or None for other sources."""
+    dump = _triage_dump(backend)
+    if dump is None:
+        return None
+    return crashing_process(None, backend, dump.arch, dump.build)
+
+
+def _snapshot_process(backend):
+    """The ``crash_process`` key of a snapshot in the wrapper chain, checked
+    (an untrusted document): None when absent or malformed."""
+    for _ in range(8):
+        if backend is None:
+            return None
+        doc = getattr(getattr(backend, "snap", None), "doc", None)
+        if isinstance(doc, dict):
+            p = doc.get(CRASH_PROCESS_KEY)
+            if not isinstance(p, dict) or not isinstance(p.get("name"), str):
+                return None
+            name = p["name"]
+            if name != "unknown" and image_name(name.encode("latin-1", "replace").ljust(IMAGE_NAME_SIZE, b"\0")) != name:
+                return None
+            out = {"name": name, "address": _hex_or_none(p.get("address")),
+                   "source": p["source"][:MAX_TEXT] if isinstance(p.get("source"), str) else None}
+            if name == "unknown":
+                out["reason"] = p["reason"][:MAX_TEXT] if isinstance(p.get("reason"), str) else "not recorded"
+            return out
+        backend = getattr(backend, "inner", None)
+    return None
+
+
+def _hex_or_none(text):
+    from wdfdbg.sources.snapshot import parse_hex
+    v = parse_hex(text)
+    return "0x%x" % v if v else None
 
 
 def _triage_dump(backend):
