@@ -49,30 +49,65 @@ CALLBACKS = (
 # the object types a callback is tied to
 TIED_TYPES = (fxt.FX_TYPE_REQUEST, fxt.FX_TYPE_QUEUE, fxt.FX_TYPE_MEMORY_PREALLOCATED, fxt.FX_TYPE_REQUEST_MEMORY,
               fxt.FX_TYPE_OBJECT)
-MAX_KNOWN_OBJECTS = 1 << 16
 
 
 class KnownObjects(object):
-    """Addresses and handles of the objects a walk found that a callback
-    may be tied to (requests, queues, memory objects); bounded."""
+    """The objects a walk found (requests, queues, memory objects) whose
+    address or handle is one of ``wanted`` (the words of the crash's stack
+    and registers, :func:`stack_words`): bounded by the stack, never by the
+    object count."""
 
-    def __init__(self):
+    def __init__(self, wanted=()):
+        self.wanted = frozenset(wanted)
         self.by_value = {}
 
     def feed(self, node):
-        if len(self.by_value) >= MAX_KNOWN_OBJECTS:
+        if not self.wanted:
+            return
+        handle = node.handle if isinstance(node.handle, int) else None
+        if node.header.address not in self.wanted and handle not in self.wanted:
             return
         code = node.header.fx_type
         if code not in TIED_TYPES:
             return
-        cls = getattr(node.header, "cls", None)
-        name = fxt.ddi_name(code, cls) or fxt.type_name(code) or "object"
+        name = fxt.ddi_name(code, getattr(node.header, "cls", None)) or fxt.type_name(code) or "object"
         if code == fxt.FX_TYPE_OBJECT and name != "WDFMEMORY":
             return
-        entry = (name, node.header.address, node.handle if isinstance(node.handle, int) else None, node.driver)
+        entry = (name, node.header.address, handle, node.driver)
         self.by_value[node.header.address] = entry
-        if isinstance(node.handle, int) and node.handle:
-            self.by_value[node.handle] = entry
+        if handle:
+            self.by_value[handle] = entry
+
+
+def stack_words(target, walk):
+    """The values an object may be tied by: frame 0's registers and the
+    stack words from frame 0's SP to the last frame's (at most
+    ``MAX_TIED_WORDS`` per frame)."""
+    out = set()
+    frames = walk.frames
+    if not frames:
+        return out
+    out.update(v for v in frames[0].regs.values() if v)
+    for i in range(len(frames) - 1):
+        lo, hi = frames[i].sp, frames[i + 1].sp
+        for n in range(min(MAX_TIED_WORDS, max(0, (hi - lo) // 8))):
+            try:
+                v = target.read_u64(lo + 8 * n)
+            except ReadError:
+                break
+            if v:
+                out.add(v)
+    return out
+
+
+def crash_walk(session):
+    """The crashing thread's :class:`~wdfdbg.decoders.stack.StackWalk`."""
+    target = session.target
+    try:
+        bc = target.bugcheck()
+    except (ReadError, ValueError):
+        bc = None
+    return walk_crash_stack(target, getattr(target, "backend", None), bc)
 
 
 def _callback_name(where):
@@ -145,20 +180,17 @@ def kmdf_context(target, walk, kmdf_modules, known=None):
     return out
 
 
-def stack_triage(session, kmdf_names=None, known=None, drivers=()):
+def stack_triage(session, kmdf_names=None, known=None, drivers=(), walk=None):
     """The ``stack``, ``stack_end``, ``bugcheck_caller``, ``process`` and
     ``kmdf_context`` keys of the triage (see ``TRIAGE_SCHEMA``).
     ``kmdf_names``: the KMDF drivers' names (default: KMDF's driver table in
-    the source)."""
+    the source); ``walk``: the stack walk when the caller has it."""
     target = session.target
     backend = getattr(target, "backend", None)
     if kmdf_names is None:
         kmdf_names = [e.name for e in kmdf_driver_table(backend)]
-    try:
-        bc = target.bugcheck()
-    except (ReadError, ValueError):
-        bc = None
-    walk = walk_crash_stack(target, backend, bc)
+    if walk is None:
+        walk = crash_walk(session)
     out = {"stack": [f.to_json() for f in walk.frames], "stack_end": walk.end, "bugcheck_caller": None}
     caller = walk.caller_of_bugcheck()
     if caller is not None:

@@ -17,7 +17,7 @@ and puts the JSON of what it found under the node's extras ``lock`` and
 the held locks and the pile counts, never the nodes.
 """
 
-from wdfdbg.analysis.crash_stack import KnownObjects, stack_triage
+from wdfdbg.analysis.crash_stack import KnownObjects, crash_walk, stack_triage, stack_words
 from wdfdbg.analysis.piling import PILING_SCHEMA, PilingAggregate
 from wdfdbg.decoders import alignment as dma
 from wdfdbg.decoders import locks as lk
@@ -54,7 +54,9 @@ class TriageFeed(object):
         self.locks_seen = 0
         self.dma_checked = 0
         self.piling = PilingAggregate()
-        self.known = KnownObjects()    # objects a framework callback on the stack may be tied to
+        # the crash's stack, walked once; objects a framework callback on it may be tied to
+        self.walk = crash_walk(session)
+        self.known = KnownObjects(stack_words(session.target, self.walk))
 
     def feed(self, node, parent_type=None, wdf_type=None):
         """One object of the walk (after its memory facts, before problem
@@ -283,7 +285,8 @@ def build_triage(session, drivers=(), problems=(), feed=None, exc=None):
     if feed is not None:
         out["piling_up"] = feed.piling.to_json()["piling_up"]
     names = [e.name for e in kmdf_driver_table(getattr(target, "backend", None))]
-    out.update(stack_triage(session, names, feed.known if feed is not None else None, drivers))
+    out.update(stack_triage(session, names, feed.known if feed is not None else None, drivers,
+                            feed.walk if feed is not None else None))
     return out
 
 

@@ -108,10 +108,10 @@ STACK_FRAMES = 8   # frames a record keeps from the report's triage
 def stack_facts(triage):
     """The record's ``stack`` from a report's ``triage``: its top frames as
     ``{where, module, trust, note}``, or None when the triage has no
-    stack key (older reports, sources without a saved context)."""
+    frames (older reports, sources without a saved context)."""
     frames = triage.get("stack") if isinstance(triage, dict) else None
-    if not isinstance(frames, list):
-        return None
+    if not isinstance(frames, list) or not frames:
+        return None   # no saved context: the signature keeps its five fields
     out = []
     for f in frames[:STACK_FRAMES]:
         if not isinstance(f, dict):

@@ -89,7 +89,8 @@ def _stack_lines(triage, m):
             out.append(m.text("crashing process: %s%s" % (proc["name"], tail)))
     caller = triage.get("bugcheck_caller")
     if isinstance(caller, dict) and caller.get("where"):
-        out.append(m.text("KeBugCheckEx was called from %s (module %s)" % (caller["where"], caller.get("module"))))
+        out.append(m.text("KeBugCheckEx was called from %s (module %s)" % (caller["where"],
+                                                                          caller.get("module") or "unknown")))
     frames = [f for f in triage.get("stack") or [] if isinstance(f, dict)]
     if frames:
         out.append(m.text("stack (each frame says how it was found: context, cfi, frame-pointer, scan):"))
@@ -106,7 +107,7 @@ def _stack_lines(triage, m):
         if not isinstance(c, dict):
             continue
         head = "framework callback: %s frame #%s was called from Wdf01000 frame #%s" % (
-            c.get("driver"), c.get("driver_frame"), c.get("framework_frame"))
+            c.get("driver") or "unknown", c.get("driver_frame"), c.get("framework_frame"))
         head += ": %s" % c["callback"] if c.get("callback") else ": %s" % (c.get("missing") or "unknown")
         out.append(m.text(head))
         for o in c.get("objects") or []:

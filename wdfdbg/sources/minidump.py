@@ -447,12 +447,42 @@ class TriageDump(object):
             kd = self.kd_debugger_data_block
             if kd and kd + dd_size <= top:
                 segs.append((kd, dd_off, dd_size, 2))
+        segs.extend(self._thread_process_copies(top))
         dp_addr, dp_off, dp_size = t["DataPageAddress"], t["DataPageOffset"], t["DataPageSize"]
         if dp_addr and dp_off and dp_size and self._fields_say(TRIAGE_DUMP_DATAPAGE):
             self._check(dp_off, dp_size, "the data page")
             if dp_addr + dp_size <= top:
                 segs.append((dp_addr, dp_off, dp_size, 3))
         self.segments = segs
+
+    def _thread_process_copies(self, top):
+        """The crashing thread's KTHREAD copy (``ThreadOffset``) and its
+        process's EPROCESS copy (``ProcessOffset``) as memory at their
+        addresses, as the debugger shows them, x64 only: the thread is
+        KPRCB.CurrentThread of the PRCB copy (+0x8), the process
+        KTHREAD.Process (+0x220 [pdb] 14393-22000, and in the 26100 dump),
+        taken only when KTHREAD.ApcState.Process (+0x98+0x20) agrees. Each
+        copy runs to the next part of the file (at most a page); priority 4:
+        a saved data block at the same address wins."""
+        t = self.triage
+        d = self.data
+        if self.arch != "x64":
+            return []
+        prcb, to, po = t.get("PrcbOffset") or 0, t.get("ThreadOffset") or 0, t.get("ProcessOffset") or 0
+        if not (prcb and to and po) or prcb + 0x10 > self.file_size or to + 0x228 > self.file_size:
+            return []
+        thread = _u64(d, prcb + 0x8)
+        process = _u64(d, to + 0x220)
+        if not thread or not process or process != _u64(d, to + 0x98 + 0x20):
+            return []
+        starts = sorted(v for k, v in t.items() if k.endswith("Offset") and isinstance(v, int) and v)
+        out = []
+        for va, off in ((thread, to), (process, po)):
+            nxt = [v for v in starts if v > off] + [self.file_size]
+            size = min(nxt[0] - off, PAGE_SIZE, self.file_size - off)
+            if size > 0 and va + size <= top:
+                out.append((va, off, size, 4))
+        return out
 
     # -- secondary data -----------------------------------------------------
     def _parse_blobs(self):

@@ -1,10 +1,11 @@
 """The crashing process: its image name (``_EPROCESS.ImageFileName``, 15
 characters, NUL-padded).
 
-A triage dump saves a copy of the crashing thread's process
-(``TRIAGE_DUMP.ProcessOffset``, kmdf.md §11); other sources are read
-through the crashing thread: ``_KTHREAD.Process`` (+0x220 on x64 in every
-build below) then the name in that EPROCESS.
+Read through the crashing thread: ``_KTHREAD.Process`` (+0x220 on x64 in
+every build below) then the name in that EPROCESS. A triage dump saves
+copies of both (``TRIAGE_DUMP.ThreadOffset``/``ProcessOffset``, kmdf.md
+§11), which its reader shows at their addresses; on ARM64, where the
+thread's address is not known, the EPROCESS copy is read directly.
 
 Offsets, by architecture and build:
 
@@ -85,44 +86,66 @@ def candidates(arch, build):
 def crashing_process(target, backend, arch, build, thread=None):
     """``{name, address, source}`` of the crashing process (``name`` is
     ``"unknown"`` with a ``reason`` when it cannot be told), or None when
-    the source has neither a saved EPROCESS copy nor a crashing thread. A
-    snapshot recorded from a triage dump answers what the dump's copy said
-    (its ``crash_process`` key: the copy is not memory, so a replay could
-    not read it)."""
-    kept = _snapshot_process(backend)
-    if kept is not None:
-        return kept
+    the source has neither a crashing thread nor a saved EPROCESS copy.
+
+    In order: through the crashing thread's ``KTHREAD.Process`` in memory
+    (x64; a triage dump shows its KTHREAD and EPROCESS copies there,
+    ``sources/minidump.py``, so a recording and the debugger read the same
+    bytes); else a triage dump's own EPROCESS copy (ARM64: no thread
+    address); else the ``crash_process`` key a snapshot recorded from a
+    triage dump keeps."""
+    got = None
+    if thread and arch == "x64" and target is not None:
+        got = _through_thread(target, arch, build, thread)
+        if got is not None and got["name"] != "unknown":
+            return got
     dump = _triage_dump(backend)
-    copy = None
-    address = None
     if dump is not None:
-        t = dump.triage
-        po, to = t.get("ProcessOffset") or 0, t.get("ThreadOffset") or 0
-        if po and po < dump.file_size:
-            end = to if po < to <= dump.file_size else min(dump.file_size, po + 0x1000)
-            copy = bytes(dump.data[po:end])
-            if arch == "x64" and to and to + KTHREAD_PROCESS_X64 + 8 <= dump.file_size:
-                address = struct.unpack_from("<Q", dump.data, to + KTHREAD_PROCESS_X64)[0] or None
-    elif thread and arch == "x64":
-        try:
-            address = target.read_u64(thread + KTHREAD_PROCESS_X64)
-        except ReadError:
-            return {"name": "unknown", "address": None, "source": None,
-                    "reason": "the crashing thread's KTHREAD is not captured"}
-    if copy is None and address is None:
+        copied = _from_copy(dump, arch, build)
+        if copied is not None:
+            return copied
+    kept = _snapshot_process(backend)
+    return kept if kept is not None else got
+
+
+def _through_thread(target, arch, build, thread):
+    try:
+        address = target.read_u64(thread + KTHREAD_PROCESS_X64)
+    except ReadError:
+        return {"name": "unknown", "address": None, "source": None,
+                "reason": "the crashing thread's KTHREAD is not captured"}
+    if not address:
         return None
+
+    def read(off):
+        try:
+            return target.read(address + off, IMAGE_NAME_SIZE)
+        except ReadError:
+            return None
+    return _name_at(read, arch, build, address, "EPROCESS 0x%x (KTHREAD.Process of the crashing thread)" % address)
+
+
+def _from_copy(dump, arch, build):
+    t = dump.triage
+    po, to = t.get("ProcessOffset") or 0, t.get("ThreadOffset") or 0
+    if not po or po >= dump.file_size:
+        return None
+    end = to if po < to <= dump.file_size else min(dump.file_size, po + 0x1000)
+    copy = bytes(dump.data[po:end])
+
+    def read(off):
+        raw = copy[off:off + IMAGE_NAME_SIZE]
+        return raw if len(raw) == IMAGE_NAME_SIZE else None
+    return _name_at(read, arch, build, None, "the EPROCESS copy the triage dump saves")
+
+
+def _name_at(read, arch, build, address, where):
     tried = []
     for off, src in candidates(arch, build):
-        if copy is not None:
-            raw = copy[off:off + IMAGE_NAME_SIZE]
-            where = "the EPROCESS copy the triage dump saves"
-        else:
-            try:
-                raw = target.read(address + off, IMAGE_NAME_SIZE)
-            except ReadError:
-                tried.append("+0x%x not captured" % off)
-                continue
-            where = "the crashing thread's EPROCESS (KTHREAD.Process)"
+        raw = read(off)
+        if raw is None:
+            tried.append("+0x%x not captured" % off)
+            continue
         name = image_name(raw)
         if name is not None:
             source = "%s, ImageFileName at +0x%x (%s)" % (where, off, src)
@@ -141,7 +164,7 @@ def triage_process(backend):
     dump = _triage_dump(backend)
     if dump is None:
         return None
-    return crashing_process(None, backend, dump.arch, dump.build)
+    return _from_copy(dump, dump.arch, dump.build)
 
 
 def _snapshot_process(backend):
