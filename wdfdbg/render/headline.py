@@ -106,8 +106,10 @@ def _stack_lines(triage, m):
     for c in (triage.get("kmdf_context") or [])[:TOP_CALLBACKS]:
         if not isinstance(c, dict):
             continue
-        head = "framework callback: %s frame #%s was called from Wdf01000 frame #%s" % (
-            c.get("driver") or "unknown", c.get("driver_frame"), c.get("framework_frame"))
+        trust = dict((f.get("index"), f.get("trust")) for f in frames)
+        head = "framework callback: %s frame #%s [%s] was called from Wdf01000 frame #%s [%s]" % (
+            c.get("driver") or "unknown", c.get("driver_frame"), trust.get(c.get("driver_frame"), "unknown"),
+            c.get("framework_frame"), trust.get(c.get("framework_frame"), "unknown"))
         head += ": %s" % c["callback"] if c.get("callback") else ": %s" % (c.get("missing") or "unknown")
         out.append(m.text(head))
         for o in c.get("objects") or []:
