@@ -350,13 +350,15 @@ TRIAGE_SCHEMA = {
         "stack_end": _STR_OR_NULL,
         "bugcheck_caller": {"anyOf": [{"type": "null"}, {
             "type": "object", "required": ["address", "where", "module", "how"],
-            "properties": {"address": _HEX, "where": _STR_OR_NULL, "module": _STR_OR_NULL, "how": {"type": "string"}}}]},
+            "properties": {"address": _HEX, "where": _STR_OR_NULL, "module": _STR_OR_NULL,
+                           "how": {"type": "string"}}}]},
         "process": {"anyOf": [{"type": "null"}, {
             "type": "object", "required": ["name", "address", "source"],
             "properties": {"name": {"type": "string"}, "address": _HEX_OR_NULL, "source": _STR_OR_NULL,
                            "reason": {"type": "string"}}}]},
         "kmdf_context": {"type": "array", "items": {
-            "type": "object", "required": ["driver_frame", "framework_frame", "driver", "callback", "missing", "objects"],
+            "type": "object",
+            "required": ["driver_frame", "framework_frame", "driver", "callback", "missing", "objects"],
             "properties": {"driver_frame": {"type": "integer"}, "framework_frame": {"type": "integer"},
                            "driver": {"type": "string"}, "callback": _STR_OR_NULL, "missing": _STR_OR_NULL,
                            "objects": {"type": "array", "items": {

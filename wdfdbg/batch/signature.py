@@ -72,7 +72,8 @@ SKIP_FUNCTIONS = frozenset(("nt!KeBugCheckEx", "nt!KeBugCheck", "nt!KeBugCheck2"
                             "nt!KiExceptionDispatch", "nt!KiDispatchException", "nt!RtlDispatchException",
                             "nt!KiPageFault", "nt!KiGeneralProtectionFault", "nt!KiRaiseException",
                             "nt!RtlRaiseStatus", "nt!ExRaiseStatus", "nt!KiSystemServiceHandler",
-                            "nt!PspSystemThreadStartup", "nt!KiStartSystemThread", "nt!PspUnhandledExceptionInSystemThread",
+                            "nt!PspSystemThreadStartup", "nt!KiStartSystemThread",
+                            "nt!PspUnhandledExceptionInSystemThread",
                             "nt!PspSystemThreadStartup$filt$0", "nt!_C_specific_handler", "nt!KiBreakpointTrap"))
 SKIP_MODULES = ("wdf01000",)
 NOT_A_DRIVER = ("nt", "hal")

@@ -179,7 +179,8 @@ def _snapshot_process(backend):
             if not isinstance(p, dict) or not isinstance(p.get("name"), str):
                 return None
             name = p["name"]
-            if name != "unknown" and image_name(name.encode("latin-1", "replace").ljust(IMAGE_NAME_SIZE, b"\0")) != name:
+            padded = name.encode("latin-1", "replace").ljust(IMAGE_NAME_SIZE, b"\0")
+            if name != "unknown" and image_name(padded) != name:
                 return None
             out = {"name": name, "address": _hex_or_none(p.get("address")),
                    "source": p["source"][:MAX_TEXT] if isinstance(p.get("source"), str) else None}
