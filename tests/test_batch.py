@@ -138,7 +138,7 @@ def test_the_x64_triage_dump_drivers_hold_its_39_objects(acceptance):
     assert rec["source"] == {"kind": "minidump", "arch": "x64", "os_build": 19041, "dump_type": "triage", "origin": "dump"}
     assert rec["bugcheck"]["code"] == "0x1000007e"
     # the focus problem: the wait lock of AmdPPM the crashing thread holds (issue 11)
-    assert rec["signature"] == "0x7E/ACCESS_VIOLATION/AmdPPM/1.15/WDFWAITLOCK"
+    assert rec["signature"] == "0x7E/ACCESS_VIOLATION/AmdPPM/1.15/WDFWAITLOCK/amdppm+0x334c"
 
 
 def test_a_second_run_after_adding_one_input_appends_exactly_one_record(acceptance, tmp_path):

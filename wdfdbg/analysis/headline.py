@@ -17,6 +17,7 @@ and puts the JSON of what it found under the node's extras ``lock`` and
 the held locks and the pile counts, never the nodes.
 """
 
+from wdfdbg.analysis.crash_stack import KnownObjects, crash_walk, stack_triage, stack_words
 from wdfdbg.analysis.piling import PILING_SCHEMA, PilingAggregate
 from wdfdbg.decoders import alignment as dma
 from wdfdbg.decoders import locks as lk
@@ -53,6 +54,9 @@ class TriageFeed(object):
         self.locks_seen = 0
         self.dma_checked = 0
         self.piling = PilingAggregate()
+        # the crash's stack, walked once; objects a framework callback on it may be tied to
+        self.walk = crash_walk(session)
+        self.known = KnownObjects(stack_words(session.target, self.walk))
 
     def feed(self, node, parent_type=None, wdf_type=None):
         """One object of the walk (after its memory facts, before problem
@@ -67,6 +71,7 @@ class TriageFeed(object):
                 self.dma_checked += 1
                 node.extra["dma_alignment"] = check.to_json()
         self.piling.feed_node(node, parent_type, wdf_type)
+        self.known.feed(node)
 
     def _lock(self, node):
         rec = lk.decode_lock(self.session, node, self.thread)
@@ -279,6 +284,9 @@ def build_triage(session, drivers=(), problems=(), feed=None, exc=None):
     out["source"] = coverage(session, scanned)
     if feed is not None:
         out["piling_up"] = feed.piling.to_json()["piling_up"]
+    names = [e.name for e in kmdf_driver_table(getattr(target, "backend", None))]
+    out.update(stack_triage(session, names, feed.known if feed is not None else None, drivers,
+                            feed.walk if feed is not None else None))
     return out
 
 
@@ -290,6 +298,11 @@ _LOCK = {"type": "object", "required": ["kind", "handle", "object", "driver", "o
                         "driver": _STR_OR_NULL,
                         "owner": {"anyOf": [_HEX, {"type": "null"}, {"enum": ["not captured", "unknown"]}]},
                         "state": {"type": "string"}}}
+
+_FRAME = {"type": "object", "required": ["index", "address", "where", "module", "trust", "sp"],
+          "properties": {"index": {"type": "integer"}, "address": _HEX, "where": _STR_OR_NULL,
+                         "module": _STR_OR_NULL, "trust": {"enum": ["context", "cfi", "frame-pointer", "scan"]},
+                         "sp": _HEX_OR_NULL, "slot": _HEX, "note": {"type": "string"}}}
 
 # The JSON Schema fragment of the report's "triage" key (draft 2020-12).
 TRIAGE_SCHEMA = {
@@ -333,6 +346,26 @@ TRIAGE_SCHEMA = {
                                   "can_show": {"type": "array", "items": {"type": "string"}},
                                   "cannot_show": {"type": "array", "items": {"type": "string"}}}},
         "piling_up": PILING_SCHEMA["properties"]["piling_up"],
+        "stack": {"type": "array", "items": _FRAME},
+        "stack_end": _STR_OR_NULL,
+        "bugcheck_caller": {"anyOf": [{"type": "null"}, {
+            "type": "object", "required": ["address", "where", "module", "how"],
+            "properties": {"address": _HEX, "where": _STR_OR_NULL, "module": _STR_OR_NULL,
+                           "how": {"type": "string"}}}]},
+        "process": {"anyOf": [{"type": "null"}, {
+            "type": "object", "required": ["name", "address", "source"],
+            "properties": {"name": {"type": "string"}, "address": _HEX_OR_NULL, "source": _STR_OR_NULL,
+                           "reason": {"type": "string"}}}]},
+        "kmdf_context": {"type": "array", "items": {
+            "type": "object",
+            "required": ["driver_frame", "framework_frame", "driver", "callback", "missing", "objects"],
+            "properties": {"driver_frame": {"type": "integer"}, "framework_frame": {"type": "integer"},
+                           "driver": {"type": "string"}, "callback": _STR_OR_NULL, "missing": _STR_OR_NULL,
+                           "objects": {"type": "array", "items": {
+                               "type": "object", "required": ["type", "object", "handle", "driver", "found_in", "as"],
+                               "properties": {"type": {"type": "string"}, "object": _HEX, "handle": _HEX_OR_NULL,
+                                              "driver": _STR_OR_NULL, "found_in": {"type": "string"},
+                                              "as": {"enum": ["handle", "object"]}}}}}}},
         "headline": {"type": "array", "items": {"type": "string"},
                      "description": "the headline as text lines, as memtree and info print it first"},
     },

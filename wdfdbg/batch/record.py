@@ -102,6 +102,28 @@ def fault_facts(triage):
             "kmdf_version": text(kd.get("kmdf_version"))}
 
 
+STACK_FRAMES = 8   # frames a record keeps from the report's triage
+
+
+def stack_facts(triage):
+    """The record's ``stack`` from a report's ``triage``: its top frames as
+    ``{where, module, trust, note}``, or None when the triage has no
+    frames (older reports, sources without a saved context)."""
+    frames = triage.get("stack") if isinstance(triage, dict) else None
+    if not isinstance(frames, list) or not frames:
+        return None   # no saved context: the signature keeps its five fields
+    out = []
+    for f in frames[:STACK_FRAMES]:
+        if not isinstance(f, dict):
+            continue
+
+        def text(v):
+            return v if isinstance(v, str) and v else None
+        out.append({"where": text(f.get("where")), "module": text(f.get("module")), "trust": text(f.get("trust")),
+                    "note": text(f.get("note"))})
+    return out
+
+
 class RecordBuilder(object):
     """Feed it the lines (:meth:`on_line`), then :meth:`finish`."""
 
@@ -253,5 +275,8 @@ class RecordBuilder(object):
         rec["problem_counts"] = counts
         summary = (self.tail or {}).get("summary")
         rec["summary"] = dict(summary) if isinstance(summary, dict) else None  # as memtree's
-        rec["signature"] = signature(rec["bugcheck"], drivers, focus, rec["fault"])
+        stack = stack_facts(self.triage)
+        if stack is not None:
+            rec["stack"] = stack
+        rec["signature"] = signature(rec["bugcheck"], drivers, focus, rec["fault"], stack)
         return rec

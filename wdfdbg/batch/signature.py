@@ -1,8 +1,9 @@
 """The signature of a dump: a bucket id like ``!analyze``'s FAILURE_BUCKET_ID.
 
-    CODE/REASON/DRIVER/KMDF/TYPE        e.g. 0x10D/INVALID_HANDLE/AmdPPM/1.15/WDFMEMORY
+    CODE/REASON/DRIVER/KMDF/TYPE[/FRAME]   e.g. 0x10D/INVALID_HANDLE/AmdPPM/1.15/WDFMEMORY
 
-Five fields, always present, ``-`` when unknown. The rules (``docs/batch.md``
+Five fields, always present, ``-`` when unknown; a sixth, FRAME, when the
+record has the crash's stack. The rules (``docs/batch.md``
 says why each one neither lumps unrelated crashes together nor sprays one
 bug over many buckets):
 
@@ -31,6 +32,18 @@ TYPE    0x10D/INVALID_HANDLE: the WDF type the DDI asked for (parameter 3;
         DDI type of the object the focus problem is at, when that problem
         belongs to DRIVER.
 
+FRAME   (only when the record has the crash's stack, ``stack_facts``) the
+        first frame that is not in the skip list: ``module!function`` when
+        the frame has a symbol (the offset dropped, so two crashes in one
+        function bucket together), else ``module+0xOFFSET`` (without
+        symbols a return address is the finest name there is). Skipped, as
+        Socorro's signature rules skip "sentinel" and "prefix" frames:
+        frame 0 when it is the entry of the bugcheck routine, the bugcheck
+        and exception-dispatch routines (``SKIP_FUNCTIONS``), and every
+        Wdf01000 frame (the framework's own dispatch: the driver frame
+        below it is the one that tells the bug). When DRIVER is unknown,
+        that frame's module fills it in unless it is the kernel or HAL.
+
 The focus problem is the most severe one that is about the driver, not
 the capture: ``info`` problems and the warnings UNREADABLE (memory the dump
 did not keep), WALK_LIMIT and NO_DRIVERS never count. Among the rest:
@@ -54,6 +67,17 @@ SEVERITY_RANK = {"error": 0, "warning": 1}
 # decoded keys that name where a crash happened, most direct first (decoders/bugcheck.py)
 WHERE_KEYS = ("exception_address_symbol", "faulting_address_symbol", "caller", "callback")
 UNKNOWN = "-"
+# frames a signature never takes (decoders/stack.py names them module!symbol when symbols exist)
+SKIP_FUNCTIONS = frozenset(("nt!KeBugCheckEx", "nt!KeBugCheck", "nt!KeBugCheck2", "nt!KiBugCheckDispatch",
+                            "nt!KiExceptionDispatch", "nt!KiDispatchException", "nt!RtlDispatchException",
+                            "nt!KiPageFault", "nt!KiGeneralProtectionFault", "nt!KiRaiseException",
+                            "nt!RtlRaiseStatus", "nt!ExRaiseStatus", "nt!KiSystemServiceHandler",
+                            "nt!PspSystemThreadStartup", "nt!KiStartSystemThread",
+                            "nt!PspUnhandledExceptionInSystemThread",
+                            "nt!PspSystemThreadStartup$filt$0", "nt!_C_specific_handler", "nt!KiBreakpointTrap"))
+SKIP_MODULES = ("wdf01000",)
+NOT_A_DRIVER = ("nt", "hal")
+BUGCHECK_ENTRY_NOTE = "at the entry of the bugcheck routine"   # decoders/stack.py, frame 0's note
 
 
 class Focus(object):
@@ -192,11 +216,37 @@ def _asked_type(bugcheck):
     return ddi_name(p3) or "0x%X" % p3
 
 
-def signature(bugcheck, drivers, problems, fault=None):
+def _function(where):
+    """``module!function`` without its offset, or None without a symbol."""
+    if not isinstance(where, str) or "!" not in where:
+        return None
+    return where.split("+", 1)[0]
+
+
+def signature_frame(frames):
+    """The first frame of ``frames`` (``{where, module, trust, note}``)
+    that the skip rules keep: ``(name, module)``, or None."""
+    for i, f in enumerate(frames or ()):
+        if not isinstance(f, dict):
+            continue
+        where, module = f.get("where"), f.get("module")
+        if not isinstance(where, str) or not where or not isinstance(module, str):
+            continue
+        if i == 0 and f.get("note") == BUGCHECK_ENTRY_NOTE:
+            continue
+        func = _function(where)
+        if func in SKIP_FUNCTIONS or module.lower() in SKIP_MODULES:
+            continue
+        return (func or where, module)
+    return None
+
+
+def signature(bugcheck, drivers, problems, fault=None, frames=None):
     """The signature string. ``bugcheck``: the report's bugcheck (or None);
     ``drivers``: record driver entries ({name, globals, kmdf_version});
     ``problems``: :class:`Focus` items; ``fault``: the record's ``fault``
-    ({module, driver, ...} from the report's triage) or None."""
+    ({module, driver, ...} from the report's triage) or None; ``frames``:
+    the record's ``stack`` or None (then the signature has five fields)."""
     focus = focus_problem(problems)
     code = bugcheck_code(bugcheck) if bugcheck else None
     reason = driver = wdf_type = None
@@ -210,6 +260,9 @@ def signature(bugcheck, drivers, problems, fault=None):
         reason = focus.code
     if driver is None and focus is not None:
         driver = focus.driver
+    top = signature_frame(frames) if frames is not None else None
+    if driver is None and top is not None and top[1].lower() not in NOT_A_DRIVER:
+        driver = top[1]
     driver = canonical_driver(driver, drivers)
     if wdf_type is None and focus is not None and focus.wdf_type:
         if driver is None or (focus.driver or "").lower() == driver.lower():
@@ -219,4 +272,14 @@ def signature(bugcheck, drivers, problems, fault=None):
         version = major_minor(fault.get("kmdf_version"))
     fields = ["0x%X" % code if code is not None else "NONE", reason or UNKNOWN, driver or UNKNOWN, version,
               wdf_type or UNKNOWN]
-    return "/".join(_token(f) if f != UNKNOWN else f for f in fields)
+    if frames is not None:
+        fields.append(top[0] if top is not None else UNKNOWN)
+    out = [_token(f) if f != UNKNOWN else f for f in fields[:5]]
+    if len(fields) > 5:
+        out.append(_frame_token(fields[5]) if fields[5] != UNKNOWN else UNKNOWN)
+    return "/".join(out)
+
+
+def _frame_token(text):
+    """A frame name keeps its ``!`` and ``+`` (``ibthfp+0x25bc9``)."""
+    return "".join(c if c.isalnum() or c in "._-!+$" else "_" for c in str(text)) or UNKNOWN

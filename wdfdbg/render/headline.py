@@ -72,6 +72,52 @@ def _lock_phrase(lock, m):
     return head + m.text(" (object ") + obj + m.text(")" + tail)
 
 
+TOP_FRAMES = 8
+TOP_CALLBACKS = 3
+
+
+def _stack_lines(triage, m):
+    """The crashing process, the KeBugCheckEx caller, the top frames with
+    how each was found, and the KMDF callback the crash was in."""
+    out = []
+    proc = triage.get("process")
+    if isinstance(proc, dict) and proc.get("name"):
+        if proc["name"] == "unknown":
+            out.append(m.text("crashing process: unknown (%s)" % (proc.get("reason") or "no image name")))
+        else:
+            tail = " (EPROCESS %s)" % proc["address"] if proc.get("address") else ""
+            out.append(m.text("crashing process: %s%s" % (proc["name"], tail)))
+    caller = triage.get("bugcheck_caller")
+    if isinstance(caller, dict) and caller.get("where"):
+        out.append(m.text("KeBugCheckEx was called from %s (module %s)" % (caller["where"],
+                                                                          caller.get("module") or "unknown")))
+    frames = [f for f in triage.get("stack") or [] if isinstance(f, dict)]
+    if frames:
+        out.append(m.text("stack (each frame says how it was found: context, cfi, frame-pointer, scan):"))
+        for f in frames[:TOP_FRAMES]:
+            out.append(INDENT + m.text("#%d %s [%s]" % (f.get("index", 0), f.get("where") or f.get("address"),
+                                                        f.get("trust"))))
+        if len(frames) > TOP_FRAMES:
+            out.append(INDENT + m.text("... %d more frames (--json: triage.stack)" % (len(frames) - TOP_FRAMES)))
+        elif triage.get("stack_end"):
+            out.append(INDENT + m.text("(%s)" % triage["stack_end"]))
+    elif triage.get("stack_end"):
+        out.append(m.text("stack: none (%s)" % triage["stack_end"]))
+    for c in (triage.get("kmdf_context") or [])[:TOP_CALLBACKS]:
+        if not isinstance(c, dict):
+            continue
+        trust = dict((f.get("index"), f.get("trust")) for f in frames)
+        head = "framework callback: %s frame #%s [%s] was called from Wdf01000 frame #%s [%s]" % (
+            c.get("driver") or "unknown", c.get("driver_frame"), trust.get(c.get("driver_frame"), "unknown"),
+            c.get("framework_frame"), trust.get(c.get("framework_frame"), "unknown"))
+        head += ": %s" % c["callback"] if c.get("callback") else ": %s" % (c.get("missing") or "unknown")
+        out.append(m.text(head))
+        for o in c.get("objects") or []:
+            label = "%s %s" % (o.get("type"), o.get("handle") or o.get("object"))
+            out.append(INDENT + m.text("%s (object %s) found in %s" % (label, o.get("object"), o.get("found_in"))))
+    return out
+
+
 def _short(msg):
     return msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE - 3].rstrip() + "..."
 
@@ -103,6 +149,7 @@ def headline_lines(triage, m=PLAIN):
         out.append(INDENT + _lock_phrase(lock, m) + m.text(" is %s" % lock["state"]))
     if thread and not mine:
         out.append(INDENT + m.text("crashing thread %s: holds no WDF lock found in this source" % thread))
+    out.extend(INDENT + line for line in _stack_lines(triage, m))
     # a lock problem is already told by the lock lines above
     said = ("LOCK_HELD_BY_CRASHING_THREAD", "LOCK_HELD") if (mine or others) else ()
     top = [p for p in triage.get("top_problems") or [] if p["code"] not in said]

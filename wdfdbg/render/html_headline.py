@@ -114,6 +114,50 @@ def _pile(x, links):
             "bytes": nbytes if isinstance(nbytes, int) and not isinstance(nbytes, bool) else None}
 
 
+TOP_FRAMES = 12
+_TRUSTS = ("context", "cfi", "frame-pointer", "scan")
+
+
+def _frames(frames, links, kmdf):
+    """The top frames: ``{index, where, trust, anchor}``; a frame in a KMDF
+    driver links to that driver's table (``anchor``)."""
+    out = []
+    for f in _list(frames)[:TOP_FRAMES]:
+        module = _str(f.get("module"))
+        driver = kmdf.get(module.lower()) if module else None
+        idx = f.get("index")
+        out.append({"index": idx if isinstance(idx, int) and not isinstance(idx, bool) else None,
+                    "where": _str(f.get("where")) or _str(f.get("address")) or "unknown",
+                    "trust": f.get("trust") if f.get("trust") in _TRUSTS else "unknown",
+                    "anchor": links.driver_anchor(driver) if driver else None})
+    return out
+
+
+def _stack_view(triage, links):
+    proc = _dict(triage.get("process"))
+    caller = _dict(triage.get("bugcheck_caller"))
+    callbacks = []
+    kmdf = {}
+    for c in _list(triage.get("kmdf_context")):
+        name = _str(c.get("driver"))
+        if name:
+            kmdf.setdefault(name.lower(), name)
+        objs = [{"type": _str(o.get("type")) or "object", "handle": _str(o.get("handle")),
+                 "object": _str(o.get("object")), "object_i": links.object_at(o["object"]) if _str(o.get("object"))
+                 else None, "found_in": _str(o.get("found_in"))} for o in _list(c.get("objects"))]
+        callbacks.append({"driver": name, "callback": _str(c.get("callback")), "missing": _str(c.get("missing")),
+                          "objects": objs})
+    fault_drv = _str(_dict(_dict(triage.get("fault")).get("kmdf_driver")).get("name"))
+    fault_mod = _str(_dict(triage.get("fault")).get("module"))
+    if fault_drv and fault_mod:
+        kmdf.setdefault(fault_mod.lower(), fault_drv)
+    return {"process": {"name": _str(proc.get("name")), "address": _str(proc.get("address")),
+                        "reason": _str(proc.get("reason"))} if _str(proc.get("name")) else None,
+            "bugcheck_caller": _str(caller.get("where")),
+            "frames": _frames(triage.get("stack"), links, kmdf), "stack_end": _str(triage.get("stack_end")),
+            "callbacks": callbacks[:3]}
+
+
 def headline_view(triage, links):
     """The headline's parts for the template, or None without a triage
     dict of ``TRIAGE_SCHEMA``'s shape (its required keys). Keys: ``crash``
@@ -135,4 +179,5 @@ def headline_view(triage, links):
     return {"crash": _crash(_dict(triage.get("bugcheck"))), "fault": _fault(_dict(triage.get("fault")), links),
             "exception": _exception(_dict(triage.get("exception"))), "thread": _str(triage.get("crash_thread")),
             "my_locks": mine, "other_locks": others, "problems": [p for p in problems if p is not None],
-            "piling": [_pile(x, links) for x in _list(triage.get("piling_up"))], "source": source}
+            "piling": [_pile(x, links) for x in _list(triage.get("piling_up"))], "source": source,
+            "stack": _stack_view(triage, links)}

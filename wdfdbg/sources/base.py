@@ -281,6 +281,36 @@ def backend_crash_thread(backend):
     return None
 
 
+CRASH_REGISTERS_KEY = "crash_registers"
+MAX_REGISTERS = 64
+
+
+def backend_crash_registers(backend):
+    """The saved context's integer registers (name -> value) from the first
+    backend in a wrapper chain that has them (``crash_registers()``), or the
+    ``crash_registers`` key of a snapshot (``{name: "0x..."}``, as a
+    recording of a dump keeps them); {} when no layer has them."""
+    from wdfdbg.sources.snapshot import parse_hex
+    for _ in range(8):
+        if backend is None:
+            return {}
+        meth = getattr(type(backend), "crash_registers", None)
+        if meth is not None:
+            return dict(backend.crash_registers() or {})
+        doc = getattr(getattr(backend, "snap", None), "doc", None)
+        if isinstance(doc, dict):
+            regs = doc.get(CRASH_REGISTERS_KEY)
+            out = {}
+            if isinstance(regs, dict):
+                for name, text in list(regs.items())[:MAX_REGISTERS]:
+                    v = parse_hex(text)
+                    if isinstance(name, str) and len(name) <= 8 and v is not None:
+                        out[name] = v
+            return out
+        backend = getattr(backend, "inner", None)
+    return {}
+
+
 class RangeIndex(object):
     """Sorted, merged readable ``(start, end)`` regions: a backend's
     ``ranges()`` for :meth:`Backend.known_readable` (built once per backend,

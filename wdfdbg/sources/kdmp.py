@@ -16,7 +16,8 @@ import sys
 from wdfdbg.errors import DumpError, InputError, ReadError
 from wdfdbg.sources.base import Backend, Bugcheck, Module, Page
 from wdfdbg.sources.inputfile import open_input
-from wdfdbg.sources.minidump import DUMP_TYPES, KERNEL_IMAGES, DumpSymbols, header_symbols, module_name
+from wdfdbg.sources.minidump import (DUMP_TYPES, KERNEL_IMAGES, DumpSymbols, context_registers, header_symbols,
+                                     module_name)
 
 PAGE_SIZE = 0x1000
 HEADER_SIZE = 0x2000
@@ -192,6 +193,7 @@ class KdmpBackend(DumpSymbols, Backend):
         self._bugcheck = Bugcheck(_u32(head, 0x38), struct.unpack_from("<4Q", head, 0x40))
         self.context = {"rsp": _u64(head, CONTEXT + 0x98), "rbp": _u64(head, CONTEXT + 0xA0),
                         "rip": _u64(head, CONTEXT + 0xF8)}
+        self.registers = context_registers("x64", head, CONTEXT)
         self.page_count = pages
         self.notes = []
         self._modules = None
@@ -312,6 +314,10 @@ class KdmpBackend(DumpSymbols, Backend):
     # -- description --------------------------------------------------------
     def bugcheck(self):
         return self._bugcheck
+
+    def crash_registers(self):
+        """The header's CONTEXT record: every integer register."""
+        return dict(self.registers)
 
     def modules(self):
         if self._modules is None:

@@ -174,6 +174,26 @@ def module_name(path, index=None):
     return stem or "module%d" % (index or 0)
 
 
+# The integer registers of the saved CONTEXT record (x64 CONTEXT: Rax at
+# 0x78 .. R15 at 0xF0, Rip at 0xF8; ARM64 CONTEXT: X0 at 0x8 .. X28, Fp 0xF0,
+# Lr 0xF8, Sp 0x100, Pc 0x108; winnt.h), for the stack walk
+X64_REGISTERS = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+                 "r14", "r15", "rip")
+
+
+def context_registers(arch, data, off):
+    """name -> value of every integer register of the CONTEXT at ``off``
+    (x64 and ARM64; {} for x86 or a record past the end of ``data``)."""
+    if arch == "x64" and off + 0x100 <= len(data):
+        return dict(zip(X64_REGISTERS, struct.unpack_from("<17Q", data, off + 0x78)))
+    if arch == "arm64" and off + 0x110 <= len(data):
+        vals = struct.unpack_from("<33Q", data, off + 0x8)
+        regs = dict(("x%d" % i, v) for i, v in enumerate(vals[:29]))
+        regs.update(fp=vals[29], lr=vals[30], sp=vals[31], pc=vals[32])
+        return regs
+    return {}
+
+
 def _u32(data, off):
     return struct.unpack_from("<I", data, off)[0]
 
@@ -318,6 +338,7 @@ class TriageDump(object):
         lay = self.layout
         off = self.triage["ContextOffset"] or lay.context
         self.context = {}
+        self.registers = {}
         self.context_offset = None
         size = {"x64": 0x4D0, "arm64": 0x390, "x86": 0x2CC}[self.arch]
         if off + size > self.file_size:
@@ -336,6 +357,7 @@ class TriageDump(object):
             fmt = "<I"
         for name, o in regs:
             self.context[name] = struct.unpack_from(fmt, d, off + o)[0]
+        self.registers = context_registers(self.arch, d, off)
 
     def _parse_drivers(self):
         t = self.triage
@@ -425,12 +447,42 @@ class TriageDump(object):
             kd = self.kd_debugger_data_block
             if kd and kd + dd_size <= top:
                 segs.append((kd, dd_off, dd_size, 2))
+        segs.extend(self._thread_process_copies(top))
         dp_addr, dp_off, dp_size = t["DataPageAddress"], t["DataPageOffset"], t["DataPageSize"]
         if dp_addr and dp_off and dp_size and self._fields_say(TRIAGE_DUMP_DATAPAGE):
             self._check(dp_off, dp_size, "the data page")
             if dp_addr + dp_size <= top:
                 segs.append((dp_addr, dp_off, dp_size, 3))
         self.segments = segs
+
+    def _thread_process_copies(self, top):
+        """The crashing thread's KTHREAD copy (``ThreadOffset``) and its
+        process's EPROCESS copy (``ProcessOffset``) as memory at their
+        addresses, as the debugger shows them, x64 only: the thread is
+        KPRCB.CurrentThread of the PRCB copy (+0x8), the process
+        KTHREAD.Process (+0x220 [pdb] 14393-22000, and in the 26100 dump),
+        taken only when KTHREAD.ApcState.Process (+0x98+0x20) agrees. Each
+        copy runs to the next part of the file (at most a page); priority 4:
+        a saved data block at the same address wins."""
+        t = self.triage
+        d = self.data
+        if self.arch != "x64":
+            return []
+        prcb, to, po = t.get("PrcbOffset") or 0, t.get("ThreadOffset") or 0, t.get("ProcessOffset") or 0
+        if not (prcb and to and po) or prcb + 0x10 > self.file_size or to + 0x228 > self.file_size:
+            return []
+        thread = _u64(d, prcb + 0x8)
+        process = _u64(d, to + 0x220)
+        if not thread or not process or process != _u64(d, to + 0x98 + 0x20):
+            return []
+        starts = sorted(v for k, v in t.items() if k.endswith("Offset") and isinstance(v, int) and v)
+        out = []
+        for va, off in ((thread, to), (process, po)):
+            nxt = [v for v in starts if v > off] + [self.file_size]
+            size = min(nxt[0] - off, PAGE_SIZE, self.file_size - off)
+            if size > 0 and va + size <= top:
+                out.append((va, off, size, 4))
+        return out
 
     # -- secondary data -----------------------------------------------------
     def _parse_blobs(self):
@@ -652,6 +704,10 @@ class MinidumpBackend(DumpSymbols, Backend):
 
     def bugcheck(self):
         return Bugcheck(self.dump.bugcheck_code, self.dump.bugcheck_parameters)
+
+    def crash_registers(self):
+        """The saved context's integer registers (``context_registers``)."""
+        return dict(self.dump.registers)
 
     def crash_thread(self):
         """``KPRCB.CurrentThread`` of the crashing processor: the triage

@@ -84,6 +84,11 @@ _ENUM_BASE = {1: "signed char", 2: "short", 4: "long", 8: "long long"}
 MAX_REGIONS = 1 << 20
 MAX_REF_DEPTH = 8
 
+# the integer registers a stack walk starts from (sources/minidump.py names the same)
+X64_REGISTERS = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+                 "r14", "r15", "rip")
+ARM64_REGISTERS = tuple("x%d" % i for i in range(29)) + ("fp", "lr", "sp", "pc")
+
 
 def import_pykd():
     """``import pykd``: the one place wdfdbg imports it (raises ImportError)."""
@@ -572,6 +577,26 @@ class PykdBackend(Backend):
             return int(self._p.getImplicitThread()) & self.mask or None
         except Exception:
             return None
+
+    def crash_registers(self):
+        """The crash's integer registers on a dump with a bugcheck:
+        ``pykd.reg(name)`` for each (pykd ``pymod.cpp`` ``reg`` ->
+        ``pykd::getRegisterByName``: the register in the engine's current
+        register context, which on a freshly opened dump is the context the
+        dump saved; a ``.cxr`` or ``.frame`` moves it). {} on a live target,
+        or when the engine refuses a register (then none is trusted)."""
+        if self.origin != "dump" or self.bugcheck() is None:
+            return {}
+        names = {"x64": X64_REGISTERS, "arm64": ARM64_REGISTERS}.get(self.arch)
+        if not names:
+            return {}
+        out = {}
+        try:
+            for name in names:
+                out[name] = int(self._p.reg(name)) & self.mask
+        except Exception:  # the engine's refusal (DbgException), whatever its class in this pykd
+            return {}
+        return out
 
     # -- types ---------------------------------------------------------------
     def type_source(self, module):

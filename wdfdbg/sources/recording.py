@@ -363,6 +363,16 @@ class RecordingBackend(Backend):
         thread = backend_crash_thread(self.inner)
         if thread:
             doc[CRASH_THREAD_KEY] = "0x%x" % thread
+        # the saved context and a triage dump's EPROCESS copy (not memory), for the stack walk and the
+        # crashing process of a replay (analysis/crash_stack.py)
+        from wdfdbg.sources.base import CRASH_REGISTERS_KEY, backend_crash_registers
+        from wdfdbg.sources.process import CRASH_PROCESS_KEY, triage_process
+        regs = backend_crash_registers(self.inner)
+        if regs:
+            doc[CRASH_REGISTERS_KEY] = dict((k, "0x%x" % v) for k, v in sorted(regs.items()))
+        proc = triage_process(self.inner)
+        if proc is not None:
+            doc[CRASH_PROCESS_KEY] = proc
         return doc
 
     def stats(self):

@@ -233,6 +233,21 @@ class FakePykd(object):
             raise DbgException("IDebugSystemObjects::GetImplicitThreadDataOffset failed")
         return value
 
+    def reg(self, name):
+        """A register of the engine's current context (pykd ``pymod.cpp``
+        ``reg`` -> ``pykd::getRegisterByName``; kdlib raises DbgException
+        for a name the CPU does not have or a target without a context).
+        On a dump: the context the dump saved, here the snapshot's
+        ``crash_registers`` (what a snapshot cut from a dump keeps,
+        ``sources/recording.py``)."""
+        self._need_target()
+        self._count("reg")
+        regs = self.snap.doc.get("crash_registers") if isinstance(self.snap.doc, dict) else None
+        value = _snapfmt.parse_hex(regs.get(str(name).lower())) if isinstance(regs, dict) else None
+        if value is None:
+            raise DbgException("invalid register name or no register context: %s" % name)
+        return value
+
     def getDebugOptions(self):
         self._count("getDebugOptions")
         return int(self.options)
@@ -408,7 +423,8 @@ class FakePykd(object):
         m.__version__ = m.version = "0.3.4.15-stand-in"
         for name in ("isWindbgExt", "isKernelDebugging", "isDumpAnalyzing", "getDumpType", "loadDump", "closeDump",
                      "ptrSize", "is64bitSystem", "pageSize", "getCPUType", "getCPUMode", "getSystemVersion",
-                     "bugCheckData", "getImplicitThread", "getDebugOptions", "loadBytes", "isValid", "isVaRegionValid",
+                     "bugCheckData", "getImplicitThread", "reg", "getDebugOptions", "loadBytes", "isValid",
+                     "isVaRegionValid",
                      "findMemoryRegion",
                      "getOffset", "findSymbolAndDisp", "findSymbol", "getModulesList", "dprint", "dprintln",
                      "dbgCommand"):
