@@ -16,9 +16,13 @@ How a worker starts (measured by ``benchmarks/bench_batch.py``):
   workers are daemonic unless ``distributed.worker.daemon`` is False).
 
 The memory cap is ``resource.setrlimit(RLIMIT_AS)`` in the child where the
-OS has it (not on Windows: there the cap is not enforced). The child sends
-("hash", sha256, size) first, then ("record", record), so a record of a
-killed worker still names its input's content.
+OS has it (not on Windows: there the cap is not enforced). The child opens
+its input once, hashes it through the open descriptor and sends ("hash",
+sha256, size, file) first, then ("record", record), so a record of a
+killed worker still names its input's content; the analysis reads the
+same open file (``analyse.py``). A worker dies with its parent and ends
+itself past its deadline (:func:`guard_worker`), so a killed batch leaves
+no worker behind.
 
 Test-only fault hook: ``WDFDBG_BATCH_FAULT=ACTION:TEXT[,ACTION:TEXT...]``
 makes a worker whose input's file name contains TEXT ``kill`` itself
@@ -33,8 +37,9 @@ import sys
 import time
 from multiprocessing.connection import wait
 
-from wdfdbg.batch.inputs import file_digest
+from wdfdbg.batch.inputs import file_stat, open_hashed
 from wdfdbg.batch.record import empty_record
+from wdfdbg.render.streams import printable
 
 FAULT_ENV = "WDFDBG_BATCH_FAULT"
 DEFAULT_TIMEOUT = 120.0
@@ -97,20 +102,65 @@ def fault_hook(path):
                 hog.append(bytearray(64 << 20))
 
 
+GRACE_S = 5.0  # a worker outlives its --timeout by this much at most, parent or not
+WATCH_S = 0.5  # how often a worker looks for its parent
+
+
+def guard_worker(settings):
+    """Make this worker die with its parent and end at its own deadline: on
+    Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (the kernel kills it when the
+    parent dies, however: SIGKILL, SIGTERM, SIGHUP); everywhere a daemon
+    thread that ends the process once ``os.getppid()`` changes (the parent
+    is gone) or ``--timeout`` plus GRACE_S has passed, so that a killed
+    batch never leaves a hung worker holding its stdout and stderr."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1 (linux/prctl.h)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still ends it
+    if os.getppid() != parent or parent == 1:
+        os._exit(ORPHAN_EXIT)  # the parent died before the signal was armed
+    deadline = time.monotonic() + settings.timeout + GRACE_S if settings.timeout else None
+
+    def watch():
+        while True:
+            time.sleep(WATCH_S)
+            if os.getppid() != parent:
+                os._exit(ORPHAN_EXIT)
+            if deadline is not None and time.monotonic() > deadline:
+                os._exit(DEADLINE_EXIT)
+    import threading
+    threading.Thread(target=watch, name="wdfdbg-worker-watchdog", daemon=True).start()
+
+
+ORPHAN_EXIT = 125
+DEADLINE_EXIT = 124
+
+
 def child_work(path, settings, send):
-    """Everything a worker does; ``send(message)`` reports to the parent."""
+    """Everything a worker does; ``send(message)`` reports to the parent.
+    The input is opened once: hashed through the open descriptor, then
+    analysed from that same open file (``analyse.analyse_file``)."""
+    guard_worker(settings)  # before the cap: the watchdog's stack is mapped outside it
     limit_memory(settings.memory_cap)
     try:
-        fault_hook(path)
         try:
-            sha, size = file_digest(path)
+            opened = open_hashed(path)
         except OSError as e:
             send(("record", empty_record(path, None, None, "unreadable", None,
-                                         "wdfdbg: error: %s: cannot read: %s" % (path, e.strerror or e))))
+                                         "wdfdbg: error: %s: cannot read: %s"
+                                         % (printable(path), e.strerror or e))))
             return
-        send(("hash", sha, size))
-        from wdfdbg.batch.analyse import analyse_file
-        send(("record", analyse_file(path, sha, size)))
+        try:
+            send(("hash", opened.sha256, opened.size, file_stat(opened.stat)))
+            fault_hook(path)
+            from wdfdbg.batch.analyse import analyse_file
+            send(("record", analyse_file(path, opened)))
+        finally:
+            opened.close()
     except MemoryError:
         send(("oom",))
 
@@ -164,12 +214,12 @@ def _python_for_spawn(ctx):
 class Job(object):
     """One worker at work on one input."""
 
-    __slots__ = ("path", "process", "conn", "started", "deadline", "sha256", "size", "record", "oom", "eof",
+    __slots__ = ("path", "process", "conn", "started", "deadline", "sha256", "size", "file", "record", "oom", "eof",
                  "done_at")
 
     def __init__(self, ctx, path, settings):
         self.path = path
-        self.sha256 = self.size = self.record = None
+        self.sha256 = self.size = self.file = self.record = None
         self.oom = self.eof = False
         self.done_at = None
         reader, writer = ctx.Pipe(duplex=False)
@@ -231,6 +281,7 @@ class Job(object):
 def take(job, msg):
     if msg[0] == "hash":
         job.sha256, job.size = msg[1], msg[2]
+        job.file = msg[3] if len(msg) > 3 else None
     elif msg[0] == "record":
         job.record = msg[1]
     elif msg[0] == "oom":
@@ -249,24 +300,22 @@ def describe_exit(code, oom=False):
             name = "signal %d" % -code
         extra = " (out of memory, or killed from outside)" if name == "SIGKILL" else ""
         return "the worker died: killed by %s%s" % (name, extra)
+    if code == DEADLINE_EXIT:
+        return "the worker ended itself %g s past its timeout" % GRACE_S
     return "the worker died: exit code %d without a record" % code
 
 
 def finish(job, now, died=None, timed_out=None):
-    """The job's record: the child's, or one saying how it ended."""
+    """The job's record: the child's, or one saying how it ended (with the
+    hash the child sent before it started the analysis; null if it sent
+    none: the parent does not read the input)."""
     rec = job.record
     if rec is None:
-        sha, size = job.sha256, job.size
-        if sha is None:
-            try:
-                sha, size = file_digest(job.path)
-            except OSError:
-                sha = size = None
         if timed_out is not None:
-            rec = empty_record(job.path, sha, size, "timeout", None,
-                               "no result within %g s: the worker was killed" % timed_out)
+            rec = empty_record(job.path, job.sha256, job.size, "timeout", None,
+                               "no result within %g s: the worker was killed" % timed_out, job.file)
         else:
-            rec = empty_record(job.path, sha, size, "crashed", None, died)
+            rec = empty_record(job.path, job.sha256, job.size, "crashed", None, died, job.file)
     rec["elapsed_s"] = round(now - job.started, 3)
     return rec
 
@@ -342,11 +391,11 @@ def run_subprocess(path, settings):
 
 
 class _Finished(object):
-    __slots__ = ("path", "started", "sha256", "size", "record", "oom")
+    __slots__ = ("path", "started", "sha256", "size", "file", "record", "oom")
 
     def __init__(self, path, started):
         self.path, self.started = path, started
-        self.sha256 = self.size = self.record = None
+        self.sha256 = self.size = self.file = self.record = None
         self.oom = False
 
 
