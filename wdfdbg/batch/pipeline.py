@@ -58,7 +58,8 @@ def _recorded(path, index):
     ``crashed`` fewer than RETRIES times (transient: a rerun tries again).
     An unchanged size, mtime, inode and device is trusted without hashing
     (as rsync trusts size and mtime); otherwise the file is hashed and its
-    content looked up, under this path or another (a renamed file)."""
+    content looked up, under this path or under a path that no longer
+    exists (a renamed file)."""
     known = index.paths.get(path)
     if known is not None and known.status in out.RETRIED and known.attempts < out.RETRIES:
         return None
@@ -76,7 +77,10 @@ def _recorded(path, index):
         return None
     if known is not None and sha == known.sha256:
         return known.status
-    return index.contents.get(sha)
+    status, where = index.contents.get(sha, (None, None))
+    if where is not None and where != path and not os.path.lexists(where):
+        return status  # renamed: its record is there under the old name (a copy beside it is analysed)
+    return None
 
 
 def run_batch(specs, output, jobs=None, timeout=None, memory_cap=None, engine="local", scheduler=None, redo=False,

@@ -101,7 +101,8 @@ class Recorded(object):
 
 class Index(object):
     """What OUT already holds: ``paths`` {path: Recorded}, ``contents``
-    {sha256: status} (a renamed input is the same dump), ``bad_lines``."""
+    {sha256: (status, path)} (a renamed input is the same dump),
+    ``bad_lines``."""
 
     __slots__ = ("paths", "contents", "bad_lines")
 
@@ -137,7 +138,7 @@ def read_index(fd, version):
             file = rec.get("file") if isinstance(rec.get("file"), dict) else None
             index.paths[path] = Recorded(sha, rec.get("size"), file, status, attempts)
             if sha and status not in RETRIED:
-                index.contents[sha] = status
+                index.contents[sha] = (status, path)
     return index
 
 
