@@ -30,6 +30,7 @@ makes a worker whose input's file name contains TEXT ``kill`` itself
 """
 
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -107,33 +108,58 @@ WATCH_S = 0.5  # how often a worker looks for its parent
 
 
 def guard_worker(settings):
-    """Make this worker die with its parent and end at its own deadline: on
-    Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (the kernel kills it when the
-    parent dies, however: SIGKILL, SIGTERM, SIGHUP); everywhere a daemon
-    thread that ends the process once ``os.getppid()`` changes (the parent
-    is gone) or ``--timeout`` plus GRACE_S has passed, so that a killed
-    batch never leaves a hung worker holding its stdout and stderr."""
+    """Make this worker die with its parent and end at its own deadline, so
+    that a killed batch never leaves a hung worker holding its stdout and
+    stderr:
+
+    * Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (the kernel kills the
+      worker when its parent dies, whatever killed it), and ``alarm()`` at
+      ``--timeout`` plus GRACE_S with SIGALRM's default action (the process
+      ends even inside a long C call);
+    * other systems with ``setitimer``: SIGALRM every WATCH_S, whose handler
+      ends the process once ``os.getppid()`` changed (the parent is gone) or
+      the deadline passed;
+    * Windows: a daemon thread doing the same.
+
+    Not a thread where a signal will do: glibc gives a thread that allocates
+    an arena of its own (64 MiB of address space), which the memory cap
+    (RLIMIT_AS) would count against the analysis."""
     parent = os.getppid()
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1 (linux/prctl.h)
-        except (OSError, AttributeError):
-            pass  # the watchdog below still ends it
+    linux = sys.platform.startswith("linux") and _pdeathsig()
     if os.getppid() != parent or parent == 1:
-        os._exit(ORPHAN_EXIT)  # the parent died before the signal was armed
+        os._exit(ORPHAN_EXIT)  # the parent died before the guard was armed
     deadline = time.monotonic() + settings.timeout + GRACE_S if settings.timeout else None
+    if linux:
+        if deadline is not None:
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.alarm(int(math.ceil(settings.timeout + GRACE_S)))
+        return
+
+    def check(*_):
+        if os.getppid() != parent:
+            os._exit(ORPHAN_EXIT)
+        if deadline is not None and time.monotonic() > deadline:
+            os._exit(DEADLINE_EXIT)
+    if hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, check)
+        signal.setitimer(signal.ITIMER_REAL, WATCH_S, WATCH_S)
+        return
 
     def watch():
         while True:
             time.sleep(WATCH_S)
-            if os.getppid() != parent:
-                os._exit(ORPHAN_EXIT)
-            if deadline is not None and time.monotonic() > deadline:
-                os._exit(DEADLINE_EXIT)
+            check()
     import threading
     threading.Thread(target=watch, name="wdfdbg-worker-watchdog", daemon=True).start()
+
+
+def _pdeathsig():
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # PR_SET_PDEATHSIG = 1 (linux/prctl.h)
+    except (OSError, AttributeError):
+        return False
 
 
 ORPHAN_EXIT = 125
@@ -144,7 +170,7 @@ def child_work(path, settings, send):
     """Everything a worker does; ``send(message)`` reports to the parent.
     The input is opened once: hashed through the open descriptor, then
     analysed from that same open file (``analyse.analyse_file``)."""
-    guard_worker(settings)  # before the cap: the watchdog's stack is mapped outside it
+    guard_worker(settings)
     limit_memory(settings.memory_cap)
     try:
         try:
@@ -300,7 +326,7 @@ def describe_exit(code, oom=False):
             name = "signal %d" % -code
         extra = " (out of memory, or killed from outside)" if name == "SIGKILL" else ""
         return "the worker died: killed by %s%s" % (name, extra)
-    if code == DEADLINE_EXIT:
+    if code == DEADLINE_EXIT or code == -getattr(signal, "SIGALRM", 0):
         return "the worker ended itself %g s past its timeout" % GRACE_S
     return "the worker died: exit code %d without a record" % code
 
