@@ -546,3 +546,12 @@ def test_report_output_names_modes_and_links(tmp_path):
     assert proc.returncode in (0, 1), proc.stderr
     assert oct(os.stat(str(page)).st_mode & 0o777) == oct(0o600)
     assert os.path.samefile(str(page), str(other)) and other.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_lost_dask_task_gets_a_whole_record():
+    from test_batch import record_validator
+    from wdfdbg.batch.dask_engine import _Lost
+    from wdfdbg.batch.isolate import finish
+    rec = finish(_Lost("/lost.dmp", time.monotonic()), time.monotonic(), died="dask: KilledWorker: gone")
+    record_validator()(rec)
+    assert rec["status"] == "crashed" and rec["file"] is None and rec["path_b64"] is None
