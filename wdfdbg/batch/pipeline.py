@@ -77,7 +77,7 @@ def _recorded(path, index):
         return None
     if known is not None and sha == known.sha256:
         return known.status
-    status, where = index.contents.get(sha, (None, None))
+    status, where = index.contents.get(out.content_key(sha), (None, None))
     if where is not None and where != path and not os.path.lexists(where):
         return status  # renamed: its record is there under the old name (a copy beside it is analysed)
     return None

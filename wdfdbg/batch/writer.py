@@ -99,10 +99,20 @@ class Recorded(object):
         self.attempts = attempts
 
 
+def content_key(sha256):
+    """The first 8 bytes of a sha256: what the index keeps per content (a
+    million records' keys in tens of MB; a clash of 2^64 only costs the
+    skip of a file whose old name is gone, never a wrong record)."""
+    try:
+        return bytes.fromhex(sha256[:16])
+    except (TypeError, ValueError):
+        return sha256
+
+
 class Index(object):
     """What OUT already holds: ``paths`` {path: Recorded}, ``contents``
-    {sha256: (status, path)} (a renamed input is the same dump),
-    ``bad_lines``."""
+    {:func:`content_key`: (status, path)} (a renamed input is the same
+    dump), ``bad_lines``."""
 
     __slots__ = ("paths", "contents", "bad_lines")
 
@@ -138,7 +148,7 @@ def read_index(fd, version):
             file = rec.get("file") if isinstance(rec.get("file"), dict) else None
             index.paths[path] = Recorded(sha, rec.get("size"), file, status, attempts)
             if sha and status not in RETRIED:
-                index.contents[sha] = (status, path)
+                index.contents[content_key(sha)] = (status, path)
     return index
 
 
