@@ -555,3 +555,19 @@ def test_a_lost_dask_task_gets_a_whole_record():
     rec = finish(_Lost("/lost.dmp", time.monotonic()), time.monotonic(), died="dask: KilledWorker: gone")
     record_validator()(rec)
     assert rec["status"] == "crashed" and rec["file"] is None and rec["path_b64"] is None
+
+
+def test_dml_of_a_hostile_driver_name_is_text_not_markup(tmp_path):
+    from wdfdbg.testing import HeapBuilder
+    from wdfdbg.testing.corpus import snapshot_bytes
+    b = HeapBuilder("hostile-dml", seed=1, description="synthetic: a driver name holding a DML link")
+    d = b.add_driver('Ev<link cmd=".shell">x</link>', "Evil")
+    b.device(d)
+    b.memory_create(d.fxdriver, 0x100, "Mpol")
+    path = tmp_path / "hostile.wdfsnap.json.gz"
+    path.write_bytes(snapshot_bytes(b.built()))
+    for cmd in ("memtree", "info", "memusage", "scan"):
+        proc = subprocess.run([sys.executable, "-m", "wdfdbg", cmd, str(path), "--dml", "on"], env=env(), cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        assert proc.returncode in (0, 1), proc.stderr
+        assert '<link cmd=".shell">' not in proc.stdout and "Ev&lt;link" in proc.stdout, cmd
