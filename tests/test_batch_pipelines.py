@@ -571,3 +571,12 @@ def test_dml_of_a_hostile_driver_name_is_text_not_markup(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
         assert proc.returncode in (0, 1), proc.stderr
         assert '<link cmd=".shell">' not in proc.stdout and "Ev&lt;link" in proc.stdout, cmd
+
+
+def test_the_guard_is_armed_in_workers_only(tmp_path, monkeypatch):
+    from wdfdbg.batch import isolate
+    armed = []
+    monkeypatch.setattr(isolate, "guard_worker", lambda settings: armed.append(settings))
+    isolate.child_work(str(tmp_path / "nope"), isolate.Settings(memory_cap=0), lambda msg: None)
+    assert armed == []  # called in this process: no alarm, no parent-death signal for it
+    assert signal.alarm(0) == 0

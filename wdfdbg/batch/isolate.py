@@ -167,10 +167,10 @@ DEADLINE_EXIT = 124
 
 
 def child_work(path, settings, send):
-    """Everything a worker does; ``send(message)`` reports to the parent.
-    The input is opened once: hashed through the open descriptor, then
-    analysed from that same open file (``analyse.analyse_file``)."""
-    guard_worker(settings)
+    """Everything a worker does once guarded (:func:`guard_worker`, which
+    the worker's entry points call first); ``send(message)`` reports to the
+    parent. The input is opened once: hashed through the open descriptor,
+    then analysed from that same open file (``analyse.analyse_file``)."""
     limit_memory(settings.memory_cap)
     try:
         try:
@@ -193,6 +193,7 @@ def child_work(path, settings, send):
 
 def _mp_child(conn, path, settings):
     try:
+        guard_worker(settings)
         child_work(path, settings, conn.send)
     finally:
         conn.close()
@@ -437,6 +438,7 @@ def _subprocess_main(argv):
         channel.flush()
     settings = Settings()
     settings.__setstate__(json.loads(argv[1]))
+    guard_worker(settings)
     child_work(argv[0], settings, send)
     return 0
 
