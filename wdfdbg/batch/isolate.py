@@ -327,7 +327,7 @@ def describe_exit(code, oom=False):
             name = "signal %d" % -code
         extra = " (out of memory, or killed from outside)" if name == "SIGKILL" else ""
         return "the worker died: killed by %s%s" % (name, extra)
-    if code == DEADLINE_EXIT or code == -getattr(signal, "SIGALRM", 0):
+    if code == DEADLINE_EXIT or (hasattr(signal, "SIGALRM") and code == -signal.SIGALRM):
         return "the worker ended itself %g s past its timeout" % GRACE_S
     return "the worker died: exit code %d without a record" % code
 
