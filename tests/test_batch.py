@@ -269,8 +269,7 @@ def test_out_is_checked_before_any_work(three_inputs, tmp_path, capsys):
     explicit = three_inputs / "typical.wdfsnap.json.gz"
     data = explicit.read_bytes()
     code, cap = run_inprocess([explicit, "-o", explicit], capsys)
-    assert code == 2 and "holds something other than wdfdbg.dumprecord/1 records" in cap.err
-    assert cap.err.count("\n") == 1
+    assert code == 2 and "also an input" in cap.err and cap.err.count("\n") == 1
     assert explicit.read_bytes() == data  # an input is never written
 
 

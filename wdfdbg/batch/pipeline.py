@@ -15,7 +15,7 @@ from wdfdbg.batch.engines import make_engine
 from wdfdbg.batch.isolate import Settings
 from wdfdbg.batch.progress import Progress
 from wdfdbg.errors import UsageError
-from wdfdbg.render.files import check_output_path
+from wdfdbg.render.files import check_output_path, same_file
 from wdfdbg.render.streams import say
 
 
@@ -89,6 +89,9 @@ def run_batch(specs, output, jobs=None, timeout=None, memory_cap=None, engine="l
     if output == "-":
         raise UsageError("-o -: batch appends records to a file it can read back (resume); standard output is not one")
     output = check_output_path(output, append=True)  # before any work; never an input: inputs.expand
+    for spec in specs:  # a file named as an input: said so before OUT's content is looked at
+        if not spec.startswith("@") and same_file(spec, output):
+            raise UsageError("-o %s is also an input: the records would be analysed as a dump" % output)
     fd = out.open_out(output)
     try:
         return _run(specs, output, fd, jobs, timeout, memory_cap, engine, scheduler, redo, progress_stream, bar)
