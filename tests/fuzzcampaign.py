@@ -10,8 +10,14 @@ fields, the data block and driver tables, lying bytes inside captured
 memory, truncation), ``snapshot`` (mutated JSON values, lying memory,
 split, overlapping and moved ranges, page sizes), ``isf`` (mutated base
 types, struct sizes, field offsets and types, array counts, types removed
-or moved between modules) and ``bomb`` (gzip bombs of every shape, member
-floods, range floods, deep nesting, item floods).
+or moved between modules), ``bomb`` (gzip bombs of every shape, member
+floods, range floods, deep nesting, item floods), ``records`` (a batch's
+record file mutated: values of every type in every key, cut and joined
+lines, lines without newlines, non-UTF-8 bytes, gzip, a dump's header, fed
+to ``corpus``) and ``settings`` (``batch`` with hostile ``--timeout``,
+``--memory-cap``, ``--jobs`` and ``WDFDBG_MAX_...`` values: inf, nan, 1e308,
+1e30, negative, ``1.5G`` typos; a bad setting must be exit 2 before any
+record, a good one must never record the valid input ``unreadable``).
 
 Every case writes its input file, runs ``wdfdbg.cli.main`` in this process
 under a per-case alarm, and fails on: an exit code other than 0, 1, 2; a
@@ -47,7 +53,7 @@ import hostile  # noqa: E402  (tests/ on the path first)
 
 DEFAULT_SEED = 20261201
 CASE_SECONDS = 20
-KINDS = ("dump", "snapshot", "isf", "bomb")
+KINDS = ("dump", "snapshot", "isf", "bomb", "records", "settings")
 INTERESTING = [0, 1, 2, 4, 7, 8, 0x10, 0x68, 0xFF, 0x1000, 0x2000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000,
                0xFFFFFFFF, 1 << 32, 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFF8, 0xfffff80479950000, 0xffffc08b00000000]
 
@@ -105,6 +111,20 @@ def verdict(rc, out, err, timed_out):
         return "exit 2 with %d stderr lines and %d bytes on stdout" % (len(lines), len(out))
     if rc in (0, 1) and (err or not out):
         return "a report with %d bytes on stderr and %d on stdout" % (len(err), len(out))
+    return None
+
+
+def verdict_batch(rc, out, err, timed_out):
+    """:func:`verdict` for ``batch``, which writes no report: stdout empty,
+    stderr one line (the error, or the summary line)."""
+    if timed_out:
+        return "no answer within %d s" % CASE_SECONDS
+    if "Traceback" in err or "internal error" in err or "escaped main" in err:
+        return "crashed: %s" % err.strip()[-300:]
+    if rc not in (0, 1, 2):
+        return "exit code %r" % (rc,)
+    if out or len(err.splitlines()) != 1:
+        return "exit %s with %d stderr lines and %d bytes on stdout" % (rc, len(err.splitlines()), len(out))
     return None
 
 
@@ -418,22 +438,155 @@ def bomb_cases(rng, workdir, state):
     return [rng.choice(["info", "memtree"]), path], [note + (" (plain)" if plain else "")]
 
 
+# -- record files (corpus) -----------------------------------------------------------
+RECORD_VALUES = [None, True, 0, -1, 1 << 70, 1.5, float("inf"), "", "x", "\x1b[2J\n", "\udcff", [], [None], [1, "a"],
+                 {}, {"a": None}, {"name": 7}, [{"name": None, "objects": -3, "problem_counts": {"X": "y"}}]]
+
+
+def base_records(state, workdir):
+    """A real record file: the batch of three fixtures, made once."""
+    if "records" not in state:
+        from wdfdbg.batch.pipeline import run_batch
+        folder = os.path.join(workdir, "records-in")
+        os.makedirs(folder, exist_ok=True)
+        for name in ("typical", "corrupt", "two_drivers"):
+            with open(os.path.join(ROOT, "fixtures", name + ".wdfsnap.json.gz"), "rb") as f:
+                data = f.read()
+            with open(os.path.join(folder, name + ".wdfsnap.json.gz"), "wb") as f:
+                f.write(data)
+        out = os.path.join(workdir, "base.jsonl")
+        run_batch([folder], out, jobs=1, timeout=60, memory_cap=0, progress_stream=io.StringIO(), bar=False)
+        with open(out, "rb") as f:
+            state["records"] = f.read().splitlines()
+    return state["records"]
+
+
+def record_cases(rng, workdir, state):
+    lines = [json.loads(line) for line in base_records(state, workdir)]
+    notes = []
+    for _ in range(rng.randrange(1, 5)):
+        rec = rng.choice(lines)
+        key = rng.choice(sorted(rec))
+        sub = rec
+        if isinstance(rec[key], dict) and rec[key] and rng.random() < 0.5:
+            sub, key = rec[key], rng.choice(sorted(rec[key]))
+        elif isinstance(rec[key], list) and rec[key] and isinstance(rec[key][0], dict) and rng.random() < 0.5:
+            sub = rec[key][0]
+            key = rng.choice(sorted(sub))
+        value = rng.choice(RECORD_VALUES)
+        sub[key] = copy.deepcopy(value)
+        notes.append("%s=%r" % (key, value))
+    raw = b"\n".join(json.dumps(r).encode("utf-8", "surrogatepass") for r in lines) + b"\n"
+    shape = rng.choice(["json", "json", "cut", "no-newlines", "junk", "gzip", "dump", "long", "empty"])
+    if shape == "cut":
+        raw = raw[:rng.randrange(len(raw))]
+    elif shape == "no-newlines":
+        raw = raw.replace(b"\n", b" ")
+    elif shape == "junk":
+        at = rng.randrange(len(raw))
+        raw = raw[:at] + bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 64))) + raw[at:]
+    elif shape == "gzip":
+        raw = gzip.compress(raw, 1)
+    elif shape == "dump":
+        raw = b"PAGEDU64" + raw
+    elif shape == "long":
+        raw += b"{" * rng.choice([1000, 20 << 20]) + b"\n" + raw
+    elif shape == "empty":
+        raw = rng.choice([b"", b"\n\n", b"   "])
+    notes.append(shape)
+    path = os.path.join(workdir, "records.jsonl")
+    with open(path, "wb") as f:
+        f.write(raw)
+    return ["corpus", path] + rng.choice([[], ["--json"], ["--by", "driver"], ["--by", "signature"]]), notes
+
+
+# -- batch settings ------------------------------------------------------------------
+TIMEOUTS = ["inf", "-inf", "nan", "1e308", "1e30", "-1", "0", "1e-9", "0.5", "30", "1.5G", "abc", ""]
+CAPS = ["inf", "nan", "1e308", "1e30", "-1", "-1G", "0", "1.5G", "2G", "20M", "1.5Q", "0x10", "", "1e-300"]
+LIMIT_VALUES = ["1.5G", "-1", "0", "inf", "nan", "1e30", "256M", "abc", "0x100000", " "]
+LIMIT_NAMES = ["WDFDBG_MAX_JSON_BYTES", "WDFDBG_MAX_GZIP_RATIO", "WDFDBG_MAX_JSON_MEMORY", "WDFDBG_MAX_RANGES",
+               "WDFDBG_MAX_TRIAGE_BYTES", "WDFDBG_MAX_STRUCT_BYTES"]
+
+
+def settings_cases(rng, workdir, state):
+    folder = os.path.join(workdir, "settings-in")
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+        with open(os.path.join(ROOT, "fixtures", "typical.wdfsnap.json.gz"), "rb") as f:
+            data = f.read()
+        with open(os.path.join(folder, "good.wdfsnap.json.gz"), "wb") as f:
+            f.write(data)
+    out = os.path.join(workdir, "settings.jsonl")
+    if os.path.exists(out):
+        os.unlink(out)
+    argv = ["batch", folder, "-o", out]
+    notes = []
+    if rng.random() < 0.7:
+        argv += ["--timeout", rng.choice(TIMEOUTS)]
+    if rng.random() < 0.7:
+        argv += ["--memory-cap", rng.choice(CAPS)]
+    if rng.random() < 0.2:
+        argv += ["--jobs", rng.choice(["0", "-1", "1", "2", "1e3"])]
+    env = {}
+    if rng.random() < 0.5:
+        env[rng.choice(LIMIT_NAMES)] = rng.choice(LIMIT_VALUES)
+    notes.append(" ".join(argv[4:]) + (" " + " ".join("%s=%s" % kv for kv in env.items()) if env else ""))
+    return argv, notes, env
+
+
+def settings_verdict(argv, rc, err, out_path):
+    """A bad setting: exit 2, one line, nothing recorded. A good one: the
+    valid snapshot is never recorded unreadable, nor crashed by wdfdbg."""
+    if rc == 2:
+        if os.path.exists(out_path) and os.path.getsize(out_path):
+            return "exit 2 after recording"
+        return None
+    if rc not in (0, 1):
+        return "exit code %r" % (rc,)
+    with open(out_path) as f:
+        recs = [json.loads(line) for line in f]
+    if len(recs) != 1:
+        return "%d records of one input" % len(recs)
+    rec = recs[0]
+    if rec["status"] == "unreadable" or "internal error" in (rec["error"] or "") or "Error" in (rec["error"] or ""):
+        return "the valid input recorded %s: %s" % (rec["status"], rec["error"])
+    return None
+
+
 def one_case(kind, i, seed, workdir, state):
     rng = random.Random("%d:%s:%d" % (seed, kind, i))
+    env = {}
     if kind == "dump":
         argv, notes = dump_cases(rng, workdir, state)
     elif kind == "bomb":
         argv, notes = bomb_cases(rng, workdir, state)
+    elif kind == "records":
+        argv, notes = record_cases(rng, workdir, state)
+    elif kind == "settings":
+        argv, notes, env = settings_cases(rng, workdir, state)
     else:
         argv, notes = snapshot_cases(rng, workdir, state, kind)
-    path = argv[1]
+    path = argv[1] if kind != "settings" else os.path.join(argv[1], "good.wdfsnap.json.gz")
     before = sha256(path)
     started = time.time()
-    rc, out, err, timed_out = run_command(argv)
-    why = verdict(rc, out, err, timed_out)
+    saved = dict((k, os.environ.get(k)) for k in env)
+    os.environ.update(env)
+    try:
+        rc, out, err, timed_out = run_command(argv)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    if kind == "settings":
+        why = verdict_batch(rc, out, err, timed_out) or (None if timed_out else settings_verdict(argv, rc, err, argv[3]))
+    else:
+        why = verdict(rc, out, err, timed_out)
     if why is None and sha256(path) != before:
         why = "the input changed"
-    os.unlink(path)
+    if kind != "settings":
+        os.unlink(path)
     return {"kind": kind, "case": i, "argv": argv[:1] + argv[2:], "mutations": notes, "exit": rc,
             "seconds": round(time.time() - started, 2), "problem": why}
 

@@ -156,12 +156,15 @@ def test_record_lists_at_most_100_problems_errors_first():
 def test_record_of_every_fixture_adds_up_to_memtrees_report():
     from wdfdbg import memtree
     from wdfdbg.batch.analyse import analyse_file, run_command
+    from wdfdbg.batch.inputs import open_hashed
     for name in ("typical", "two_drivers", "corrupt", "leak"):
         path = os.path.join(FIXTURES, name + ".wdfsnap.json.gz")
         parts = []
         run_command(memtree.main, [path, "--json"], parts.append)
         doc = json.loads("".join(parts))
-        rec = analyse_file(path, None, None)
+        opened = open_hashed(path)
+        rec = analyse_file(path, opened)
+        opened.close()
         assert rec["summary"] == doc["summary"] and rec["bugcheck"] == doc["bugcheck"], name
         assert sum(d["objects"] for d in rec["drivers"]) == len(doc["objects"]), name
         assert sum(rec["problem_counts"].values()) == len(doc["problems"]), name
@@ -311,10 +314,10 @@ def test_signature_driver_from_the_triages_fault():
 def test_folders_are_walked_recursively_sorted_and_once(tmp_path):
     from wdfdbg.batch.inputs import expand
     (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "z.dmp").write_bytes(b"x")
-    (tmp_path / "a.dmp").write_bytes(b"y")
+    (tmp_path / "b" / "z.dmp").write_bytes(b"PAGEDU64x")
+    (tmp_path / "a.dmp").write_bytes(b"PAGEDUMPy")
     (tmp_path / "b" / "link").symlink_to(tmp_path / "missing")  # dangling: not a candidate
-    got = expand([str(tmp_path), str(tmp_path / "a.dmp"), str(tmp_path / "b")])
+    got = expand([str(tmp_path), str(tmp_path / "a.dmp"), str(tmp_path / "b")]).inputs
     assert [os.path.relpath(i.path, str(tmp_path)) for i in got] == ["a.dmp", os.path.join("b", "z.dmp")]
     assert not any(i.explicit for i in got)
     with pytest.raises(UsageError):

@@ -21,7 +21,7 @@ from conftest import DUMPS
 X64 = os.path.join(DUMPS, "triage_x64.dmp")
 HERE = os.path.dirname(os.path.abspath(__file__))
 # cases per kind: about 15 s of the suite in all on a shared 2-core runner
-BUDGET = {"isf": 150, "snapshot": 150, "dump": 80, "bomb": 6}
+BUDGET = {"isf": 150, "snapshot": 150, "dump": 80, "bomb": 6, "records": 80, "settings": 60}
 
 
 def campaign(kind, extra=()):
@@ -57,3 +57,11 @@ def test_campaign_mutated_isf_types():
 
 def test_campaign_decompression_bombs():
     campaign("bomb")
+
+
+def test_campaign_mutated_record_files():
+    campaign("records")
+
+
+def test_campaign_batch_settings():
+    campaign("settings")

@@ -393,12 +393,14 @@ def test_batch_output_is_checked_before_any_work(tmp_path, monkeypatch, capsys, 
 
 
 def test_batch_appends_to_an_existing_out(tmp_path, monkeypatch, capsys):
-    """An existing OUT.jsonl is appended to (no --force), and never truncated."""
+    """An existing OUT.jsonl of records is appended to (no --force), and
+    never truncated (a file of anything else is refused: test_batch_pipelines)."""
     from wdfdbg.batch.cli import main as batch_main
     out = tmp_path / "out.jsonl"
-    out.write_text('{"kept": true}\n')
+    out.write_text('{"schema": "wdfdbg.dumprecord/1", "kept": true}\n')
     src = str(tmp_path / "in.wdfsnap.json.gz")
     shutil.copy(fixture("typical", "wdfsnap.json.gz"), src)
     assert batch_main([src, "-o", str(out), "--jobs", "1"]) == 0, capsys.readouterr().err
     lines = out.read_text().splitlines()
-    assert lines[0] == '{"kept": true}' and len(lines) == 2 and json.loads(lines[1])["status"] == "ok"
+    assert lines[0] == '{"schema": "wdfdbg.dumprecord/1", "kept": true}' and len(lines) == 2
+    assert json.loads(lines[1])["status"] == "ok"

@@ -18,6 +18,7 @@ from wdfdbg import command
 from wdfdbg.analysis.info import gather_info, info_triage
 from wdfdbg.render.info_text import render_info
 from wdfdbg.render.json_reports import info_report
+from wdfdbg.render.markup import PLAIN
 
 NAME = "info"
 
@@ -39,7 +40,7 @@ def execute(session, args, markup=None):
     tri = info_triage(session, si, problems, walk=not args.no_scan)
     if args.json:
         return command.exit_code(problems), info_report(session, si, problems, NAME, triage=tri)
-    return command.exit_code(problems), render_info(session, si, problems, triage=tri)
+    return command.exit_code(problems), render_info(session, si, problems, triage=tri, m=markup or PLAIN)
 
 
 def main(argv=None):

@@ -45,7 +45,9 @@ def execute(session, args, markup=None):
                          contexts=not args.no_contexts)
     if args.json:
         return command.exit_code(found.problems), scan_report(session, found, NAME)
-    return command.exit_code(found.problems), render_scan(session, found, all_drivers=args.all_drivers)
+    text = render_scan(session, found, all_drivers=args.all_drivers)
+    # no links in it: under DML the whole text is text (names from the dump may hold '<' and '&')
+    return command.exit_code(found.problems), markup.text(text) if markup is not None else text
 
 
 def main(argv=None):

@@ -1,7 +1,8 @@
 """The summary across a corpus (``wdfdbg.corpus/1``) from a batch's JSONL.
 
-The file is streamed twice and never held: the first pass finds each
-path's last record (a path re-analysed with ``--redo`` or after a change
+The file (a regular file: a pipe cannot be read twice) is streamed twice,
+up to the size it had when it was opened, and never held: the first pass
+finds each path's last record (a path re-analysed with ``--redo`` or after a change
 counts once, by its newest record; only an 8-byte digest per path is
 kept), the second adds those records up. What stays in memory is the
 aggregates (per driver, signature and problem code) and, per driver,
@@ -11,9 +12,9 @@ is a sum over the counted records, so totals add up exactly.
 
 import hashlib
 import heapq
-import json
 
 from wdfdbg import __version__
+from wdfdbg.batch import jsonl
 from wdfdbg.batch.record import COUNTS, SCHEMA_ID, STATUSES
 from wdfdbg.errors import InputError
 
@@ -21,29 +22,71 @@ CORPUS_SCHEMA = "wdfdbg.corpus/1"
 OUTLIERS = 5  # dumps kept per driver and measure
 
 
-def _digest(path):
-    return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+def _digest(rec):
+    raw = rec.get("path_b64") if isinstance(rec.get("path_b64"), str) else rec["path"]
+    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
-def _records(path):
-    """(line number, record) for every dump record line; counts the rest."""
-    try:
-        f = open(path, "r", encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise InputError("%s: cannot read: %s" % (path, e.strerror or e))
-    with f:
-        for n, line in enumerate(f):
-            if not line.strip():
+def _is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_counts(v):
+    return isinstance(v, dict) and all(isinstance(k, str) and _is_count(n) for k, n in v.items())
+
+
+def _is_driver(d):
+    return (isinstance(d, dict) and (d.get("name") is None or isinstance(d.get("name"), str))
+            and (d.get("problem_counts") is None or _is_counts(d.get("problem_counts")))
+            and (d.get("kmdf_version") is None or isinstance(d.get("kmdf_version"), (str, int, float)))
+            and all(d.get(k) is None or _is_count(d.get(k)) for k in COUNTS + ("problems",)))
+
+
+def well_formed(rec):
+    """Is ``rec`` (a JSON object) a dump record the summary can add up? A
+    record of another shape (a hand-edited line, another tool's) is counted
+    as unparsed, never an error."""
+    if rec.get("schema") != SCHEMA_ID or not isinstance(rec.get("path"), str):
+        return False
+    if rec.get("path_b64") is not None and not isinstance(rec.get("path_b64"), str):
+        return False
+    drivers = rec.get("drivers")
+    summary = rec.get("summary")
+    counts = rec.get("problem_counts")
+    signature = rec.get("signature")
+    return (rec.get("status") in STATUSES
+            and (drivers is None or (isinstance(drivers, list) and all(_is_driver(d) for d in drivers)))
+            and (summary is None or isinstance(summary, dict))
+            and (counts is None or _is_counts(counts))
+            and (signature is None or isinstance(signature, str)))
+
+
+class RecordFile(object):
+    """A record file opened once, read up to the size it had when opened
+    (records a running batch appends meanwhile are left for the next
+    summary). Only a regular file: a pipe, FIFO or device cannot be read
+    twice and may never end (``<(cat r.jsonl)``, ``/dev/zero``)."""
+
+    def __init__(self, path):
+        from wdfdbg.sources.inputfile import open_input
+        self.path = path
+        self.f, self.size = open_input(path)
+
+    def records(self):
+        """(line number, record or None) for every non-blank line."""
+        self.f.seek(0)
+        for n, line in jsonl.lines(self.f, end=self.size):
+            if line is not None and not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                yield n, None
-                continue
-            if isinstance(rec, dict) and rec.get("schema") == SCHEMA_ID and isinstance(rec.get("path"), str):
-                yield n, rec
-            else:
-                yield n, None
+            rec = jsonl.parse(line)
+            yield n, rec if rec is not None and well_formed(rec) else None
+
+    def head(self):
+        self.f.seek(0)
+        return self.f.read(16)
+
+    def close(self):
+        self.f.close()
 
 
 class DriverSum(object):
@@ -155,19 +198,36 @@ class Corpus(object):
 
 
 def summarize(path):
-    """The :class:`Corpus` of the JSONL file at ``path``."""
-    last = {}
-    for n, rec in _records(path):
-        if rec is not None:
-            last[_digest(rec["path"])] = n
-    corpus = Corpus(source=path)
-    for n, rec in _records(path):
-        if rec is None:
-            corpus.unparsed += 1
-            continue
-        corpus.lines += 1
-        if last.get(_digest(rec["path"])) != n:
-            corpus.superseded += 1
-            continue
-        corpus.add(rec, n)
-    return corpus
+    """The :class:`Corpus` of the JSONL file at ``path``. A file that holds
+    no record at all but is not empty (gzip, a dump, other text) is an
+    :class:`InputError`: "0 dumps" would be a wrong answer."""
+    source = RecordFile(path)
+    try:
+        last = {}
+        for n, rec in source.records():
+            if rec is not None:
+                last[_digest(rec)] = n
+        corpus = Corpus(source=path)
+        for n, rec in source.records():
+            if rec is None:
+                corpus.unparsed += 1
+                continue
+            corpus.lines += 1
+            if last.get(_digest(rec)) != n:
+                corpus.superseded += 1
+                continue
+            corpus.add(rec, n)
+        if not last and corpus.unparsed:
+            raise InputError("%s: not a batch's records: no %s line in it (%s)"
+                             % (path, SCHEMA_ID, _what(source.head())))
+        return corpus
+    finally:
+        source.close()
+
+
+def _what(head):
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip data: decompress it first"
+    if head.startswith((b"PAGEDU64", b"PAGEDUMP", b"MDMP")):
+        return "a dump: run wdfdbg batch on it"
+    return "no line is a dump record"

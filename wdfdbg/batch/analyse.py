@@ -12,21 +12,26 @@ code decides the status:
 * 0 -> ``ok``, 1 -> ``problems`` (error-level problems), 2 -> ``unreadable``
   with the command's one stderr line as ``error``;
 * an internal error (a wdfdbg bug: the CLI's "internal error" line, or the
-  exception itself under ``WDFDBG_DEBUG``), a MemoryError under the
-  memory cap, or a stream that cannot be read -> ``crashed``.
+  exception itself under ``WDFDBG_DEBUG``), running out of memory under the
+  memory cap (the CLI's ``out of memory`` line: the analyser's failure, not
+  the dump's), a stream that cannot be read, or an input that changed while
+  it was analysed -> ``crashed``.
 
 This module is imported before workers fork (and preloaded by the
 forkserver), so a worker starts with the commands already imported.
 """
 
 import io
+import os
 import sys
 
 from wdfdbg import memtree
+from wdfdbg.batch.inputs import file_stat
 from wdfdbg.batch.record import RecordBuilder, empty_record
 from wdfdbg.batch.report_stream import LineStream
 from wdfdbg.decoders import annotate, bugcheck, scan  # noqa: F401  (imported once, before the fork)
 from wdfdbg.analysis import triage  # noqa: F401
+from wdfdbg.render.streams import OUT_OF_MEMORY, printable
 
 
 class _Stdout(object):
@@ -67,23 +72,68 @@ def first_line(text):
     return None
 
 
-def analyse_file(path, sha256, size):
-    """The record of ``path`` (its ``elapsed_s`` is left for the caller)."""
-    builder = RecordBuilder(path, sha256, size)
+def _alias(opened):
+    """A name that opens the very file ``opened`` holds, whatever happens to
+    its path meanwhile (Linux: ``/proc/self/fd/N``), or None."""
+    name = "/proc/self/fd/%d" % opened.fd
+    try:
+        return name if os.path.samestat(os.stat(name), opened.stat) else None
+    except OSError:
+        return None
+
+
+def _changed(path, opened, alias):
+    """Why the bytes analysed may not be the bytes hashed, or None: the open
+    file was written to, or (without an alias) ``path`` names another file."""
+    try:
+        now = os.fstat(opened.fd)
+    except OSError as e:
+        return "cannot check it: %s" % (e.strerror or e)
+    if (now.st_size, now.st_mtime_ns) != (opened.stat.st_size, opened.stat.st_mtime_ns):
+        return "it was written to"
+    if alias is None:
+        try:
+            if not os.path.samestat(os.stat(path), opened.stat):
+                return "its name now names another file"
+        except OSError:
+            return "it was removed or renamed"
+    return None
+
+
+def analyse_file(path, opened):
+    """The record of ``path``, whose file ``opened``
+    (:class:`~wdfdbg.batch.inputs.Opened`) was hashed; its ``elapsed_s`` is
+    left for the caller. The analysis reads that same open file where the OS
+    can name it (so a file swapped in under the path meanwhile is not the
+    one analysed), else the path, checked afterwards to be the same file; a
+    file changed during the analysis is recorded ``crashed`` (retried on a
+    rerun), never with one content's hash and another's analysis."""
+    sha256, size, file = opened.sha256, opened.size, file_stat(opened.stat)
+    alias = _alias(opened)
+
+    def empty(status, code, error):
+        return empty_record(path, sha256, size, status, code, error, file)
+
+    builder = RecordBuilder(path, sha256, size, file)
     stream = LineStream(builder.on_line)
-    code, err, exc = run_command(memtree.main, [path, "--jsonl"], stream.feed)
+    code, err, exc = run_command(memtree.main, [alias or path, "--jsonl"], stream.feed)
     line = first_line(err)
+    if line and alias:
+        line = line.replace(alias, printable(path))
     if exc is not None:
-        return empty_record(path, sha256, size, "crashed", None, "internal error: %s: %s" % (type(exc).__name__, exc))
+        return empty("crashed", None, "internal error: %s: %s" % (type(exc).__name__, exc))
+    changed = _changed(path, opened, alias)
+    if changed:
+        return empty("crashed", code, "the input changed while it was analysed: %s" % changed)
     if code == 2:
-        if line and "internal error: MemoryError" in line:
-            return empty_record(path, sha256, size, "crashed", code, "out of memory: %s" % line)
+        if line and ("internal error: MemoryError" in line or line.startswith(OUT_OF_MEMORY.split(" (")[0])):
+            return empty("crashed", code, "out of memory: %s" % line)
         if line and "internal error" in line:
-            return empty_record(path, sha256, size, "crashed", code, line)
-        return empty_record(path, sha256, size, "unreadable", code, line or "unreadable (exit 2, no message)")
+            return empty("crashed", code, line)
+        return empty("unreadable", code, line or "unreadable (exit 2, no message)")
     if code not in (0, 1):
-        return empty_record(path, sha256, size, "crashed", code, line or "memtree exited with %s" % code)
+        return empty("crashed", code, line or "memtree exited with %s" % code)
     problem = stream.close() or builder.complete()
     if problem is not None:
-        return empty_record(path, sha256, size, "crashed", code, "memtree's report could not be read: %s" % problem)
+        return empty("crashed", code, "memtree's report could not be read: %s" % problem)
     return builder.finish("ok" if code == 0 else "problems", code)

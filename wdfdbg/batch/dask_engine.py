@@ -126,4 +126,4 @@ class _Lost(object):
     def __init__(self, path, started):
         self.path = path
         self.started = started
-        self.sha256 = self.size = self.record = None
+        self.sha256 = self.size = self.file = self.record = None

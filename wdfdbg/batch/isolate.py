@@ -16,9 +16,13 @@ How a worker starts (measured by ``benchmarks/bench_batch.py``):
   workers are daemonic unless ``distributed.worker.daemon`` is False).
 
 The memory cap is ``resource.setrlimit(RLIMIT_AS)`` in the child where the
-OS has it (not on Windows: there the cap is not enforced). The child sends
-("hash", sha256, size) first, then ("record", record), so a record of a
-killed worker still names its input's content.
+OS has it (not on Windows: there the cap is not enforced). The child opens
+its input once, hashes it through the open descriptor and sends ("hash",
+sha256, size, file) first, then ("record", record), so a record of a
+killed worker still names its input's content; the analysis reads the
+same open file (``analyse.py``). A worker dies with its parent and ends
+itself past its deadline (:func:`guard_worker`), so a killed batch leaves
+no worker behind.
 
 Test-only fault hook: ``WDFDBG_BATCH_FAULT=ACTION:TEXT[,ACTION:TEXT...]``
 makes a worker whose input's file name contains TEXT ``kill`` itself
@@ -26,6 +30,7 @@ makes a worker whose input's file name contains TEXT ``kill`` itself
 """
 
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -33,8 +38,9 @@ import sys
 import time
 from multiprocessing.connection import wait
 
-from wdfdbg.batch.inputs import file_digest
+from wdfdbg.batch.inputs import file_stat, open_hashed
 from wdfdbg.batch.record import empty_record
+from wdfdbg.render.streams import printable
 
 FAULT_ENV = "WDFDBG_BATCH_FAULT"
 DEFAULT_TIMEOUT = 120.0
@@ -97,26 +103,97 @@ def fault_hook(path):
                 hog.append(bytearray(64 << 20))
 
 
+GRACE_S = 5.0  # a worker outlives its --timeout by this much at most, parent or not
+WATCH_S = 0.5  # how often a worker looks for its parent
+
+
+def guard_worker(settings):
+    """Make this worker die with its parent and end at its own deadline, so
+    that a killed batch never leaves a hung worker holding its stdout and
+    stderr:
+
+    * Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (the kernel kills the
+      worker when its parent dies, whatever killed it), and ``alarm()`` at
+      ``--timeout`` plus GRACE_S with SIGALRM's default action (the process
+      ends even inside a long C call);
+    * other systems with ``setitimer``: SIGALRM every WATCH_S, whose handler
+      ends the process once ``os.getppid()`` changed (the parent is gone) or
+      the deadline passed;
+    * Windows: a daemon thread doing the same.
+
+    Not a thread where a signal will do: glibc gives a thread that allocates
+    an arena of its own (64 MiB of address space), which the memory cap
+    (RLIMIT_AS) would count against the analysis."""
+    parent = os.getppid()
+    linux = sys.platform.startswith("linux") and _pdeathsig()
+    if os.getppid() != parent or parent == 1:
+        os._exit(ORPHAN_EXIT)  # the parent died before the guard was armed
+    deadline = time.monotonic() + settings.timeout + GRACE_S if settings.timeout else None
+    if linux:
+        if deadline is not None:
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.alarm(int(math.ceil(settings.timeout + GRACE_S)))
+        return
+
+    def check(*_):
+        if os.getppid() != parent:
+            os._exit(ORPHAN_EXIT)
+        if deadline is not None and time.monotonic() > deadline:
+            os._exit(DEADLINE_EXIT)
+    if hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, check)
+        signal.setitimer(signal.ITIMER_REAL, WATCH_S, WATCH_S)
+        return
+
+    def watch():
+        while True:
+            time.sleep(WATCH_S)
+            check()
+    import threading
+    threading.Thread(target=watch, name="wdfdbg-worker-watchdog", daemon=True).start()
+
+
+def _pdeathsig():
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # PR_SET_PDEATHSIG = 1 (linux/prctl.h)
+    except (OSError, AttributeError):
+        return False
+
+
+ORPHAN_EXIT = 125
+DEADLINE_EXIT = 124
+
+
 def child_work(path, settings, send):
-    """Everything a worker does; ``send(message)`` reports to the parent."""
+    """Everything a worker does once guarded (:func:`guard_worker`, which
+    the worker's entry points call first); ``send(message)`` reports to the
+    parent. The input is opened once: hashed through the open descriptor,
+    then analysed from that same open file (``analyse.analyse_file``)."""
     limit_memory(settings.memory_cap)
     try:
-        fault_hook(path)
         try:
-            sha, size = file_digest(path)
+            opened = open_hashed(path)
         except OSError as e:
             send(("record", empty_record(path, None, None, "unreadable", None,
-                                         "wdfdbg: error: %s: cannot read: %s" % (path, e.strerror or e))))
+                                         "wdfdbg: error: %s: cannot read: %s"
+                                         % (printable(path), e.strerror or e))))
             return
-        send(("hash", sha, size))
-        from wdfdbg.batch.analyse import analyse_file
-        send(("record", analyse_file(path, sha, size)))
+        try:
+            send(("hash", opened.sha256, opened.size, file_stat(opened.stat)))
+            fault_hook(path)
+            from wdfdbg.batch.analyse import analyse_file
+            send(("record", analyse_file(path, opened)))
+        finally:
+            opened.close()
     except MemoryError:
         send(("oom",))
 
 
 def _mp_child(conn, path, settings):
     try:
+        guard_worker(settings)
         child_work(path, settings, conn.send)
     finally:
         conn.close()
@@ -164,12 +241,12 @@ def _python_for_spawn(ctx):
 class Job(object):
     """One worker at work on one input."""
 
-    __slots__ = ("path", "process", "conn", "started", "deadline", "sha256", "size", "record", "oom", "eof",
+    __slots__ = ("path", "process", "conn", "started", "deadline", "sha256", "size", "file", "record", "oom", "eof",
                  "done_at")
 
     def __init__(self, ctx, path, settings):
         self.path = path
-        self.sha256 = self.size = self.record = None
+        self.sha256 = self.size = self.file = self.record = None
         self.oom = self.eof = False
         self.done_at = None
         reader, writer = ctx.Pipe(duplex=False)
@@ -231,6 +308,7 @@ class Job(object):
 def take(job, msg):
     if msg[0] == "hash":
         job.sha256, job.size = msg[1], msg[2]
+        job.file = msg[3] if len(msg) > 3 else None
     elif msg[0] == "record":
         job.record = msg[1]
     elif msg[0] == "oom":
@@ -249,24 +327,22 @@ def describe_exit(code, oom=False):
             name = "signal %d" % -code
         extra = " (out of memory, or killed from outside)" if name == "SIGKILL" else ""
         return "the worker died: killed by %s%s" % (name, extra)
+    if code == DEADLINE_EXIT or (hasattr(signal, "SIGALRM") and code == -signal.SIGALRM):
+        return "the worker ended itself %g s past its timeout" % GRACE_S
     return "the worker died: exit code %d without a record" % code
 
 
 def finish(job, now, died=None, timed_out=None):
-    """The job's record: the child's, or one saying how it ended."""
+    """The job's record: the child's, or one saying how it ended (with the
+    hash the child sent before it started the analysis; null if it sent
+    none: the parent does not read the input)."""
     rec = job.record
     if rec is None:
-        sha, size = job.sha256, job.size
-        if sha is None:
-            try:
-                sha, size = file_digest(job.path)
-            except OSError:
-                sha = size = None
         if timed_out is not None:
-            rec = empty_record(job.path, sha, size, "timeout", None,
-                               "no result within %g s: the worker was killed" % timed_out)
+            rec = empty_record(job.path, job.sha256, job.size, "timeout", None,
+                               "no result within %g s: the worker was killed" % timed_out, job.file)
         else:
-            rec = empty_record(job.path, sha, size, "crashed", None, died)
+            rec = empty_record(job.path, job.sha256, job.size, "crashed", None, died, job.file)
     rec["elapsed_s"] = round(now - job.started, 3)
     return rec
 
@@ -342,11 +418,11 @@ def run_subprocess(path, settings):
 
 
 class _Finished(object):
-    __slots__ = ("path", "started", "sha256", "size", "record", "oom")
+    __slots__ = ("path", "started", "sha256", "size", "file", "record", "oom")
 
     def __init__(self, path, started):
         self.path, self.started = path, started
-        self.sha256 = self.size = self.record = None
+        self.sha256 = self.size = self.file = self.record = None
         self.oom = False
 
 
@@ -362,6 +438,7 @@ def _subprocess_main(argv):
         channel.flush()
     settings = Settings()
     settings.__setstate__(json.loads(argv[1]))
+    guard_worker(settings)
     child_work(argv[0], settings, send)
     return 0
 

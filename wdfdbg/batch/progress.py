@@ -2,7 +2,7 @@
 (and tqdm is installed: the ``batch`` or ``dask`` extra), and one summary
 line at the end in every case:
 
-    wdfdbg batch: 12 done, 5 ok, 3 problems, 2 unreadable, 1 timeout, 1 crashed, 4 already recorded; 14.2 s, 0.85 dumps/s
+    wdfdbg batch: 12 done, 5 ok, 3 problems, 2 unreadable, 1 timeout, 1 crashed, 4 already recorded, 2 skipped (not a dump or snapshot); 14.2 s, 0.85 dumps/s
 """
 
 import sys
@@ -17,6 +17,7 @@ class Progress(object):
         self.counts = dict((s, 0) for s in STATUSES)
         self.done = 0
         self.skipped = 0
+        self.not_inputs = 0  # files in folders that are neither dumps nor snapshots
         self.started = time.monotonic()
         self.bar = None
         if bar is None:
@@ -45,6 +46,8 @@ class Progress(object):
         parts = ["%d done" % self.done] + ["%d %s" % (self.counts[s], s) for s in STATUSES]
         if self.skipped:
             parts.append("%d already recorded" % self.skipped)
+        if self.not_inputs:
+            parts.append("%d skipped (not a dump or snapshot)" % self.not_inputs)
         return "wdfdbg batch: %s; %.1f s, %.2f dumps/s" % (", ".join(parts), elapsed, rate)
 
     def close(self, summary=True):

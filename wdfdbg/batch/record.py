@@ -41,12 +41,14 @@ def schema_path():
                         "dumprecord.schema.json")
 
 
-def empty_record(path, sha256, size, status, exit_code=None, error=None):
-    """A record without analysis (unreadable input, timeout, crash)."""
-    return {"schema": SCHEMA_ID, "tool": tool(), "path": path, "sha256": sha256, "size": size, "status": status,
-            "exit_code": exit_code, "error": error, "source": None, "bugcheck": None, "fault": None, "drivers": [],
-            "problems": [], "problems_omitted": 0, "problem_counts": {}, "summary": None, "signature": None,
-            "elapsed_s": None}
+def empty_record(path, sha256, size, status, exit_code=None, error=None, file=None):
+    """A record without analysis (unreadable input, timeout, crash).
+    ``path`` is the name as the OS gave it (a ``str`` that may hold
+    surrogate escapes); the writer makes it valid JSON (``path_b64``)."""
+    return {"schema": SCHEMA_ID, "tool": tool(), "path": path, "path_b64": None, "sha256": sha256, "size": size,
+            "file": file, "status": status, "exit_code": exit_code, "error": error, "source": None, "bugcheck": None,
+            "fault": None, "drivers": [], "problems": [], "problems_omitted": 0, "problem_counts": {},
+            "summary": None, "signature": None, "elapsed_s": None}
 
 
 def _count(value):
@@ -127,10 +129,11 @@ def stack_facts(triage):
 class RecordBuilder(object):
     """Feed it the lines (:meth:`on_line`), then :meth:`finish`."""
 
-    def __init__(self, path, sha256, size):
+    def __init__(self, path, sha256, size, file=None):
         self.path = path
         self.sha256 = sha256
         self.size = size
+        self.file = file
         self.head = None        # the report line
         self.tail = None        # the summary line
         self.triage = None
@@ -258,7 +261,7 @@ class RecordBuilder(object):
         return listed + [s for s in range(len(self.tallies)) if s not in seen]
 
     def finish(self, status, exit_code, error=None):
-        rec = empty_record(self.path, self.sha256, self.size, status, exit_code, error)
+        rec = empty_record(self.path, self.sha256, self.size, status, exit_code, error, self.file)
         head = self.head or {}
         src = head.get("source") if isinstance(head.get("source"), dict) else {}
         rec["source"] = {"kind": src.get("kind"), "arch": src.get("arch"), "os_build": src.get("os_build"),

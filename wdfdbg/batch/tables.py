@@ -5,21 +5,23 @@ asks for (driver, signature or problem), or all three. Byte counts are hex
 from tabulate import tabulate
 
 from wdfdbg.batch.record import STATUSES
+from wdfdbg.render.streams import printable
 
 SIGNATURE_ROWS = 50  # the JSON has them all
 
 
 def _name(v):
-    return v if v else "unknown"
+    return printable(v) if v else "unknown"  # names come from dump memory: one line, no terminal controls
 
 
 def _path_cell(p, width=60):
+    p = printable(p)
     return p if len(p) <= width else "..." + p[-(width - 3):]
 
 
 def render(doc, by=None):
     lines = ["corpus: %s: %d dumps (%d records, %d superseded, %d unreadable lines)"
-             % (doc["source"], doc["dumps"], doc["records"], doc["superseded"], doc["unparsed_lines"]),
+             % (printable(doc["source"]), doc["dumps"], doc["records"], doc["superseded"], doc["unparsed_lines"]),
              "status: " + ", ".join("%s %d" % (s, doc["by_status"].get(s, 0)) for s in STATUSES)]
     t = doc["totals"]
     lines.append("totals: %d objects, %d WDFMEMORY (0x%x bytes), %d lookasides, %d MDLs, %d problems"
@@ -41,9 +43,11 @@ def drivers_table(drivers):
     for d in drivers:
         if not d["objects"] and not d["problems"]:
             continue
-        codes = ", ".join("%s %d" % kv for kv in sorted(d["problem_counts"].items(), key=lambda kv: (-kv[1], kv[0])))
+        codes = ", ".join("%s %d" % (printable(k), n)
+                          for k, n in sorted(d["problem_counts"].items(), key=lambda kv: (-kv[1], kv[0])))
         rows.append((_name(d["name"]), d["dumps"], d["objects"], d["memory_objects"], "0x%x" % d["memory_bytes"],
-                     d["lookasides"], d["mdls"], codes or "none", ", ".join(d["kmdf_versions"]) or "unknown"))
+                     d["lookasides"], d["mdls"], codes or "none",
+                     printable(", ".join(d["kmdf_versions"])) or "unknown"))
     text = tabulate(rows, headers=["driver", "dumps", "objects", "WDFMEMORY", "bytes", "lookasides", "MDLs",
                                    "problems", "KMDF"], colalign=("left",) + ("right",) * 6 + ("left", "left")) \
         if rows else "No driver with objects."
@@ -72,7 +76,7 @@ def outliers_table(drivers):
 def signatures_table(signatures):
     if not signatures:
         return "No signatures."
-    rows = [(s["signature"], s["dumps"], _path_cell(s["first_path"], 48), _path_cell(s["last_path"], 48))
+    rows = [(printable(s["signature"]), s["dumps"], _path_cell(s["first_path"], 48), _path_cell(s["last_path"], 48))
             for s in signatures[:SIGNATURE_ROWS]]
     text = tabulate(rows, headers=["signature", "dumps", "first", "last"])
     if len(signatures) > SIGNATURE_ROWS:
@@ -83,5 +87,5 @@ def signatures_table(signatures):
 def problems_table(problems):
     if not problems:
         return "No problems."
-    return tabulate([(p["code"], p["dumps"], p["occurrences"]) for p in problems],
+    return tabulate([(printable(str(p["code"])), p["dumps"], p["occurrences"]) for p in problems],
                     headers=["problem", "dumps", "occurrences"])

@@ -21,6 +21,7 @@ import subprocess
 from wdfdbg.errors import InputError, UsageError
 from wdfdbg.analysis.objtree import TreeIndex
 from wdfdbg.render.palette import PROBLEM, type_colour
+from wdfdbg.render.files import UNENCODABLE  # a non-UTF-8 file name in a label: U+FFFD, not an error
 from wdfdbg.render.reportreader import ReportReader
 
 MAX_CHILDREN = 50
@@ -178,7 +179,7 @@ def to_svg(dot_text, timeout=DOT_TIMEOUT):
         raise UsageError("--format svg needs Graphviz's 'dot' on PATH (install graphviz); "
                          "--format dot writes the graph source instead")
     try:
-        done = subprocess.run([exe, "-Tsvg"], input=dot_text.encode("utf-8"), stdout=subprocess.PIPE,
+        done = subprocess.run([exe, "-Tsvg"], input=dot_text.encode("utf-8", UNENCODABLE), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise InputError("dot -Tsvg did not finish in %d s; use --depth to collapse the tree" % timeout)

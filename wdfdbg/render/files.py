@@ -11,10 +11,14 @@ appended to: ``append``, for ``wdfdbg batch``).
 :func:`atomic_output` writes to a temporary file in OUT's folder and
 renames it into place with :func:`os.replace` only when everything was
 written: a full disk, a file-size limit or an interrupt leaves OUT as it
-was and removes the temporary file. Write errors are :class:`OutputError`
-naming OUT (one line, exit 2).
+was and removes the temporary file. An OUT written again keeps its mode;
+one with other hard links is overwritten in place once the temporary file
+is complete (a rename would leave the links holding the old content).
+Text that cannot be encoded (a non-UTF-8 file name's byte) is written as
+U+FFFD. Write errors are :class:`OutputError` naming OUT (one line, exit 2).
 """
 
+import codecs
 import contextlib
 import gzip
 import os
@@ -37,7 +41,7 @@ def _kind(mode):
 
 
 def _reason(e):
-    return e.strerror or str(e) or type(e).__name__
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
 
 
 def check_output_path(path, inputs=(), force=False, append=False):
@@ -51,21 +55,23 @@ def check_output_path(path, inputs=(), force=False, append=False):
     keeps the link."""
     if not path:
         raise UsageError("the output file name is empty")
+    try:
+        st = os.stat(path)  # through links, /proc's magic ones too: /dev/stdout is the pipe it names
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise UsageError("%s: cannot check it: %s" % (path, _reason(e)))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise UsageError("%s is %s, not a regular file: the output must be a regular file"
+                         % (path, _kind(st.st_mode)))
     real = os.path.realpath(path)
     folder = os.path.dirname(real) or "."
     if not os.path.isdir(folder):
         raise UsageError("%s: the folder %s does not exist" % (path, folder))
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError("%s: the folder %s is not writable" % (path, folder))
-    try:
-        st = os.stat(real)
-    except FileNotFoundError:
+    if st is None:
         return real
-    except OSError as e:
-        raise UsageError("%s: cannot check it: %s" % (path, _reason(e)))
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError("%s is %s, not a regular file: the output must be a regular file"
-                         % (path, _kind(st.st_mode)))
     for source in inputs:
         if source and same_file(real, source):
             raise UsageError("%s is the input %s: refusing to overwrite an input (with or without --force)"
@@ -88,6 +94,37 @@ def same_file(a, b):
         return os.path.samefile(a, b)
     except (OSError, ValueError):
         return False
+
+
+TEMP_PREFIX = 64
+UNENCODABLE = "wdfdbg-replace"
+
+
+def _replace_unencodable(e):
+    """A character text output cannot encode (a lone surrogate: a byte of a
+    file name that is not UTF-8) is written as U+FFFD, never an error."""
+    if isinstance(e, UnicodeEncodeError):
+        # bytes: CPython's UTF-8 encoder takes only ASCII text from a handler
+        return "\ufffd".encode(e.encoding, "replace") * (e.end - e.start), e.end
+    raise e
+
+
+codecs.register_error(UNENCODABLE, _replace_unencodable)
+
+
+def _copy_into(tmp, real):
+    """Write the finished ``tmp`` over ``real`` in place: OUT has other hard
+    links, which a rename would leave holding the old content. Only this
+    copy is not atomic (it runs once everything was written)."""
+    with open(tmp, "rb") as src, open(real, "r+b") as dst:
+        dst.truncate(0)
+        while True:
+            block = src.read(1 << 20)
+            if not block:
+                break
+            dst.write(block)
+        dst.flush()
+        os.fsync(dst.fileno())
 
 
 def _umask():
@@ -145,17 +182,25 @@ def atomic_output(path, mode="wb", compress=None, encoding="utf-8"):
     real = os.path.realpath(path)
     folder, base = os.path.split(real)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".%s." % base, suffix=".tmp", dir=folder or ".")
+        before = os.stat(real)
+    except OSError:
+        before = None
+    try:
+        # the temporary name is at most 14 characters longer than its prefix
+        # of OUT's name: a valid 250-byte OUT must not make it too long
+        fd, tmp = tempfile.mkstemp(prefix=".%s." % base[:TEMP_PREFIX], suffix=".tmp", dir=folder or ".")
     except OSError as e:
         raise OutputError("cannot write %s: %s" % (path, _reason(e)))
     raw = gz = None
     done = False
     try:
         try:
-            os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0600
+            # an OUT written again keeps its mode; a new one gets what open() would give, not mkstemp's 0600
+            os.chmod(tmp, stat.S_IMODE(before.st_mode) if before is not None else 0o666 & ~_umask())
         except OSError:
             pass
-        raw = os.fdopen(fd, "wb") if mode == "wb" else os.fdopen(fd, "w", encoding=encoding, newline="")
+        raw = os.fdopen(fd, "wb") if mode == "wb" else os.fdopen(fd, "w", encoding=encoding, newline="",
+                                                                   errors=UNENCODABLE)
         checked = _Checked(raw, path)
         if compress:
             gz = gzip.GzipFile(filename="", mode="wb", fileobj=checked, mtime=0, compresslevel=9)
@@ -166,7 +211,11 @@ def atomic_output(path, mode="wb", compress=None, encoding="utf-8"):
         try:
             os.fsync(raw.fileno())
             raw.close()
-            os.replace(tmp, real)
+            if before is not None and before.st_nlink > 1 and stat.S_ISREG(before.st_mode):
+                _copy_into(tmp, real)
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, real)
         except OSError as e:
             raise OutputError("cannot write %s: %s" % (path, _reason(e)))
         done = True

@@ -25,9 +25,10 @@ VERSION_FROM = {"kmdf-driver-table": "KMDF's driver table saved in the dump",
 
 def render_info(session, si, problems, triage=None, m=PLAIN):
     """The text of ``info``; ``triage``: the headline's facts, printed first."""
-    lines = list(headline_lines(triage, m)) if triage else []
-    if lines:
-        lines.append("")
+    head = list(headline_lines(triage, m)) if triage else []
+    if head:
+        head.append("")
+    lines = []  # plain text, escaped for DML at the end (names from the dump may hold '<' and '&')
     lines.append("source:      %s" % source_where(session))
     lines.append("kind:        %s%s" % (source_what(session), " (DumpType %d)" % si.dump_type
                                          if si.from_dump and si.dump_type is not None else ""))
@@ -63,7 +64,7 @@ def render_info(session, si, problems, triage=None, m=PLAIN):
         lines.append("Problems:")
         lines.append(tabulate([(p.severity, p.code, hex_or(p.address, "none"), p.message) for p in problems],
                               headers=["severity", "code", "address", "message"]))
-    return refuse_negative_hex("\n".join(lines), exempt=[session.path])
+    return refuse_negative_hex("\n".join(head + [m.text(line) for line in lines]), exempt=[session.path])
 
 
 def memory_text(si):

@@ -11,11 +11,38 @@ inside a ``<tag>`` or an ``&entity;``, since each piece is parsed alone.
 
 Output is buffered only up to one piece: a streaming command's memory does
 not grow with what it writes.
+
+Text from a dump (driver, context and process names, pool tags) may hold
+anything; written raw, ``ESC ] 0 ; ... BEL`` retitles the reader's
+terminal and ``ESC [ 2 J`` clears it. :meth:`Output.write` is where every
+text, DML and JSON output passes, so it escapes there (:func:`escape_controls`):
+C0 controls but the line feed and the tab, DEL, C1 controls and lone
+surrogates (a file name's undecodable byte) become ``\x1b``-style escapes.
+A renderer's own newlines stay newlines; JSON never holds a raw control
+(``ensure_ascii``), so it passes unchanged. A line feed inside a value cannot
+be told from a renderer's own here: renderers of names that may hold one
+(``wdfdbg corpus``) escape their cells with ``streams.printable``.
 """
 
+import re
 import sys
 
 LIMIT = 8000
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(m):
+    o = ord(m.group())
+    if o == 0x0D:
+        return "\\r"
+    if 0xDC80 <= o <= 0xDCFF:  # surrogateescape: the byte the file name had
+        return "\\x%02x" % (o - 0xDC00)
+    return "\\x%02x" % o if o < 0x100 else "\\u%04x" % o
+
+
+def escape_controls(text):
+    """``text`` with every control character but LF and TAB escaped."""
+    return _CONTROLS.sub(_escape, text) if _CONTROLS.search(text) else text
 
 
 class Output(object):
@@ -44,6 +71,7 @@ class Output(object):
         """Queue ``text``; full pieces go to the sink at once."""
         if not text:
             return
+        text = escape_controls(text)
         self._buf.append(text)
         self._size += len(text)
         self._last = text[-1]

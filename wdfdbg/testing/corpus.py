@@ -4,7 +4,8 @@
     entries = generate("/tmp/corpus", n=100)      # writes the files, returns Entry list
 
 Every input says what a correct batch must record for it: ``expect`` (the
-status) and ``family`` (which bug it shows: inputs of one family must share
+status, or ``skipped``: a file a folder walk leaves out, having no dump or
+snapshot magic) and ``family`` (which bug it shows: inputs of one family must share
 one signature, inputs of different families must not). Kinds:
 
 * ``clean``: one or two KMDF drivers of 20 to 2,000 objects, no problem;
@@ -35,6 +36,7 @@ import os
 import random
 import shutil
 
+from wdfdbg.batch.inputs import looks_analysable
 from wdfdbg.sources import snapshot as snapfmt
 from wdfdbg.testing import HeapBuilder, build
 
@@ -261,7 +263,10 @@ def generate(folder, n=100, seed=1, real_dumps=None, big_objects=150000):
     for i, kind in enumerate(_plan(max(0, n - fixed), rng)):
         if kind == "garbage":
             data, ext = garbage(rng)
-            add("%04d-garbage.%s" % (i, ext), data, kind, "unreadable", None)
+            name = "%04d-garbage.%s" % (i, ext)
+            add(name, data, kind, "unreadable", None)
+            if not looks_analysable(entries[-1].path):
+                entries[-1].expect = "skipped"  # in a folder: no dump or snapshot magic, never recorded
         elif kind == "truncated":
             add("%04d-truncated.wdfsnap" % i, truncated_snapshot(rng), kind, "unreadable", None)
         else:
