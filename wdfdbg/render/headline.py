@@ -17,6 +17,7 @@ Links (handles, objects) go through the markup object.
 """
 
 from wdfdbg.render.markup import PLAIN
+from wdfdbg.decoders.bugcheck import code_text
 
 INDENT = "  "
 MAX_MESSAGE = 160
@@ -84,7 +85,7 @@ def headline_lines(triage, m=PLAIN):
     bc = triage.get("bugcheck")
     if bc:
         name = bc.get("name") or "bugcheck"
-        line = "Crash: %s (%s)" % (name, bc["code"])
+        line = "Crash: %s (%s)" % (name, code_text(bc["code"]))
         if bc.get("meaning"):
             line += ": %s" % bc["meaning"]
         out.append(m.bold(m.text(line)))

@@ -29,6 +29,7 @@ from wdfdbg.render import files, treemap
 from wdfdbg.render.html_headline import Links, headline_view
 from wdfdbg.analysis.objtree import TreeIndex, parse_hex
 from wdfdbg.render.palette import type_colour
+from wdfdbg.decoders.bugcheck import code_text
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 SPOOL_MEMORY = 16 << 20   # report text kept in memory before it spills to a temporary file
@@ -207,6 +208,7 @@ class HtmlReport(object):
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         env.filters["tclass"] = _type_class
+        env.filters["bugcheck_code"] = code_text
         script = _read("report.js")
         style = _read("report.css") + _type_css(self.types)
         for name, text in (("report.js", script), ("report.css", style)):

@@ -17,6 +17,7 @@ has that object, the KMDF driver the anchor of its per-driver table.
 """
 
 from wdfdbg.analysis.headline import TRIAGE_SCHEMA
+from wdfdbg.decoders.bugcheck import code_text
 
 MAX_MESSAGE = 300
 # a lock problem is already told by the lock lines (render/headline.py does the same)
@@ -58,7 +59,7 @@ class Links(object):
 def _crash(bc):
     if not bc or not _str(bc.get("code")):
         return None
-    return {"name": _str(bc.get("name")) or "bugcheck", "code": bc["code"], "meaning": _str(bc.get("meaning"))}
+    return {"name": _str(bc.get("name")) or "bugcheck", "code": code_text(bc["code"]), "meaning": _str(bc.get("meaning"))}
 
 
 def _fault(fault, links):

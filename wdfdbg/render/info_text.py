@@ -9,6 +9,7 @@ from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, hex_or, hexn, ptr_text, t
 from wdfdbg.render.headline import headline_lines
 from wdfdbg.render.markup import PLAIN
 from wdfdbg.render.text import source_what, source_where
+from wdfdbg.decoders.bugcheck import code_text
 
 ARCH_NAMES = {"x64": "x64 (AMD64)", "arm64": "ARM64", "x86": "x86"}
 # where info's list of KMDF drivers came from (analysis/info.kmdf_drivers), in words
@@ -89,7 +90,7 @@ def _about(n):
 def bugcheck_lines(bc):
     if not bc:
         return ["bugcheck:    none"]
-    lines = ["bugcheck:    %s %s" % (bc["code"], bc.get("name") or ""),
+    lines = ["bugcheck:    %s %s" % (code_text(bc["code"]), bc.get("name") or ""),
              "             parameters %s" % ", ".join(bc["parameters"])]
     for k in sorted(bc.get("decoded") or {}):
         v = bc["decoded"][k]

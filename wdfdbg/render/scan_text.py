@@ -15,6 +15,7 @@ from wdfdbg.decoders.contexts import context_text
 from wdfdbg.render import text as txt
 from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, count_text, hex_text, hexn, ptr_text, tag_text
 from wdfdbg.render.report import assign_problems
+from wdfdbg.decoders.bugcheck import code_text
 
 OBJECT_HEADERS = ["object", "handle", "type", "class", "m_Type", "size", "refs", "state", "globals", "parent", "facts"]
 # how the scan looked (ScanStats.method), in words
@@ -75,7 +76,7 @@ def render_scan(session, found, all_drivers=False):
 def bugcheck_lines(bc):
     if not bc:
         return []
-    lines = ["bugcheck: %s %s (%s)" % (bc["code"], bc.get("name") or "", ", ".join(bc["parameters"]))]
+    lines = ["bugcheck: %s %s (%s)" % (code_text(bc["code"]), bc.get("name") or "", ", ".join(bc["parameters"]))]
     dec = bc.get("decoded") or {}
     for k in sorted(dec):
         lines.append("    %s: %s" % (k, dec[k] if dec[k] is not None else UNKNOWN))

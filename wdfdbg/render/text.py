@@ -8,6 +8,7 @@ from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.contexts import context_text
 from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, hex_text, ptr_text, tag_text
 from wdfdbg.render.markup import PLAIN
+from wdfdbg.decoders.bugcheck import code_text
 
 INDENT = "    "
 
@@ -65,7 +66,7 @@ def bugcheck_lines(bc, m=PLAIN):
     if not bc:
         return []
     name = bc.get("name") or ""
-    head = "Bugcheck %s %s" % (bc["code"], name)
+    head = "Bugcheck %s %s" % (code_text(bc["code"]), name)
     lines = [m.text("%s (%s)" % (head.rstrip(), ", ".join(bc["parameters"])))]
     dec = bc.get("decoded") or {}
     for k in sorted(dec):
