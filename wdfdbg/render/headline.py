@@ -16,8 +16,8 @@ bytes the dump did not keep, ``unknown`` for what wdfdbg cannot tell.
 Links (handles, objects) go through the markup object.
 """
 
-from wdfdbg.render.markup import PLAIN
 from wdfdbg.decoders.bugcheck import code_text
+from wdfdbg.render.markup import PLAIN
 
 INDENT = "  "
 MAX_MESSAGE = 160

@@ -24,12 +24,12 @@ import uuid
 
 from wdfdbg import __version__
 from wdfdbg.analysis.footprint import owned_bytes, pool_tag
+from wdfdbg.decoders.bugcheck import code_text
 from wdfdbg.errors import UsageError
 from wdfdbg.render import files, treemap
 from wdfdbg.render.html_headline import Links, headline_view
 from wdfdbg.analysis.objtree import TreeIndex, parse_hex
 from wdfdbg.render.palette import type_colour
-from wdfdbg.decoders.bugcheck import code_text
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 SPOOL_MEMORY = 16 << 20   # report text kept in memory before it spills to a temporary file

@@ -5,11 +5,11 @@ OS, architecture, bugcheck, Wdf01000 and the KMDF drivers of a
 from tabulate import tabulate
 
 from wdfdbg.analysis.numbers import refuse_negative_hex
+from wdfdbg.decoders.bugcheck import code_text
 from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, hex_or, hexn, ptr_text, tag_text
 from wdfdbg.render.headline import headline_lines
 from wdfdbg.render.markup import PLAIN
 from wdfdbg.render.text import source_what, source_where
-from wdfdbg.decoders.bugcheck import code_text
 
 ARCH_NAMES = {"x64": "x64 (AMD64)", "arm64": "ARM64", "x86": "x86"}
 # where info's list of KMDF drivers came from (analysis/info.kmdf_drivers), in words

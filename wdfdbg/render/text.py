@@ -5,10 +5,10 @@ tabulate summaries, and problem lists. Links go through a markup object
 from tabulate import tabulate
 
 from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.bugcheck import code_text
 from wdfdbg.decoders.contexts import context_text
 from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, hex_text, ptr_text, tag_text
 from wdfdbg.render.markup import PLAIN
-from wdfdbg.decoders.bugcheck import code_text
 
 INDENT = "    "
 
@@ -121,6 +121,23 @@ def parent_note(node):
     return "(m_ParentObject not captured)"
 
 
+def pool_proof_note(node):
+    """How an object saved only up to m_Globals was proven, and what of its
+    header the dump did not hold; None for other objects."""
+    scan = node.extras().get("scan") or {}
+    proof = scan.get("proven_by_pool_header")
+    if not proof:
+        return None
+    check = proof.get("driver_tag") or ""
+    tag = "pool tag '%s'%s" % (proof.get("pool_tag"), (" = " + check) if not check.startswith("not captured") else
+                                 ", the driver's tag not captured")
+    short = [m for m in ("m_ObjectFlags", "m_ObjectState") if m in (scan.get("not_captured") or ())]
+    text = "proven by its FX_POOL_HEADER at %s (%s)" % (proof.get("fx_pool_header"), tag)
+    if short:
+        text += "; flags and state not captured" if len(short) == 2 else "; %s not captured" % short[0]
+    return text
+
+
 def memory_facts(mem):
     """A memory record in a few words: buffer, length, origin, pool tag."""
     out = ["buffer %s length %s %s" % (ptr_text(mem.get("buffer"), "NULL"), hex_text(mem.get("length")),
@@ -157,6 +174,9 @@ def node_line(node, m=PLAIN):
         facts.append("class by shape")
     if h.state not in (None, 1):
         facts.append("state %s" % fxt.state_name(h.state))
+    proof = pool_proof_note(node)
+    if proof:
+        facts.append(proof)
     mem = node.memory
     if mem:
         facts.extend(memory_facts(mem))
