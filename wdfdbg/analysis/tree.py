@@ -55,7 +55,7 @@ from wdfdbg.decoders import objects as fxo
 from wdfdbg.decoders.annotate import Annotator
 from wdfdbg.decoders.handles import decode_handle, decode_handle_or_address
 from wdfdbg.errors import UsageError
-from wdfdbg.problems import WARNING, ProblemLog
+from wdfdbg.problems import WARNING, problem_log_for
 
 
 class TreeOptions(object):
@@ -88,7 +88,7 @@ class TreeAnalysis(object):
     def __init__(self, session, options, lean=True):
         self.session = session
         self.options = options
-        self.problems = ProblemLog()
+        self.problems = problem_log_for(session)
         self.drivers = []
         self.walks = []          # (root address, DriverInfo or None)
         self.scanned = None      # the scan's nodes when it stood in for the driver list

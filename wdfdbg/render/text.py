@@ -138,9 +138,17 @@ def pool_proof_note(node):
     return text
 
 
+def buffer_text(rec):
+    """A memory or request-buffer record's buffer: ``0x...``, ``NULL``, or
+    ``not captured`` when the pointer's bytes were not saved."""
+    if rec.get("buffer") is None and "buffer" in (rec.get("not_captured") or ()):
+        return NOT_CAPTURED
+    return ptr_text(rec.get("buffer"), "NULL")
+
+
 def memory_facts(mem):
     """A memory record in a few words: buffer, length, origin, pool tag."""
-    out = ["buffer %s length %s %s" % (ptr_text(mem.get("buffer"), "NULL"), hex_text(mem.get("length")),
+    out = ["buffer %s length %s %s" % (buffer_text(mem), hex_text(mem.get("length")),
                                        mem.get("origin") or "origin unknown")]
     if mem.get("pool_tag"):
         out.append("tag '%s'" % mem["pool_tag"])
@@ -210,7 +218,7 @@ def node_line(node, m=PLAIN):
         handle = int(rb["handle"], 16) if rb.get("handle") else None
         label = "%s WDFMEMORY %s" % (rb.get("kind") or "buffer", rb.get("handle") or UNKNOWN)
         head = m.memory_link(label, handle) if handle is not None else m.text(label)
-        bits = ["buffer %s" % ptr_text(rb.get("buffer"), "NULL"), "length %s" % hex_text(rb.get("length"))]
+        bits = ["buffer %s" % buffer_text(rb), "length %s" % hex_text(rb.get("length"))]
         if rb.get("mdl"):
             bits.append("MDL %s" % rb["mdl"])
         if rb.get("major_function"):
