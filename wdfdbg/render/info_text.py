@@ -35,6 +35,9 @@ def render_info(session, si, problems, triage=None, m=PLAIN):
     if si.description and not si.from_dump:
         lines.append("description: %s" % si.description)
     lines.append("os build:    %s" % (si.os_build if si.os_build is not None else UNKNOWN))
+    types = session.layouts.describe()
+    if types.get("profile_note"):
+        lines.append("layout:      built-in profile %s, %s" % (types["profile"], types["profile_note"]))
     lines.append("arch:        %s, %d-bit pointers" % (ARCH_NAMES.get(si.arch, si.arch), 8 * si.pointer_size))
     if si.processors is not None:
         lines.append("processors:  %d" % si.processors)

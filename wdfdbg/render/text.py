@@ -58,6 +58,8 @@ def source_line(session, m=PLAIN):
     types = TYPES_TEXT.get(desc["types"], "types: %s" % desc["types"])
     if "%s" in types:
         types %= desc.get("profile") or "unknown"
+    if desc.get("profile_note"):
+        types += " (%s)" % desc["profile_note"]
     build = "build %d" % t.os_build if t.os_build is not None else "build unknown"
     return m.text("source: %s: %s, %s, %s; %s" % (source_where(session), source_what(session), t.arch, build, types))
 
