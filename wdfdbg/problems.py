@@ -110,8 +110,11 @@ class ProblemLog(object):
 def is_partial_dump(session):
     """True for a source that saves only part of memory by design (a triage
     dump: ``session.dump_type()``)."""
-    dump_type = getattr(session, "dump_type", None)
-    return dump_type is not None and dump_type() in PARTIAL_DUMP_TYPES
+    for kind in ("dump_type", "cut_from"):   # the dump, or a snapshot cut from one (its replay says the same)
+        get = getattr(session, kind, None)
+        if get is not None and get() in PARTIAL_DUMP_TYPES:
+            return True
+    return False
 
 
 def problem_log_for(session):
