@@ -325,13 +325,14 @@ def test_triage_headline_in_chromium(browser, tmp_path):
         "the crashing thread 0xffffc08bde9e1640 holds WDFWAITLOCK %s (object %s) of AmdPPM" % (lock["handle"],
                                                                                             lock["address"]),
         "2 WDFQUEUE under WDFDEVICE %s of AmdPPM (0x300 bytes)" % dev["address"]]
-    # the lock problem is the lock line's; the other top problem links to its object
+    # the top problems as the JSON triage ranks them (the lock one too); the piling one links to its object
     tops = page.evaluate("Array.from(document.querySelectorAll('#headline .top-problems li'), e => e.textContent)")
-    assert len(tops) == 1 and tops[0].startswith("warning OBJECTS_PILING_UP") and tops[0].endswith(
-        "object %s" % dev["address"])
+    assert [t.split()[1] for t in tops] == [p["code"] for p in tri["top_problems"]]
+    piling = [t for t in tops if t.startswith("warning OBJECTS_PILING_UP")]
+    assert len(piling) == 1 and piling[0].endswith("object %s" % dev["address"])
     assert follow(page, "#headline li.lock a[data-i]") == lock["address"]
     assert follow(page, "#headline li.piling a[data-i]") == dev["address"]
-    assert follow(page, "#headline .top-problems a[data-i]") == dev["address"]
+    assert follow(page, "#headline .top-problems li:last-child a[data-i]") == dev["address"]
     anchor = page.evaluate("document.querySelector('#headline li.fault a, #headline li:nth-child(2) a').getAttribute('href')")
     assert "AmdPPM" in page.evaluate("document.querySelector('%s h3').textContent" % anchor)
     shown = page.evaluate("Array.from(document.querySelectorAll('#source .can li'), e => e.textContent)")

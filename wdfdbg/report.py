@@ -108,9 +108,19 @@ def execute(session, args):
     code = feed_source(memtree_argv(args, args.source), page.on_key, page.on_object, tee=page.embed,
                        session=session)
     size = write_atomically(args.output, page.write)
-    line = "wrote %s: %s objects, %s problems, 0x%x bytes" % (  # sizes in hex, as in all of wdfdbg's text
-        args.output, "{:,}".format(page.objects), "{:,}".format(page.problem_count()), size)
+    # a file's size as people read one (memory sizes stay in hex elsewhere)
+    line = "wrote %s: %s objects, %s problems, %s" % (
+        args.output, "{:,}".format(page.objects), "{:,}".format(page.problem_count()), file_size_text(size))
     return code, line
+
+
+def file_size_text(n):
+    """``65,519 bytes (64.0 KB)``: decimal, with KB or MB (1024-based) past 1 KB."""
+    text = "{:,} bytes".format(n)
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return "%s (%.1f %s)" % (text, n / float(scale), unit)
+    return text
 
 
 def main(argv=None):

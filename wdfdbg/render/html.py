@@ -84,6 +84,14 @@ def _add(table, key, nbytes=0):
     row[1] += nbytes
 
 
+def _crashing_driver(triage):
+    """The KMDF driver the triage headline's fault names, or None."""
+    fault = triage.get("fault") if isinstance(triage, dict) else None
+    drv = fault.get("kmdf_driver") if isinstance(fault, dict) else None
+    name = drv.get("name") if isinstance(drv, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
 class HtmlReport(object):
     """Aggregates for the page, filled as a report streams; :meth:`write`
     renders it."""
@@ -167,6 +175,9 @@ class HtmlReport(object):
         top = [p for p in top if p.get("severity") in ("error", "warning")]
         source = head.get("source") if isinstance(head.get("source"), dict) else {}
         order = []
+        crashing = _crashing_driver(head.get("triage"))
+        if crashing:   # the crashing driver first, as the tree puts it (report.js)
+            order.append(crashing)
         for d in head.get("drivers") or ():
             if isinstance(d, dict) and d.get("name") not in order:
                 order.append(d.get("name"))
