@@ -1,7 +1,7 @@
 """The HTML report of the real triage_x64.dmp agrees with itself: its "Top
 problems" are the JSON triage's top problems (never "No problems to put
 first" next to a problems card), the crashing driver's tree comes first,
-and the report command prints the file's size as people read one."""
+and the report command prints the file's size in KB or MB, not hex."""
 
 import os
 
@@ -19,12 +19,12 @@ def need_x64():
 
 
 def test_file_size_text():
-    assert file_size_text(512) == "512 bytes"
-    assert file_size_text(92730) == "92,730 bytes (90.6 KB)"
-    assert file_size_text(3 << 20) == "3,145,728 bytes (3.0 MB)"
+    assert file_size_text(512) == "0.5 KB"
+    assert file_size_text(92730) == "90.6 KB"
+    assert file_size_text(3 << 20) == "3.0 MB"
 
 
-def test_report_line_says_size_in_decimal(tmp_path):
+def test_report_line_says_size_in_kb_not_hex(tmp_path):
     from wdfdbg import report
     out = str(tmp_path / "r.html")
     code, line = report.execute(None, report.parse_args([need_x64(), "-o", out]))

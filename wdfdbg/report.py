@@ -115,12 +115,12 @@ def execute(session, args):
 
 
 def file_size_text(n):
-    """``65,519 bytes (64.0 KB)``: decimal, with KB or MB (1024-based) past 1 KB."""
-    text = "{:,} bytes".format(n)
-    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
-        if n >= scale:
-            return "%s (%.1f %s)" % (text, n / float(scale), unit)
-    return text
+    """A file's size as people read one: ``84.8 KB``, ``3.0 MB`` (1024-based,
+    one decimal; the exact count in hex is a memory size's spelling, not a
+    file's)."""
+    if n >= 1 << 20:
+        return "%.1f MB" % (n / float(1 << 20))
+    return "%.1f KB" % (n / 1024.0)
 
 
 def main(argv=None):
