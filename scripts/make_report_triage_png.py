@@ -28,7 +28,12 @@ def main(argv):
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         html = os.path.join(tmp, "triage_x64.html")
-        code, line = report.execute(None, report.parse_args([DUMP, "-o", html]))
+        here = os.getcwd()
+        os.chdir(os.path.dirname(DUMP))   # the page names the dump as given: its file name, not this machine's path
+        try:
+            code, line = report.execute(None, report.parse_args([os.path.basename(DUMP), "-o", html]))
+        finally:
+            os.chdir(here)
         print(line)
         with Browser() as b:
             page = b.new_page(width=1280, height=900, scheme="light")
