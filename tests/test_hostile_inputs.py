@@ -45,7 +45,7 @@ def test_real_triage_dump_under_a_2_gib_cap(argv):
     if "--json" in argv:
         assert len(json.loads(res.out)["objects"]) == 39
     else:
-        assert "0x1000007e" in res.out
+        assert "0x1000007E" in res.out
 
 
 # -- item 2: decompression bombs and range floods ------------------------------------

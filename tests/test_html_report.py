@@ -167,7 +167,7 @@ def test_data_cannot_break_out_and_triage_is_shown(tmp_path):
     html = page_text(out)
     assert "<script>window.pwned" not in html and html.count("</script>") == 3
     assert embedded(html) == doc
-    assert "Crash: WDF_VIOLATION (<code>0x10d</code>)</strong>: &lt;/script&gt;" in html
+    assert "Crash: WDF_VIOLATION (<code>0x10D</code>)</strong>: &lt;/script&gt;" in html
 
 
 def test_a_triage_key_of_another_shape_is_shown_as_facts_and_none_as_the_bugcheck(tmp_path):
@@ -175,7 +175,7 @@ def test_a_triage_key_of_another_shape_is_shown_as_facts_and_none_as_the_bugchec
     _, plain = make_report(fixture("typical", "wdfsnap.json.gz"), tmp_path / "plain.html")
     html = page_text(plain)
     # the report's own triage key: the headline first, the source as its triage facts describe it
-    assert "<strong>Crash: WDF_VIOLATION (<code>0x10d</code>)</strong>" in html
+    assert "<strong>Crash: WDF_VIOLATION (<code>0x10D</code>)</strong>" in html
     assert "This source is a synthetic snapshot (built by a program, not from a real machine)." in html
     doc["triage"] = {"headline": ["a list of lines, not TRIAGE_SCHEMA"], "faulting_module": "amdppm+0x334c"}
     path = tmp_path / "other.json"
@@ -184,7 +184,7 @@ def test_a_triage_key_of_another_shape_is_shown_as_facts_and_none_as_the_bugchec
     html = page_text(out)
     assert "faulting module" in html and "a list of lines, not TRIAGE_SCHEMA" in html
     assert "Crash: WDF_VIOLATION" not in html  # not read as TRIAGE_SCHEMA: no headline made up from it
-    assert "<strong>Bugcheck 0x10d WDF_VIOLATION</strong>" in html and "A snapshot holds the bytes" in html
+    assert "<strong>Bugcheck 0x10D WDF_VIOLATION</strong>" in html and "A snapshot holds the bytes" in html
     assert "None" not in html.split('id="wdfdbg-report"')[0]
 
 
@@ -320,18 +320,19 @@ def test_triage_headline_in_chromium(browser, tmp_path):
     page = load(browser, out)
     g = tri["fault"]["kmdf_driver"]["globals"]
     assert headline_lines(page) == [
-        "Crash: WDF_VIOLATION (0x10d): the framework (KMDF) caught a driver error",
+        "Crash: WDF_VIOLATION (0x10D): the framework (KMDF) caught a driver error",
         "driver AmdPPM, a KMDF 1.15 driver (FX_DRIVER_GLOBALS %s, named by bugcheck 0x10D parameter 4)" % g,
         "the crashing thread 0xffffc08bde9e1640 holds WDFWAITLOCK %s (object %s) of AmdPPM" % (lock["handle"],
                                                                                             lock["address"]),
         "2 WDFQUEUE under WDFDEVICE %s of AmdPPM (0x300 bytes)" % dev["address"]]
-    # the lock problem is the lock line's; the other top problem links to its object
+    # the top problems as the JSON triage ranks them (the lock one too); the piling one links to its object
     tops = page.evaluate("Array.from(document.querySelectorAll('#headline .top-problems li'), e => e.textContent)")
-    assert len(tops) == 1 and tops[0].startswith("warning OBJECTS_PILING_UP") and tops[0].endswith(
-        "object %s" % dev["address"])
+    assert [t.split()[1] for t in tops] == [p["code"] for p in tri["top_problems"]]
+    piling = [t for t in tops if t.startswith("warning OBJECTS_PILING_UP")]
+    assert len(piling) == 1 and piling[0].endswith("object %s" % dev["address"])
     assert follow(page, "#headline li.lock a[data-i]") == lock["address"]
     assert follow(page, "#headline li.piling a[data-i]") == dev["address"]
-    assert follow(page, "#headline .top-problems a[data-i]") == dev["address"]
+    assert follow(page, "#headline .top-problems li:last-child a[data-i]") == dev["address"]
     anchor = page.evaluate("document.querySelector('#headline li.fault a, #headline li:nth-child(2) a').getAttribute('href')")
     assert "AmdPPM" in page.evaluate("document.querySelector('%s h3').textContent" % anchor)
     shown = page.evaluate("Array.from(document.querySelectorAll('#source .can li'), e => e.textContent)")
@@ -426,7 +427,7 @@ def test_triage_dump_in_chromium(browser, tmp_path, capsys, record_property):
     _, out = make_report(str(src), tmp_path / "triage_x64-headline.html")
     page = load(browser, out)
     lines = headline_lines(page)
-    assert lines[0] == ("Crash: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M (0x1000007e): "
+    assert lines[0] == ("Crash: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M (0x1000007E): "
                         "a system thread raised an exception that no handler caught")
     assert lines[1] == "at amdppm+0x334c, in AmdPPM, a KMDF 1.15 driver (FX_DRIVER_GLOBALS 0xffffc08be52e6690)"
     assert lines[2] == "exception: access violation (0xc0000005 STATUS_ACCESS_VIOLATION): write to 0xffffffffffffffff"

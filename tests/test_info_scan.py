@@ -42,7 +42,7 @@ def test_info_x64_cli():
     rc, out, err = run("info", X64)
     assert rc == 0, err
     assert "19041" in out and "x64" in out and "processors:  16" in out
-    assert "0x1000007e SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M" in out
+    assert "0x1000007E SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M" in out
     for p in ("0xffffffffc0000005", "0xfffff8048b58334c", "0xffff850429891ee8", "0xffff850429891720"):
         assert p in out
     assert "151 loaded" in out
@@ -56,7 +56,7 @@ def test_info_x64_cli():
 def test_info_arm64_cli():
     rc, out, err = run("info", ARM64)
     assert rc == 0, err
-    assert "22000" in out and "ARM64" in out and "0x1c8 MANUALLY_INITIATED_POWER_BUTTON_HOLD" in out
+    assert "22000" in out and "ARM64" in out and "0x1C8 MANUALLY_INITIATED_POWER_BUTTON_HOLD" in out
     assert "held_ms: 7000" in out and "245 loaded" in out and "KMDF 1.33" in out
 
 

@@ -91,11 +91,11 @@ def item01(tmp_path):
     """Every triage dump read within a 2 GiB address space."""
     hit = "tests/test_hostile_inputs.py::test_real_triage_dump_under_a_2_gib_cap"
     x64 = needs(X64)
-    cases = [Case(["info", x64], report("0x1000007e SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M", "KMDF drivers: 27"),
+    cases = [Case(["info", x64], report("0x1000007E SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M", "KMDF drivers: 27"),
                   cap=hostile.AS_2G, also=hit),
              Case(["memtree", x64, "--json"], _objects(39), cap=hostile.AS_2G, also=hit)]
     if os.path.exists(ARM64):
-        cases.append(Case(["info", ARM64], report("0x1c8 MANUALLY_INITIATED_POWER_BUTTON_HOLD", "KMDF drivers: 95"),
+        cases.append(Case(["info", ARM64], report("0x1C8 MANUALLY_INITIATED_POWER_BUTTON_HOLD", "KMDF drivers: 95"),
                           cap=hostile.AS_2G))
     return cases
 

@@ -131,7 +131,7 @@ HEADLINE = ["amdppm+0x334c", "in AmdPPM, a KMDF 1.15 driver", "write to 0xffffff
 def test_the_headline_comes_first_and_names_fault_driver_write_and_lock(module):
     code, text = run(module, [DUMP])
     head = text.split("\n\n", 1)[0]
-    assert head.startswith("Crash: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M (0x1000007e)")
+    assert head.startswith("Crash: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M (0x1000007E)")
     for phrase in HEADLINE:
         assert phrase in head, phrase
     code, doc = run(module, [DUMP, "--json"])

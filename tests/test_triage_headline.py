@@ -82,7 +82,7 @@ def test_real_dump_headline_acceptance():
     assert any("scan" in c for c in tri["source"]["cannot_show"])
     text = render_headline(tri)
     lines = text.splitlines()
-    assert lines[0].startswith("Crash: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M (0x1000007e)")
+    assert lines[0].startswith("Crash: SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M (0x1000007E)")
     assert "at amdppm+0x334c, in AmdPPM, a KMDF 1.15 driver (FX_DRIVER_GLOBALS 0xffffc08be52e6690)" in text
     assert "write to 0xffffffffffffffff" in text
     assert ("the crashing thread 0xffffc08bde9e1640 holds WDFWAITLOCK 0x3f741af8f1c8 (object 0xffffc08be5070e30) "

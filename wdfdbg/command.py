@@ -91,7 +91,11 @@ def add_source_args(p, source_required=False):
 
 def fix_positionals(args):
     """Inside WinDbg there is no SOURCE: a lone positional that is not a file
-    is the ROOT."""
+    is the ROOT. With ``--sample`` the bundled snapshot is the SOURCE, so a
+    lone positional is the ROOT (the handle), whatever it looks like."""
+    if args.source and not args.root and getattr(args, "sample", False):
+        args.root, args.source = args.source, None
+        return
     if args.source and not args.root and not args.sample and not os.path.exists(args.source):
         try:
             parse_int(args.source)

@@ -64,14 +64,25 @@ class Problem(object):
         return "Problem(%s, %s, %r)" % (self.code, "None" if self.address is None else "0x%x" % self.address, self.message)
 
 
-class ProblemLog(object):
-    """An ordered, de-duplicated list of problems."""
+_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
+# Dump kinds that save only part of memory (session.dump_type()): bytes they
+# did not save are an expected gap, not a broken structure.
+PARTIAL_DUMP_TYPES = ("triage",)
 
-    def __init__(self):
+
+class ProblemLog(object):
+    """An ordered, de-duplicated list of problems. ``gaps``: the severity an
+    UNREADABLE problem takes at most (:func:`problem_log_for`)."""
+
+    def __init__(self, gaps=None):
         self.items = []
         self._seen = set()
+        self.gaps = gaps
 
     def add(self, code, address, message, severity=None):
+        if code == "UNREADABLE" and self.gaps is not None:
+            if _RANK.get(severity or CODES[code], 0) < _RANK[self.gaps]:
+                severity = self.gaps
         p = Problem(code, address, message, severity)
         k = p.key()
         if k not in self._seen:
@@ -94,3 +105,20 @@ class ProblemLog(object):
 
     def has_errors(self):
         return any(p.severity == ERROR for p in self.items)
+
+
+def is_partial_dump(session):
+    """True for a source that saves only part of memory by design (a triage
+    dump: ``session.dump_type()``)."""
+    for kind in ("dump_type", "cut_from"):   # the dump, or a snapshot cut from one (its replay says the same)
+        get = getattr(session, kind, None)
+        if get is not None and get() in PARTIAL_DUMP_TYPES:
+            return True
+    return False
+
+
+def problem_log_for(session):
+    """A :class:`ProblemLog` for an analysis of ``session``: on a triage dump
+    memory it did not save is what this kind of dump cannot show, so an
+    UNREADABLE problem there is a warning at most, never an error."""
+    return ProblemLog(gaps=WARNING if is_partial_dump(session) else None)

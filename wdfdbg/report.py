@@ -111,9 +111,19 @@ def execute(session, args):
     code = feed_source(memtree_argv(args, args.source), page.on_key, page.on_object, tee=page.embed,
                        session=session)
     size = write_atomically(args.output, page.write)
-    line = "wrote %s: %s objects, %s problems, 0x%x bytes" % (  # sizes in hex, as in all of wdfdbg's text
-        args.output, "{:,}".format(page.objects), "{:,}".format(page.problem_count()), size)
+    # a file's size as people read one (memory sizes stay in hex elsewhere)
+    line = "wrote %s: %s objects, %s problems, %s" % (
+        args.output, "{:,}".format(page.objects), "{:,}".format(page.problem_count()), file_size_text(size))
     return code, line
+
+
+def file_size_text(n):
+    """A file's size as people read one: ``84.8 KB``, ``3.0 MB`` (1024-based,
+    one decimal; the exact count in hex is a memory size's spelling, not a
+    file's)."""
+    if n >= 1 << 20:
+        return "%.1f MB" % (n / float(1 << 20))
+    return "%.1f KB" % (n / 1024.0)
 
 
 def main(argv=None):

@@ -106,6 +106,21 @@ class Session(object):
         d.update(self.layouts.describe())
         return d
 
+    def cut_from(self):
+        """The dump kind a snapshot was cut from or recorded on (the
+        document's ``dump_type`` key, sources/convert.py), as a word; None
+        for other sources."""
+        b = self.target.backend
+        for _ in range(8):
+            if b is None:
+                return None
+            doc = getattr(getattr(b, "snap", None), "doc", None)
+            if isinstance(doc, dict):
+                code = doc.get("dump_type")
+                return DUMP_TYPE_NAMES.get(code) if isinstance(code, int) and not isinstance(code, bool) else None
+            b = getattr(b, "inner", None)
+        return None
+
     def dump_type(self):
         """The dump file's kind as a word (:data:`DUMP_TYPE_NAMES`, from the
         DUMP_HEADER's DumpType), or None: snapshots, live targets, and dumps

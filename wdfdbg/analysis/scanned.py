@@ -2,11 +2,12 @@
 their shape (:func:`wdfdbg.decoders.scan.scan`), then given the memory,
 lookaside, MDL and context facts a walked tree gets."""
 
+from wdfdbg.analysis.headline import TriageFeed
 from wdfdbg.analysis.info import bugcheck_facts
 from wdfdbg.decoders import objects as fxo
 from wdfdbg.decoders import scan as fxscan
 from wdfdbg.decoders.annotate import annotate_nodes
-from wdfdbg.problems import ProblemLog
+from wdfdbg.problems import problem_log_for
 
 
 class ScanFindings(object):
@@ -34,7 +35,13 @@ def annotate_found(session, nodes, problems, contexts=True):
 
 
 def analyse_scan(session, max_objects=fxscan.MAX_OBJECTS, include_destroyed=False, contexts=True):
-    problems = ProblemLog()
+    problems = problem_log_for(session)
     res = fxscan.scan(session, problems, max_objects=max_objects, include_destroyed=include_destroyed)
     annotate_found(session, res.nodes, problems, contexts=contexts)
+    # the per-object triage memtree runs (locks held, DMA alignment, objects
+    # piling up): scan reports the same problems on the same objects
+    feed = TriageFeed(session, problems)
+    for n in res.nodes:
+        feed.feed(n)
+    feed.finish()
     return ScanFindings(res.drivers, res.nodes, problems, res.stats, bugcheck_facts(session))

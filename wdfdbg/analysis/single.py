@@ -16,7 +16,7 @@ from wdfdbg.decoders.annotate import annotate_memory
 from wdfdbg.decoders.descriptor import decode_descriptor
 from wdfdbg.decoders.mdl import driver_mdls, for_each_mdl
 from wdfdbg.errors import LayoutError, ReadError, UsageError
-from wdfdbg.problems import ProblemLog
+from wdfdbg.problems import ProblemLog, problem_log_for
 
 DESTROYED = 12  # FxObjectStateDestroyed (kmdf.md §2)
 
@@ -103,7 +103,7 @@ def analyse_memory(session, value, dump=None):
     """Decode the WDFMEMORY that ``value`` (a handle, a request's offset
     handle or an object address) names; with ``dump`` read the first
     ``dump`` bytes of its buffer (capped by its length)."""
-    found = MemoryFindings(quiet_drivers(session), ProblemLog(), dump)
+    found = MemoryFindings(quiet_drivers(session), problem_log_for(session), dump)
     _find_memory(session, value, found)
     rec = found.record
     if rec is not None and dump and rec.get("buffer"):
@@ -178,7 +178,7 @@ class DescriptorFindings(object):
 
 
 def analyse_descriptor(session, address):
-    problems = ProblemLog()
+    problems = problem_log_for(session)
     drivers = quiet_drivers(session)
     desc, hdr = decode_descriptor(session, address, problems)
     node = None

@@ -55,7 +55,7 @@ from wdfdbg.decoders import objects as fxo
 from wdfdbg.decoders.annotate import Annotator
 from wdfdbg.decoders.handles import decode_handle, decode_handle_or_address
 from wdfdbg.errors import UsageError
-from wdfdbg.problems import WARNING, ProblemLog
+from wdfdbg.problems import WARNING, is_partial_dump, problem_log_for
 
 
 class TreeOptions(object):
@@ -88,10 +88,16 @@ class TreeAnalysis(object):
     def __init__(self, session, options, lean=True):
         self.session = session
         self.options = options
-        self.problems = ProblemLog()
+        self.problems = problem_log_for(session)
         self.drivers = []
         self.walks = []          # (root address, DriverInfo or None)
         self.scanned = None      # the scan's nodes when it stood in for the driver list
+        self.outside = []        # the scan's nodes the options leave out (fed to the triage only)
+        # what --depth hides: the shown objects whose children are not shown,
+        # and how many objects that is when known (a scan's; a walk does not read them)
+        self.hidden_parents = set()
+        self.hidden_objects = 0
+        self.all_drivers = []    # every driver known, whatever --driver selects (the headline's)
         self.count = 0
         self.late = {}
         self.grown = {}
@@ -101,6 +107,7 @@ class TreeAnalysis(object):
         self._slots = {}
         self._lean = lean
         self._planned = False
+        self._child_head = None
 
     # -- planning ------------------------------------------------------------
     def plan(self):
@@ -110,16 +117,19 @@ class TreeAnalysis(object):
         self._planned = True
         opts, problems = self.options, self.problems
         self.drivers = list(drv.for_each_driver(self.session, problems))
+        self.all_drivers = self.drivers
+        if not self.drivers and (is_partial_dump(self.session) or not (opts.handle or opts.address or opts.root)):
+            # a triage dump never holds the driver list: every option is
+            # answered from the scan, as a view of it (_scanned_view)
+            scan = _scan_fallback(self.session, problems)
+            if scan is not None:
+                self.all_drivers, nodes = scan
+                self.drivers = self.all_drivers
+                self._scanned_view(nodes)
+                return self
         root, only = self._resolve_root()
         if root is not None:
             self.walks = [(root, None)]
-        elif not self.drivers and not (opts.handle or opts.address or opts.root):
-            scan = _scan_fallback(self.session, problems)
-            if scan is not None:
-                self.drivers, nodes = scan
-                if opts.depth is not None:  # a scan's nodes are not walked with show_depth
-                    nodes = [n for n in nodes if n.depth <= opts.depth]
-                self.scanned = nodes
         else:
             if only and not any((d.name or "").lower() == only.lower() for d in self.drivers):
                 raise UsageError("no KMDF driver named %r (drivers: %s)" % (
@@ -129,6 +139,57 @@ class TreeAnalysis(object):
                     continue
                 self.walks.append((d.driver, d))
         return self
+
+    def _scanned_view(self, nodes):
+        """What the options select of a scan's nodes (pre-order, parents
+        set): ``--driver`` or a ROOT naming a driver (of KMDF's table in the
+        dump) keeps its objects, ``--handle``/``--address``/a ROOT handle the
+        subtree below that object (depths counted from it), ``--depth`` cuts
+        the rest. Objects left out are still fed to the per-object triage
+        (:attr:`outside`), so a view never changes what is true of the dump
+        (the crashing thread's locks, objects piling up)."""
+        opts = self.options
+        only, root = opts.driver, None
+        if opts.root and not (opts.handle or opts.address):
+            named = [d.name for d in self.all_drivers if d.name and d.name.lower() == opts.root.lower()]
+            if named:
+                only = named[0]
+        if only is not None:
+            if not any((d.name or "").lower() == only.lower() for d in self.all_drivers):
+                raise UsageError("no KMDF driver named %r (drivers: %s)" % (
+                    only, ", ".join(d.label() for d in self.all_drivers) or "none"))
+            self.drivers = [d for d in self.all_drivers if (d.name or "").lower() == only.lower()]
+        elif opts.handle or opts.address or opts.root:
+            root, _ = self._resolve_root()
+            if root is None:
+                self.scanned, self.outside = [], nodes   # a bad handle: its problem says why
+                return
+        keep, outside = [], []
+        base = None     # the depth of the root while inside its subtree
+        for n in nodes:
+            if root is not None:
+                if base is not None and n.depth <= base:
+                    base = None
+                if base is None and n.address == root:
+                    base = n.depth
+                if base is None:
+                    outside.append(n)
+                    continue
+                n.depth -= base
+            elif only is not None and (n.driver or "").lower() != only.lower():
+                outside.append(n)
+                continue
+            if opts.depth is not None and n.depth > opts.depth:  # a scan's nodes are not walked with show_depth
+                outside.append(n)
+                self.hidden_objects += 1
+                if n.depth == opts.depth + 1:
+                    self.hidden_parents.add(n.parent)
+                continue
+            keep.append(n)
+        if root is not None and not keep:
+            # the object is not among those the scan proved: walk from it
+            self.walks = [(root, None)]
+        self.scanned, self.outside = keep, outside
 
     def _resolve_root(self):
         """(root address or None, driver filter or None)."""
@@ -172,12 +233,17 @@ class TreeAnalysis(object):
         sink.begin(self)
         names = drv.driver_names(self.drivers)
         if self.scanned is not None:
-            sink.walk(None, True)
+            if self.scanned:
+                sink.walk(None, True)
             types = {}
             for node in self.scanned:
                 types[node.address] = self._emit(node, sink, types.get(node.parent))
-            sink.walk_end()
+            if self.scanned:
+                sink.walk_end()
             self.scanned = None
+            for node in self.outside:   # outside the view, still part of the dump's triage
+                self.feed.feed(node)
+            self.outside = []
         limit = opts.max_objects
         for root, d in self.walks:
             if self.count >= limit:
@@ -204,7 +270,7 @@ class TreeAnalysis(object):
             seq = self._lookaside_seq.get(la)
             if seq is not None:
                 self.grown[seq] = (la, self.annotator.allocated(la))
-        self.triage_facts = build_triage(session, self.drivers, problems, self.feed)
+        self.triage_facts = build_triage(session, self.all_drivers, problems, self.feed)
         sink.end(self)
         return self
 
@@ -220,6 +286,9 @@ class TreeAnalysis(object):
         self.annotator.node(node)
         wdf_type = node.wdf_type
         self.triage.node(node, parent_type, wdf_type)
+        depth = self.options.depth
+        if depth is not None and node.depth == depth and self.scanned is None and self._has_children(node.header):
+            self.hidden_parents.add(node.address)
         self.feed.feed(node, parent_type, wdf_type)
         seq = self.count
         if node.lookaside is not None:
@@ -232,6 +301,23 @@ class TreeAnalysis(object):
         sink.node(node, seq)
         self.count = seq + 1
         return wdf_type
+
+    def _has_children(self, h):
+        """True when the object's m_ChildListHead is captured and not empty."""
+        if self._child_head is None:
+            self._child_head = self.session.layouts.get(fxo.FXOBJECT).offset("m_ChildListHead")
+        return bool(h.child_flink) and h.child_flink != h.address + self._child_head
+
+    def depth_note(self):
+        """What ``--depth`` hid, in words, or None."""
+        depth = self.options.depth
+        if depth is None or not self.hidden_parents:
+            return None
+        n = len(self.hidden_parents)
+        text = "--depth %d: the children of %d object%s are not shown" % (depth, n, "" if n == 1 else "s")
+        if self.hidden_objects:
+            text += " (%d object%s below depth %d)" % (self.hidden_objects, "" if self.hidden_objects == 1 else "s", depth)
+        return text
 
     def slot(self, globals_addr):
         """A small number for a driver's globals (the problem index keeps it)."""

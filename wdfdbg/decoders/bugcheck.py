@@ -1,12 +1,17 @@
 """Bugcheck names and parameter decoding, with the full decoding of
 0x10D WDF_VIOLATION (``shared/reference/kmdf.md`` §10).
 
+Every code Microsoft documents is named and its parameters described from
+:mod:`wdfdbg.decoders.bugcheck_codes` (generated from the bug check code
+reference); the codes below get a decoding of their own on top.
+
 :func:`describe_bugcheck` returns the report's ``bugcheck`` value:
 ``{code, name, parameters: [hex x4], decoded: {...}}``. Parameter 4 of
 0x10D is the offending driver's FX_DRIVER_GLOBALS: its name is resolved
 from memory when readable, else from KMDF's driver table in the dump.
 """
 
+from wdfdbg.decoders.bugcheck_codes import codes
 from wdfdbg.errors import LayoutError, ReadError
 
 NAMES = {
@@ -133,6 +138,10 @@ REQUEST_FATAL_ERRORS = {
           "pointer to {Request, Irp, OutputBufferLength, Information, MajorFunction}"),
     0x5: ("WDF_REQUEST_FATAL_ERROR_REQUEST_NOT_IN_QUEUE", "pointer to the IO_CSQ_IRP_CONTEXT"),
 }
+# 0x50 parameter 4 (bug-check-0x50 page)
+PAGE_FAULT_TYPES = {0x0: "NONPAGED_BUGCHECK_FREED_PTE", 0x2: "NONPAGED_BUGCHECK_NOT_PRESENT_PAGE_TABLE",
+                    0x3: "NONPAGED_BUGCHECK_WRONG_SESSION", 0x4: "NONPAGED_BUGCHECK_VA_NOT_CANONICAL",
+                    0xF: "NONPAGED_BUGCHECK_USER_VA_ACCESS_INCONSISTENT"}
 DMA_STATES = ["Invalid", "Created", "Reserved", "Initialized", "Transfer", "TransferCompleted",
               "TransferFailed", "Released", "Deleted"]
 
@@ -141,18 +150,103 @@ def hx(v):
     return None if v is None else "0x%x" % v
 
 
+def code_text(code):
+    """A bugcheck code as text for people: ``0x10D`` (upper-case digits),
+    from an int or from the report's ``"0x10d"``."""
+    if isinstance(code, str):
+        try:
+            code = int(code, 16)
+        except ValueError:
+            return code
+    return "0x%X" % code
+
+
+def _documented(code):
+    """The reference's entry for a code, the ``_M`` variant falling back to
+    its base code's; None for an undocumented code."""
+    table = codes()
+    if code in table:
+        return table[code]
+    if code & M_FLAG:
+        return table.get(code & ~M_FLAG)
+    return None
+
+
+def _as_phrase(sentence):
+    """A documentation sentence as the headline's phrase: no final full stop,
+    lower-case first letter unless the first word is an acronym."""
+    s = sentence.rstrip(".")
+    word = s.split(" ", 1)[0]
+    if len(word) > 1 and word[1:].islower():
+        s = s[0].lower() + s[1:]
+    return s
+
+
 def bugcheck_meaning(code):
-    """One line of what the bugcheck means, or None."""
-    return MEANINGS.get(code & ~M_FLAG if code & M_FLAG else code)
+    """One line of what the bugcheck means, or None when Microsoft's
+    reference does not say."""
+    base = code & ~M_FLAG if code & M_FLAG else code
+    if base in MEANINGS:
+        return MEANINGS[base]
+    doc = _documented(code)
+    return _as_phrase(doc[1]) if doc and doc[1] else None
 
 
 def bugcheck_name(code):
     """Name for a bugcheck code (``_M`` suffix for the 0x10000000 variants)."""
+    doc = codes().get(code)
+    if doc is not None:
+        return doc[0]
     if code in NAMES:
         return NAMES[code]
-    if code & M_FLAG and (code & ~M_FLAG) in NAMES:
-        return NAMES[code & ~M_FLAG] + "_M"
+    if code & M_FLAG:
+        base = bugcheck_name(code & ~M_FLAG)
+        return base + "_M" if base else None
     return None
+
+
+def documented_parameters(code, params):
+    """Each parameter with what Microsoft's reference says it holds:
+    ``{"parameter1": "0x41792: A corrupted PTE has been detected...",
+    "parameter2": "0x...: ..."}``; where the reference tables parameter 1's
+    values, the value's own meanings for parameters 2-4. ``{}`` for an
+    undocumented code; a parameter the reference is silent on keeps its
+    value alone."""
+    doc = _documented(code)
+    if doc is None:
+        return {}
+    _name, _meaning, meanings, by_p1 = doc
+    meanings = list(meanings)
+    sub = by_p1.get(params[0])
+    out = {}
+    if sub is not None:
+        cause, rest = sub
+        meanings[0] = cause
+        for i, m in enumerate(rest):
+            if m:
+                meanings[i + 1] = m
+    elif by_p1 and not meanings[0]:
+        meanings[0] = "a value the reference does not list"
+    if not any(meanings):
+        return {"parameters_documented": "no: Microsoft's reference gives no meaning for this code's parameters"}
+    for i, (v, m) in enumerate(zip(params, meanings)):
+        out["parameter%d" % (i + 1)] = "%s: %s" % (hx(v), m) if m else hx(v)
+    return out
+
+
+def page_fault_access(arch, value):
+    """0x50 parameter 2 as the access that faulted. x64/x86 since Windows 10
+    1507 pass the page-fault error code: bit 1 write, bit 4 instruction
+    fetch, bit 0 a present page (a protection fault, e.g. executing NX
+    pool); ARM64 0 read, 1 write, 8 execute (bug-check-0x50 page)."""
+    if arch == "arm64":
+        return {0: "read", 1: "write", 8: "execute"}.get(value, hx(value))
+    if value & ~0x1F:
+        return hx(value)
+    access = "execute (instruction fetch)" if value & 0x10 else "write" if value & 0x2 else "read"
+    if value & 0x1:
+        access += ", of a present page (protection violation)"
+    return access
 
 
 def _where(session, address):
@@ -276,8 +370,11 @@ def decode_parameters(session, code, params):
             out["faulting_address_symbol"] = where
         return out
     if base == 0x50:
-        out = {"referenced_address": hx(p1), "access": {0: "read", 1: "write", 2: "write", 10: "execute", 0x10: "execute"}.get(p2, hx(p2)),
+        arch = getattr(getattr(session, "target", None), "arch", None)
+        out = {"referenced_address": hx(p1), "access": page_fault_access(arch, p2),
                "faulting_address": hx(p3), "type": hx(p4)}
+        if p4 in PAGE_FAULT_TYPES:
+            out["type"] = "%s %s" % (hx(p4), PAGE_FAULT_TYPES[p4])
         where = _where(session, p3)
         if where:
             out["faulting_address_symbol"] = where
@@ -299,7 +396,7 @@ def decode_parameters(session, code, params):
         return {"held_ms": p1, "power_button_triage_block": hx(p2)}
     if base == 0xE2:
         return {"note": "the crash was started by hand (keyboard or debugger)"}
-    return {}
+    return documented_parameters(code, params)
 
 
 def describe_bugcheck(session, bc):

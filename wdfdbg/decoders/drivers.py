@@ -9,6 +9,7 @@ table, else the module holding ``ImageAddress``.
 
 from wdfdbg.decoders.common import cstring, read_record_partial, tag_string, validate_walk
 from wdfdbg.errors import LayoutError, ReadError
+from wdfdbg.problems import is_partial_dump
 
 MAX_DRIVERS = 4096
 FULL_MASK = {8: 0xFFFFFFFFFFFFFFF8, 4: 0xFFFFFFF8}
@@ -172,7 +173,10 @@ def for_each_driver(session, problems, limit=MAX_DRIVERS):
         problems.add("NO_DRIVERS", None, "cannot find the driver list: %s" % e)
         return
     if head is None:
-        problems.add("NO_DRIVERS", None, "symbol Wdf01000!FxLibraryGlobals is not available: the driver list cannot be found")
+        # a triage dump never holds the driver list: its headline says so
+        # once, among what this kind of dump cannot show
+        if not is_partial_dump(session):
+            problems.add("NO_DRIVERS", None, "symbol Wdf01000!FxLibraryGlobals is not available: the driver list cannot be found")
         return
     names = _Lazy(lambda: dump_driver_names(session))
     ptr = target.pointer_size

@@ -47,6 +47,7 @@ from wdfdbg.decoders.lookaside import (lookaside_shape_class, read_lookaside_bas
 from wdfdbg.decoders.facts import NOT_CAPTURED, NOT_CAPTURED_TEXT
 from wdfdbg.decoders.objects import object_bytes
 from wdfdbg.errors import LayoutError, ReadError
+from wdfdbg.problems import INFO, is_partial_dump
 
 ORIGINS = {
     "FxMemoryBuffer": "inline",
@@ -714,6 +715,18 @@ def request_buffer_handle(session, request, kind):
     return handle_of(field, session.target.pointer_size) | 1
 
 
+# An IRP is a separate allocation that a triage dump saves only when it is
+# near the crash: not saving it is what that kind of dump is, not a problem
+# of the driver (headline: "objects, buffers ... outside the saved blocks").
+GAP_NOTE = " (not saved in this triage dump)"
+
+
+def _gap(session):
+    """The severity of an unsaved IRP: information on a triage dump, else
+    the code's own."""
+    return INFO if is_partial_dump(session) else None
+
+
 def read_irp_context(session, request, problems, req_rec=None):
     """``{irp, major, minor, read_write_length, input_length, output_length,
     io_control_code, method, mdl_address, system_buffer, user_buffer}``
@@ -735,7 +748,8 @@ def read_irp_context(session, request, problems, req_rec=None):
     try:
         irp_rec, _bad = read_record_partial(session, "nt!_IRP", irp)
     except ReadError as e:
-        problems.add("UNREADABLE", e.address, "WDFREQUEST 0x%x: its IRP 0x%x is unreadable" % (request, irp))
+        problems.add("UNREADABLE", e.address, "WDFREQUEST 0x%x: its IRP 0x%x is unreadable%s" % (
+            request, irp, GAP_NOTE if is_partial_dump(session) else ""), severity=_gap(session))
         return ctx
     ctx["mdl_address"] = _field(irp_rec, "MdlAddress")
     ctx["system_buffer"] = _field(irp_rec, "AssociatedIrp.SystemBuffer", "AssociatedIrp")
@@ -747,7 +761,8 @@ def read_irp_context(session, request, problems, req_rec=None):
     try:
         st, _bad = read_record_partial(session, "nt!_IO_STACK_LOCATION", stack)
     except ReadError as e:
-        problems.add("UNREADABLE", e.address, "WDFREQUEST 0x%x: IRP 0x%x's current stack location 0x%x is unreadable" % (request, irp, stack))
+        problems.add("UNREADABLE", e.address, "WDFREQUEST 0x%x: IRP 0x%x's current stack location 0x%x is unreadable%s" % (
+            request, irp, stack, GAP_NOTE if is_partial_dump(session) else ""), severity=_gap(session))
         return ctx
     major = st.get("MajorFunction")
     ctx["major"] = major
@@ -810,6 +825,8 @@ def _request_buffer(session, request, kind, problems, req_rec, ctx):
            "irp": px(ctx.get("irp")), "major_function": MAJOR_NAMES.get(major, hx(major)) if major is not None else None,
            "method": METHOD_NAMES.get(method) if method is not None else None,
            "io_control_code": hx(ctx.get("io_control_code")), "valid": True, "io_type": None}
+    if value is None:
+        out["not_captured"] = ["buffer"]   # the embedded m_Buffer/m_Mdl was not saved: not NULL
     what = "WDFREQUEST 0x%x %s buffer" % (request, kind)
     direct = False
     if major in (IRP_MJ_READ, IRP_MJ_WRITE):

@@ -13,6 +13,13 @@ address (16 bytes on 64-bit, 8 on 32-bit) whose FxObject header has
   ~7 when that is readable (a readable mask that is not ~7 rejects it; an
   unreadable one is accepted and marked unverified).
 
+A header whose saved bytes stop after ``m_Globals`` (a triage dump often
+keeps only 0x18 bytes of an object) is proven by what is in front of it
+(:meth:`Scanner.prove_by_pool_header`): the FX_POOL_HEADER pointing at
+itself and naming the same driver globals, the globals in KMDF's driver
+table, and the nt ``_POOL_HEADER``'s tag being the driver's tag when that
+tag is known. Such an object's flags and state are reported not captured.
+
 The search runs over the captured bytes with ``bytes.find`` for the upper
 half of Wdf01000's addresses (the vtable pointer's high dword), then
 ``struct`` on each hit; it never reads memory address by address.
@@ -28,6 +35,7 @@ and depth set).
 import struct
 
 from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.common import tag_string
 from wdfdbg.decoders.drivers import DriverInfo, read_driver
 from wdfdbg.decoders.handles import handle_of
 from wdfdbg.decoders.objects import FXOBJECT, ObjectHeader, ObjectNode, classify
@@ -102,9 +110,47 @@ class _Offsets(object):
         # (name, offset, size) of the header members a report shows
         self.header_fields = [(name, lay.flat[name].offset, lay.flat[name].size) for name in HEADER_MEMBERS
                               if name in lay.flat]
+        # members a scan otherwise requires, missing only from a header proven by its pool header
+        self.short_fields = [(name, lay.flat[name].offset, lay.flat[name].size)
+                             for name in ("m_ObjectFlags", "m_ObjectState") if name in lay.flat]
         g = session.layouts.get("Wdf01000!_FX_DRIVER_GLOBALS")
         self.mask_off = g.offset("WdfHandleMask")
+        self.tag_off = g.offset("Tag") if "Tag" in g.flat else None
+        # what a header short of m_ObjectFlags needs: vfptr .. m_Globals
+        self.min_proven = max(self.type + 2, self.osize + 2, self.refcnt + 4, self.globals + self.ptr)
+        # FX_POOL_HEADER {Base, FxDriverGlobals, AllocationStart = the object}
+        # and the nt _POOL_HEADER in front of it (kmdf.md §3 [pdb][dump])
+        self.fph_size = _offset_or(session, "Wdf01000!FX_POOL_HEADER", "AllocationStart", 2 * self.ptr)
+        self.fph_globals = _offset_or(session, "Wdf01000!FX_POOL_HEADER", "FxDriverGlobals", self.ptr)
+        self.pool_header_size = _size_or(session, "nt!_POOL_HEADER", 0x10 if self.ptr == 8 else 8)
+        self.pool_tag_off = _offset_or(session, "nt!_POOL_HEADER", "PoolTag", 4)
         self.full_mask = ((1 << (8 * self.ptr)) - 1) & ~7
+
+
+def _offset_or(session, type_name, member, default):
+    try:
+        return session.layouts.get(type_name).offset(member)
+    except (LayoutError, KeyError):
+        return default
+
+
+def _size_or(session, type_name, default):
+    try:
+        return session.layouts.get(type_name).size
+    except LayoutError:
+        return default
+
+
+def default_pool_tag(name):
+    """KMDF's default pool tag for a driver that set none: the first four
+    characters of its service name, the four after a leading "WDF", or
+    "FxDr" when fewer are left (WdfLookasideListCreate and WDF_DRIVER_CONFIG
+    DriverPoolTag documentation)."""
+    if not name:
+        return None
+    if name.upper().startswith("WDF"):
+        name = name[3:]
+    return name[:4] if len(name) >= 4 else "FxDr"
 
 
 def _chunks(target, ranges, stats, overlap):
@@ -184,6 +230,7 @@ class Scanner(object):
                 self.known_globals[e.globals] = e.name
         self._globals_state = {}
         self.found = {}             # address -> (record dict, captured bytes, verified globals)
+        self.pool_proofs = {}       # address -> what proved a header saved short (prove_by_pool_header)
 
     # -- globals ------------------------------------------------------------
     def globals_state(self, g):
@@ -204,6 +251,44 @@ class Scanner(object):
             self._globals_state[g] = st
         return st
 
+    def prove_by_pool_header(self, addr, g):
+        """Prove a header saved only up to ``m_Globals`` at ``addr`` by the
+        allocation in front of it: FX_POOL_HEADER.Base is the FX_POOL_HEADER
+        itself, its FxDriverGlobals is ``g``, ``g`` is in KMDF's driver table,
+        and the nt _POOL_HEADER's tag is the driver's (FX_DRIVER_GLOBALS.Tag
+        when saved, else KMDF's default tag from the driver's name, else
+        printable and said to be unchecked). Returns the proof for the
+        report, or None."""
+        o = self.off
+        name = self.known_globals.get(g)
+        if name is None:
+            return None
+        fph = addr - o.fph_size
+        block = fph - o.pool_header_size
+        try:
+            base = self.target.read_pointer(fph)
+            fph_globals = self.target.read_pointer(fph + o.fph_globals)
+            raw_tag = self.target.read_u32(block + o.pool_tag_off)
+        except ReadError:
+            return None
+        if base != fph or fph_globals != g:
+            return None
+        tag = tag_string(raw_tag)
+        if "." in tag:
+            return None
+        driver_tag, tag_from = None, None
+        if o.tag_off is not None:
+            try:
+                driver_tag, tag_from = tag_string(self.target.read_u32(g + o.tag_off)), "FX_DRIVER_GLOBALS.Tag"
+            except ReadError:
+                pass
+        if driver_tag is None and default_pool_tag(name) == tag:
+            driver_tag, tag_from = tag, "KMDF's default tag from the driver's name"
+        if driver_tag is not None and driver_tag != tag:
+            return None
+        return {"fx_pool_header": "0x%x" % fph, "pool_tag": tag,
+                "driver_tag": tag_from or "not captured (the tag is not checked against it)"}
+
     # -- candidates -----------------------------------------------------------
     def _vtable_ok(self, vt):
         if not vt or vt % self.off.ptr:
@@ -218,7 +303,8 @@ class Scanner(object):
         record or None (the reason is counted)."""
         o = self.off
         avail = len(data) - i
-        if avail < o.min_header:
+        short = avail < o.min_header
+        if short and avail < o.min_proven:
             self.stats.reject("too_little_captured")
             return None
         ptr_fmt = "<Q" if o.ptr == 8 else "<I"
@@ -238,6 +324,14 @@ class Scanner(object):
         if ref < 0 or ref > MAX_REFCOUNT:
             self.stats.reject("refcount")
             return None
+        if short:
+            g = struct.unpack_from(ptr_fmt, data, i + o.globals)[0]
+            proof = self.prove_by_pool_header(addr, g)
+            if proof is None:
+                self.stats.reject("too_little_captured")
+                return None
+            self.pool_proofs[addr] = proof
+            return o.layout.decode(data[i:i + avail]), avail, "known"
         flags = struct.unpack_from("<H", data, i + o.flags)[0]
         state = struct.unpack_from("<H", data, i + o.state)[0]
         if flags & ~KNOWN_FLAGS & 0xFFFF:
@@ -437,7 +531,8 @@ class Scanner(object):
             parent = parents.get(addr)
             node = ObjectNode(hdr, parent if parent is not None else (hdr.parent or None), depth,
                               names.get(hdr.globals), handle_of(addr, ptr, hdr.object_size))
-            missing = [name for name, off, size in self.off.header_fields if off + size > captured]
+            missing = [name for name, off, size in self.off.header_fields + self.off.short_fields
+                       if off + size > captured]
             node.extra["scan"] = {
                 "captured_bytes": captured,
                 "globals": {"known": "kmdf-driver-table", "verified": "mask", "unreadable": "unverified"}.get(gs, gs),
@@ -449,6 +544,8 @@ class Scanner(object):
                 # the FxObject members whose bytes the dump did not hold
                 "not_captured": missing,
             }
+            if addr in self.pool_proofs:
+                node.extra["scan"]["proven_by_pool_header"] = self.pool_proofs[addr]
             nodes.append(node)
             for c in sorted(children.get(addr, ()), reverse=True):
                 stack.append((c, depth + 1))

@@ -210,6 +210,10 @@ class Layouts(object):
             "profile": self.profile.name if (profile_used or not symbols) else None,
             "sources": sources,
         }
+        if out["profile"] is not None:
+            fit = self.profile.fit_note(self.target.os_build)
+            if fit:
+                out["profile_note"] = fit
         if self.resolved:
             out["resolved_types"] = dict(sorted(self.resolved.items()))
         return out

@@ -299,14 +299,27 @@ def isf_document(user_types, enums, ptr, producer="wdfdbg-profile"):
 class Profile(object):
     """A named built-in profile: ISF documents for Wdf01000 and nt."""
 
-    def __init__(self, name, arch, build_key, builds, verified, note):
+    def __init__(self, name, arch, build_key, builds, verified, note, derived_from=()):
         self.name = name
         self.arch = arch
         self.build_key = build_key
         self.builds = builds  # (low, high) OS build range it is chosen for
         self.verified = verified
         self.note = note
+        # the OS builds whose PDBs and dumps the layout was read from (kmdf.md)
+        self.derived_from = tuple(derived_from)
         self._docs = None
+
+    def fit_note(self, os_build):
+        """None when this profile's layout was derived from ``os_build`` (or
+        the build is unknown); else a sentence saying which build it was
+        derived from and that it is unverified for this one."""
+        if os_build is None or os_build in self.derived_from:
+            return None
+        if not self.derived_from:
+            return self.note
+        return "derived from build %s, unverified for build %d" % (
+            " to ".join(str(b) for b in sorted(set((self.derived_from[0], self.derived_from[-1])))), os_build)
 
     @property
     def pointer_size(self):
@@ -325,9 +338,11 @@ class Profile(object):
 
 
 PROFILES = [
-    Profile("win10-1607-x64", "x64", "1607", (14393, 18999), True, "PDB-derived, Windows 10 1607"),
-    Profile("win10-19041-x64", "x64", "19041", (19000, 21999), True, "PDB-derived, Windows 10 2004/20H2 (19041 family)"),
-    Profile("win11-x64", "x64", "win11", (22000, 10 ** 9), True, "PDB-derived, Windows 11"),
+    Profile("win10-1607-x64", "x64", "1607", (14393, 18999), True, "PDB-derived, Windows 10 1607", (14393,)),
+    # 2004 and 20H2 [pdb]; 21H1-22H2 (19043-19045) ship the same kernel and Wdf01000 builds of the family
+    Profile("win10-19041-x64", "x64", "19041", (19000, 21999), True, "PDB-derived, Windows 10 2004/20H2 (19041 family)",
+            (19041, 19042, 19043, 19044, 19045)),
+    Profile("win11-x64", "x64", "win11", (22000, 10 ** 9), True, "PDB-derived, Windows 11", (22000,)),
     Profile("win11-arm64", "arm64", "win11", (22000, 10 ** 9), False, "x64 layout assumed for ARM64 (LLP64), unverified"),
     Profile("win10-19041-arm64", "arm64", "19041", (0, 21999), False, "x64 19041 layout assumed for ARM64, unverified"),
     Profile("win10-x86", "x86", "x86", (0, 10 ** 9), False, "computed from the KMDF source with an 8-byte MxLock, unverified"),

@@ -16,6 +16,7 @@ bytes the dump did not keep, ``unknown`` for what wdfdbg cannot tell.
 Links (handles, objects) go through the markup object.
 """
 
+from wdfdbg.decoders.bugcheck import code_text
 from wdfdbg.render.markup import PLAIN
 
 INDENT = "  "
@@ -130,7 +131,7 @@ def headline_lines(triage, m=PLAIN):
     bc = triage.get("bugcheck")
     if bc:
         name = bc.get("name") or "bugcheck"
-        line = "Crash: %s (%s)" % (name, bc["code"])
+        line = "Crash: %s (%s)" % (name, code_text(bc["code"]))
         if bc.get("meaning"):
             line += ": %s" % bc["meaning"]
         out.append(m.bold(m.text(line)))

@@ -24,6 +24,7 @@ import uuid
 
 from wdfdbg import __version__
 from wdfdbg.analysis.footprint import owned_bytes, pool_tag
+from wdfdbg.decoders.bugcheck import code_text
 from wdfdbg.errors import UsageError
 from wdfdbg.render import files, treemap
 from wdfdbg.render.html_headline import Links, headline_view
@@ -81,6 +82,14 @@ def _add(table, key, nbytes=0):
         row = table[key] = [0, 0]
     row[0] += 1
     row[1] += nbytes
+
+
+def _crashing_driver(triage):
+    """The KMDF driver the triage headline's fault names, or None."""
+    fault = triage.get("fault") if isinstance(triage, dict) else None
+    drv = fault.get("kmdf_driver") if isinstance(fault, dict) else None
+    name = drv.get("name") if isinstance(drv, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 class HtmlReport(object):
@@ -166,6 +175,9 @@ class HtmlReport(object):
         top = [p for p in top if p.get("severity") in ("error", "warning")]
         source = head.get("source") if isinstance(head.get("source"), dict) else {}
         order = []
+        crashing = _crashing_driver(head.get("triage"))
+        if crashing:   # the crashing driver first, as the tree puts it (report.js)
+            order.append(crashing)
         for d in head.get("drivers") or ():
             if isinstance(d, dict) and d.get("name") not in order:
                 order.append(d.get("name"))
@@ -207,6 +219,7 @@ class HtmlReport(object):
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         env.filters["tclass"] = _type_class
+        env.filters["bugcheck_code"] = code_text
         script = _read("report.js")
         style = _read("report.css") + _type_css(self.types)
         for name, text in (("report.js", script), ("report.css", style)):

@@ -17,10 +17,9 @@ has that object, the KMDF driver the anchor of its per-driver table.
 """
 
 from wdfdbg.analysis.headline import TRIAGE_SCHEMA
+from wdfdbg.decoders.bugcheck import code_text
 
 MAX_MESSAGE = 300
-# a lock problem is already told by the lock lines (render/headline.py does the same)
-LOCK_CODES = ("LOCK_HELD_BY_CRASHING_THREAD", "LOCK_HELD")
 _PREPOSITION = {"read": "from", "write": "to", "execute": "at"}
 
 
@@ -58,7 +57,7 @@ class Links(object):
 def _crash(bc):
     if not bc or not _str(bc.get("code")):
         return None
-    return {"name": _str(bc.get("name")) or "bugcheck", "code": bc["code"], "meaning": _str(bc.get("meaning"))}
+    return {"name": _str(bc.get("name")) or "bugcheck", "code": code_text(bc["code"]), "meaning": _str(bc.get("meaning"))}
 
 
 def _fault(fault, links):
@@ -163,14 +162,15 @@ def headline_view(triage, links):
     dict of ``TRIAGE_SCHEMA``'s shape (its required keys). Keys: ``crash``
     (or None: no bugcheck), ``fault``, ``exception``, ``thread``,
     ``my_locks`` (held by the crashing thread), ``other_locks``,
-    ``problems`` (the top problems, lock problems left to the lock lines),
+    ``problems`` (the top problems, as the JSON triage ranks them),
     ``piling``, ``source`` ({description, can_show, cannot_show} or None)."""
     if not isinstance(triage, dict) or not all(k in triage for k in TRIAGE_SCHEMA["required"]):
         return None  # another shape: the page shows its facts as they are, and the document's bugcheck
     mine = [_lock(x, links) for x in _list(triage.get("locks_held_by_crashing_thread"))]
     others = [_lock(x, links) for x in _list(triage.get("locks_held"))]
-    said = LOCK_CODES if (mine or others) else ()
-    problems = [_problem(p, links) for p in _list(triage.get("top_problems")) if p.get("code") not in said]
+    # every top problem, the lock ones too: the page's "Top problems" must
+    # agree with the JSON triage and the problems card
+    problems = [_problem(p, links) for p in _list(triage.get("top_problems"))]
     src = _dict(triage.get("source"))
     source = None
     if src:

@@ -5,6 +5,7 @@ OS, architecture, bugcheck, Wdf01000 and the KMDF drivers of a
 from tabulate import tabulate
 
 from wdfdbg.analysis.numbers import refuse_negative_hex
+from wdfdbg.decoders.bugcheck import code_text
 from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, hex_or, hexn, ptr_text, tag_text
 from wdfdbg.render.headline import headline_lines
 from wdfdbg.render.markup import PLAIN
@@ -35,6 +36,9 @@ def render_info(session, si, problems, triage=None, m=PLAIN):
     if si.description and not si.from_dump:
         lines.append("description: %s" % si.description)
     lines.append("os build:    %s" % (si.os_build if si.os_build is not None else UNKNOWN))
+    types = session.layouts.describe()
+    if types.get("profile_note"):
+        lines.append("layout:      built-in profile %s, %s" % (types["profile"], types["profile_note"]))
     lines.append("arch:        %s, %d-bit pointers" % (ARCH_NAMES.get(si.arch, si.arch), 8 * si.pointer_size))
     if si.processors is not None:
         lines.append("processors:  %d" % si.processors)
@@ -90,7 +94,7 @@ def _about(n):
 def bugcheck_lines(bc):
     if not bc:
         return ["bugcheck:    none"]
-    lines = ["bugcheck:    %s %s" % (bc["code"], bc.get("name") or ""),
+    lines = ["bugcheck:    %s %s" % (code_text(bc["code"]), bc.get("name") or ""),
              "             parameters %s" % ", ".join(bc["parameters"])]
     for k in sorted(bc.get("decoded") or {}):
         v = bc["decoded"][k]

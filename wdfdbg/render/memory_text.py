@@ -40,7 +40,7 @@ def mdl_table(records, m):
 def memory_rows(rec, m):
     """Key/value rows for a memory record."""
     rows = []
-    rows.append(("buffer", rec.get("buffer") or "NULL"))
+    rows.append(("buffer", txt.buffer_text(rec)))
     if rec.get("alignment"):
         rows.append(("alignment", rec["alignment"]))
     rows.append(("length", size_text(rec.get("length"))))
@@ -138,14 +138,18 @@ def request_buffer_lines(node, record, m):
            + m.handle_link("WDFREQUEST %s" % hexn(node.handle), node.handle) + m.text("  ")
            + m.object_link("dt FxRequest %s" % hexn(h.address), "FxRequest", h.address)]
     embedded = "FxRequestSystemBuffer" if record["kind"] == "input" else "FxRequestOutputBuffer"
-    rows = [("buffer", record.get("buffer") or "NULL"), ("length", size_text(record.get("length"))),
+    rows = [("buffer", txt.buffer_text(record)), ("length", size_text(record.get("length"))),
             ("origin", "request (%s, embedded at %s)" % (embedded, record["address"])),
             ("major function", record.get("major_function") or UNKNOWN)]
     if record.get("io_control_code"):
         rows.append(("IoControlCode", "%s (%s)" % (record["io_control_code"], record.get("method") or UNKNOWN)))
     if record.get("io_type"):
         rows.append(("I/O type", record["io_type"]))
-    rows.append(("mdl", mdl_link(m, record["mdl"]) if record.get("mdl") else "NULL"))
+    if record.get("mdl"):
+        mdl = mdl_link(m, record["mdl"])
+    else:   # without the IRP a NULL buffer pointer does not say whether there is an MDL
+        mdl = "NULL" if record.get("major_function") else (NOT_CAPTURED if record.get("not_captured") else UNKNOWN)
+    rows.append(("mdl", mdl))
     rows.append(("read-only", yes_no(record.get("read_only"))))
     rows.append(("IRP", record.get("irp") or "NULL"))
     if not record.get("valid", True):

@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from wdfdbg.analysis.numbers import refuse_negative_hex
 from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.bugcheck import code_text
 from wdfdbg.decoders.contexts import context_text
 from wdfdbg.render import text as txt
 from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, count_text, hex_text, hexn, ptr_text, tag_text
@@ -75,7 +76,7 @@ def render_scan(session, found, all_drivers=False):
 def bugcheck_lines(bc):
     if not bc:
         return []
-    lines = ["bugcheck: %s %s (%s)" % (bc["code"], bc.get("name") or "", ", ".join(bc["parameters"]))]
+    lines = ["bugcheck: %s %s (%s)" % (code_text(bc["code"]), bc.get("name") or "", ", ".join(bc["parameters"]))]
     dec = bc.get("decoded") or {}
     for k in sorted(dec):
         lines.append("    %s: %s" % (k, dec[k] if dec[k] is not None else UNKNOWN))
@@ -121,13 +122,25 @@ def object_rows(nodes):
             cls += " (%s)" % CLASS_SOURCES[h.cls_source]
         rows.append(("  " * n.depth + hexn(h.address), hexn(n.handle) if n.handle is not None else "none", wdf, cls,
                      hex_text(h.fx_type), hex_text(h.object_size), count_text(h.refcount),
-                     fxt.state_name(h.state) if h.state is not None else UNKNOWN,
+                     state_text(n),
                      ptr_text(h.globals, NOT_CAPTURED), parent_text(n), "; ".join(object_facts(n))))
     return rows
 
 
+def state_text(n):
+    """The object's state, or ``not captured`` when the dump stopped before
+    m_ObjectState."""
+    if n.header.state is not None:
+        return fxt.state_name(n.header.state)
+    scan = n.extras().get("scan") or {}
+    return NOT_CAPTURED if "m_ObjectState" in (scan.get("not_captured") or ()) else UNKNOWN
+
+
 def object_facts(n):
     facts = []
+    proof = txt.pool_proof_note(n)
+    if proof:
+        facts.append(proof)
     if n.memory:
         facts.extend(txt.memory_facts(n.memory))
     if n.lookaside:

@@ -5,6 +5,7 @@ tabulate summaries, and problem lists. Links go through a markup object
 from tabulate import tabulate
 
 from wdfdbg.decoders import types as fxt
+from wdfdbg.decoders.bugcheck import code_text
 from wdfdbg.decoders.contexts import context_text
 from wdfdbg.render.cells import NOT_CAPTURED, UNKNOWN, hex_text, ptr_text, tag_text
 from wdfdbg.render.markup import PLAIN
@@ -57,6 +58,8 @@ def source_line(session, m=PLAIN):
     types = TYPES_TEXT.get(desc["types"], "types: %s" % desc["types"])
     if "%s" in types:
         types %= desc.get("profile") or "unknown"
+    if desc.get("profile_note"):
+        types += " (%s)" % desc["profile_note"]
     build = "build %d" % t.os_build if t.os_build is not None else "build unknown"
     return m.text("source: %s: %s, %s, %s; %s" % (source_where(session), source_what(session), t.arch, build, types))
 
@@ -65,7 +68,7 @@ def bugcheck_lines(bc, m=PLAIN):
     if not bc:
         return []
     name = bc.get("name") or ""
-    head = "Bugcheck %s %s" % (bc["code"], name)
+    head = "Bugcheck %s %s" % (code_text(bc["code"]), name)
     lines = [m.text("%s (%s)" % (head.rstrip(), ", ".join(bc["parameters"])))]
     dec = bc.get("decoded") or {}
     for k in sorted(dec):
@@ -120,9 +123,34 @@ def parent_note(node):
     return "(m_ParentObject not captured)"
 
 
+def pool_proof_note(node):
+    """How an object saved only up to m_Globals was proven, and what of its
+    header the dump did not hold; None for other objects."""
+    scan = node.extras().get("scan") or {}
+    proof = scan.get("proven_by_pool_header")
+    if not proof:
+        return None
+    check = proof.get("driver_tag") or ""
+    tag = "pool tag '%s'%s" % (proof.get("pool_tag"), (" = " + check) if not check.startswith("not captured") else
+                                 ", the driver's tag not captured")
+    short = [m for m in ("m_ObjectFlags", "m_ObjectState") if m in (scan.get("not_captured") or ())]
+    text = "proven by its FX_POOL_HEADER at %s (%s)" % (proof.get("fx_pool_header"), tag)
+    if short:
+        text += "; flags and state not captured" if len(short) == 2 else "; %s not captured" % short[0]
+    return text
+
+
+def buffer_text(rec):
+    """A memory or request-buffer record's buffer: ``0x...``, ``NULL``, or
+    ``not captured`` when the pointer's bytes were not saved."""
+    if rec.get("buffer") is None and "buffer" in (rec.get("not_captured") or ()):
+        return NOT_CAPTURED
+    return ptr_text(rec.get("buffer"), "NULL")
+
+
 def memory_facts(mem):
     """A memory record in a few words: buffer, length, origin, pool tag."""
-    out = ["buffer %s length %s %s" % (ptr_text(mem.get("buffer"), "NULL"), hex_text(mem.get("length")),
+    out = ["buffer %s length %s %s" % (buffer_text(mem), hex_text(mem.get("length")),
                                        mem.get("origin") or "origin unknown")]
     if mem.get("pool_tag"):
         out.append("tag '%s'" % mem["pool_tag"])
@@ -156,6 +184,9 @@ def node_line(node, m=PLAIN):
         facts.append("class by shape")
     if h.state not in (None, 1):
         facts.append("state %s" % fxt.state_name(h.state))
+    proof = pool_proof_note(node)
+    if proof:
+        facts.append(proof)
     mem = node.memory
     if mem:
         facts.extend(memory_facts(mem))
@@ -189,7 +220,7 @@ def node_line(node, m=PLAIN):
         handle = int(rb["handle"], 16) if rb.get("handle") else None
         label = "%s WDFMEMORY %s" % (rb.get("kind") or "buffer", rb.get("handle") or UNKNOWN)
         head = m.memory_link(label, handle) if handle is not None else m.text(label)
-        bits = ["buffer %s" % ptr_text(rb.get("buffer"), "NULL"), "length %s" % hex_text(rb.get("length"))]
+        bits = ["buffer %s" % buffer_text(rb), "length %s" % hex_text(rb.get("length"))]
         if rb.get("mdl"):
             bits.append("MDL %s" % rb["mdl"])
         if rb.get("major_function"):

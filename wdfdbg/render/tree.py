@@ -142,6 +142,10 @@ class TextTreeWriter(object):
             self._close(s)
         if not self._any:
             self._line(self.m.text("No objects found."))
+        note = analysis.depth_note()
+        if note:
+            self._line("")
+            self._line(self.m.text(note))
         self._line("")
         self._line(txt.problems_table(list(analysis.problems), self.m))
         # lines joined by newlines, without a trailing one (as "\n".join)

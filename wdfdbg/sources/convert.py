@@ -56,6 +56,42 @@ def default_description(source_path, recorder, all_memory):
         "; all captured memory" if all_memory else "; the memory an analysis reads")
 
 
+def _dump_type_code(backend):
+    """The DUMP_HEADER DumpType of the dump below ``backend``, or the
+    ``dump_type`` a snapshot document carries; None otherwise."""
+    for _ in range(8):
+        if backend is None:
+            return None
+        dump = getattr(backend, "dump", None)
+        code = getattr(dump, "dump_type", None) if dump is not None else getattr(backend, "dump_type", None)
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
+        doc = getattr(getattr(backend, "snap", None), "doc", None)
+        if isinstance(doc, dict):
+            code = doc.get("dump_type")
+            return code if isinstance(code, int) and not isinstance(code, bool) else None
+        backend = getattr(backend, "inner", None)
+    return None
+
+
+def _add_kmdf_table(recorder, doc):
+    """The source's KMDF driver table (a triage dump's secondary data, not
+    memory: names, versions and globals of every KMDF driver) under the
+    extra key ``kmdf_drivers``, so that a replay names drivers as the dump
+    did."""
+    # the dump's kind, so that a replay treats what it did not save alike
+    # (problems.is_partial_dump); a snapshot re-recorded keeps its own
+    code = _dump_type_code(recorder.inner)
+    if code is not None:
+        doc["dump_type"] = code
+    table = getattr(recorder.inner, "kmdf_drivers", None)
+    if callable(table):
+        entries = table()
+        if entries:
+            doc["kmdf_drivers"] = [{"name": e.name, "globals": "0x%x" % e.globals,
+                                    "version": "%d.%d.%d" % tuple(e.version)} for e in entries]
+
+
 def converted_document(recorder, description):
     """The snapshot document of what ``recorder`` kept. A dump becomes a
     ``converted`` snapshot; a snapshot keeps its own origin. A triage
@@ -65,12 +101,7 @@ def converted_document(recorder, description):
     ``crash_thread`` (readers ignore unknown keys). The document is
     validated: one that would not load back is an error, not a file."""
     doc = recorder.to_document(description=description, origin=None if recorder.kind == "snapshot" else "converted")
-    table = getattr(recorder.inner, "kmdf_drivers", None)
-    if callable(table):
-        entries = table()
-        if entries:
-            doc["kmdf_drivers"] = [{"name": e.name, "globals": "0x%x" % e.globals,
-                                    "version": "%d.%d.%d" % tuple(e.version)} for e in entries]
+    _add_kmdf_table(recorder, doc)
     from wdfdbg.sources.base import CRASH_THREAD_KEY, backend_crash_thread
     thread = backend_crash_thread(recorder.inner)
     if thread:
@@ -85,6 +116,7 @@ def recorded_document(recorder, description):
     """The snapshot document of a ``record`` run (origin ``recorded``, or
     the source's own), validated like :func:`converted_document`."""
     doc = recorder.to_document(description=description)
+    _add_kmdf_table(recorder, doc)
     errors, _mem = snapfmt.validate(doc)
     if errors:
         raise SnapshotError("the recorded snapshot does not validate (%s); nothing written" % "; ".join(errors[:3]))

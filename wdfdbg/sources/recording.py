@@ -245,10 +245,12 @@ class RecordingBackend(Backend):
     def symbol_mismatches(self, symbols=None):
         """The symbol_at lookups a replay would answer differently:
         a list of (address, live answer, replay answer)."""
+        from wdfdbg.sources.snapshot import nearest_in_module
         table = SymbolTable(self.recorded_symbols() if symbols is None else symbols)
+        modules = self.modules()
         out = []
         for addr, res in sorted(self.lookups.items()):
-            replay = table.at(addr)
+            replay = nearest_in_module(table, modules, addr)   # as a replay answers (sources/snapshot.py)
             if replay != res:
                 out.append((addr, res, replay))
         return out
@@ -348,7 +350,7 @@ class RecordingBackend(Backend):
                     self._warn("%s!%s: its type is unknown; left out of the recorded types" % (module, f))
         symbols = self.recorded_symbols()
         for addr, live, replay in self.symbol_mismatches(symbols):
-            self._warn("symbol lookup at 0x%x: live %s, replay %s" % (addr, _sym(live), _sym(replay)))
+            self._warn("symbol at 0x%x: this source finds %s, a replay would find %s" % (addr, _sym(live), _sym(replay)))
         if self.ranges_unlisted:
             self._warn("the analysis asked for the readable memory ranges, which this source cannot list; "
                        "a replay lists the recorded pages instead and may show more")
@@ -427,6 +429,6 @@ def _drop_unresolved(uts, ens, bts, others=()):
 
 def _sym(res):
     if res is None:
-        return "none"
+        return "no symbol"
     name, disp = res
     return name if not disp else "%s+0x%x" % (name, disp)

@@ -112,6 +112,9 @@
   var trees = document.getElementById("trees");
   if (n > 5000) trees.classList.add("big");  // skip layout of rows off screen (content-visibility)
   var roots = {}, order = [], seen = {};
+  // the crashing driver's tree first (the triage headline's fault)
+  var fault = doc.triage && doc.triage.fault, crashing = fault && fault.kmdf_driver && fault.kmdf_driver.name;
+  if (typeof crashing === "string") { seen[crashing] = 1; order.push(crashing); }
   (doc.drivers || []).forEach(function (d) { var k = d.name === null ? "\u0000" : String(d.name); if (!seen[k]) { seen[k] = 1; order.push(k); } });
   for (i = 0; i < n; i++) {
     if (parents[i] >= 0) continue;
