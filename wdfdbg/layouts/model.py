@@ -200,6 +200,66 @@ def shape_problem(f, ref):
     return None
 
 
+def _view(ref, f, offset=None):
+    """A field that reads the bytes of ``f`` (at ``offset``, default its
+    own) the way the profile's ``ref`` reads them."""
+    return Field(ref.name, f.offset if offset is None else offset, ref.size, ref.kind, signed=ref.signed,
+                 type_name=ref.type_name, count=ref.count, element=ref.element, raw=ref.raw)
+
+
+def fit_shapes(layout, ref):
+    """``layout`` (a type from symbols) made to answer every field the
+    profile's ``ref`` has in the shape the decoders read it, or a
+    (dotted name, why) problem.
+
+    Types are data: a decoder asks for an integer, a pointer-sized value
+    or bytes at a member path, and a legitimate shape of that member gives
+    it. A struct, union or class where an integer or pointer is read (the
+    class ``FxIrp`` whose first member is the PIRP, the union
+    ``_IRP.AssociatedIrp``) is read as its first ``ref.size`` bytes; a
+    struct or union where bytes are read (``_WDF_OBJECT_ATTRIBUTES``,
+    ``_IO_STACK_LOCATION.Parameters``) as the array of its bytes; an
+    integer where the profile has a union (``_LARGE_INTEGER`` as a 64-bit
+    integer) answers the union's members inside it. The member's own
+    members stay readable under their dotted names. Enums and bitfields
+    are integers already (:func:`shape`). What no build could lay out
+    stays refused: a member smaller than what is read from it, an array
+    shorter than the profile's, a float or void where an integer is
+    read."""
+    flat = dict(layout.flat)
+    changed = False
+    for dotted, rf in ref.flat.items():
+        f = layout.flat.get(dotted)
+        if f is None:
+            continue
+        have, want = shape(f), shape(rf)
+        if have == want:
+            why = shape_problem(f, rf)
+            if why:
+                return dotted, why
+            continue
+        if have == "aggregate" and want == "scalar" and f.size >= rf.size:
+            flat[dotted] = _view(rf, f)
+        elif have == "aggregate" and want == "array of scalars" and rf.element is not None \
+                and rf.element.size and f.size >= rf.size:
+            count = f.size // rf.element.size
+            flat[dotted] = Field(dotted, f.offset, count * rf.element.size, "array", count=count,
+                                 element=rf.element, raw=rf.raw)
+        elif have == "scalar" and want == "aggregate" and f.size == rf.size:
+            prefix = dotted + "."
+            for sub, sf in ref.flat.items():
+                rel = sf.offset - rf.offset
+                if sub.startswith(prefix) and sub not in flat and shape(sf) == "scalar" \
+                        and 0 <= rel and rel + sf.size <= f.size:
+                    flat[sub] = _view(sf, f, f.offset + rel)
+        else:
+            return dotted, shape_problem(f, rf)
+        changed = True
+    if not changed:
+        return layout
+    return StructLayout(layout.name, layout.size, layout.fields, flat, layout.source)
+
+
 class UnresolvedTypeError(LayoutError):
     """A type names a struct, union, class or base type that no module
     defines (own module, then nt, then the others: see
