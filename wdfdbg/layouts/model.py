@@ -120,6 +120,20 @@ class StructLayout(object):
             raise LayoutError("%s has no field %s" % (self.name, name))
         return f
 
+    def own_member(self, name, base_end):
+        """The member ``name`` this class declares itself, told apart from
+        a base class's member of the same name by offset: the first one at
+        or past ``base_end`` (the base class's size). A derived class may
+        redeclare a base member's name (FxSpinLock's own ``m_SpinLock`` at
+        0x68, FxObject's at 0x30); symbols present either one under the
+        plain name, and ISF flattened from headers keeps the derived one as
+        ``m_SpinLock__0x68``. LayoutError when the class declares none."""
+        found = [f for n, f in self.fields.items()
+                 if (n == name or n.startswith(name + "__")) and f.offset >= base_end]
+        if not found:
+            raise LayoutError("%s declares no member %s of its own (past 0x%x)" % (self.name, name, base_end))
+        return min(found, key=lambda f: f.offset)
+
     def decode(self, data, base=0):
         """Decode ``data[base:base+size]`` into a dict of flattened fields.
 

@@ -90,6 +90,10 @@ JSON_BYTES = Limit("WDFDBG_MAX_JSON_BYTES", 256 << 20)
 # deflate can reach about 1032x, which only a bomb or a heap of zeros does.
 GZIP_RATIO = Limit("WDFDBG_MAX_GZIP_RATIO", 100, "times the file's size")
 GZIP_FREE = 64 << 20
+# The xz decoder's own memory (its dictionary): xz -9 needs 65 MiB, the
+# default preset (volatility3's .json.xz) 9 MiB; a header asking for more
+# is refused as corrupt, not allocated.
+XZ_MEMORY = 128 << 20
 # The Python objects json.loads would build, estimated from the text before
 # parsing it: ESTIMATE_* bytes per object, array and item (CPython 3.8-3.12:
 # a small dict is 184-232 bytes, a short str about 50, a list slot 8).

@@ -1,0 +1,149 @@
+"""Real (PDB-shaped) types give the answers the built-in profile gives.
+
+``shared/reference/types/<build>`` holds Wdf01000 and nt types shaped as a
+debugger's symbols shape them (struct, class and union members, bitfields,
+enums, redeclared members; its README), and ``nt-pdb/`` the kernel's types
+as volatility3 converted them from ``ntkrnlmp.pdb`` (``.json.xz``). For
+each build, every command on every fixture (rebuilt with the build's
+profile for 1607 and Windows 11; the fixtures are 19041) must give the same
+exit code and facts with those types embedded in the snapshot and given
+through ``--types`` as with the profile's types. Skips cleanly without
+``../shared``."""
+
+import copy
+import gzip
+import json
+import lzma
+import os
+
+import pytest
+
+from cmdhelpers import json_without_source, load_doc, run_json
+from conftest import SHARED
+from wdfdbg import descriptor, info, lookaside, mdl, memory, memtree, memusage, scan
+from wdfdbg.sources import snapshot as snapfmt
+from wdfdbg.testing import FIXTURES, build
+
+TYPES = os.path.join(SHARED, "reference", "types")
+NT_PDB = os.path.join(TYPES, "nt-pdb", "ntkrnlmp-10.0.19041.3570.json.xz")
+
+# build folder -> (built-in profile the fixture is laid out with, OS build)
+BUILDS = {"1607": ("win10-1607-x64", 14393), "2004": ("win10-19041-x64", 19041),
+          "20H2": ("win10-19041-x64", 19042), "win11": ("win11-x64", 22000)}
+# what is compared: a build folder, or nt-pdb (2004's Wdf01000 with nt from the PDB)
+TYPE_SETS = sorted(BUILDS) + ["nt-pdb"]
+
+
+def _need_shared():
+    if not os.path.isdir(TYPES) or not os.path.exists(NT_PDB):
+        pytest.skip("../shared/reference/types is not here")
+
+
+def _type_files(type_set):
+    """(Wdf01000 path, nt path) for a type set."""
+    if type_set == "nt-pdb":
+        return os.path.join(TYPES, "2004", "Wdf01000.json"), NT_PDB
+    return os.path.join(TYPES, type_set, "Wdf01000.json"), os.path.join(TYPES, type_set, "nt.json")
+
+
+def _read_isf(path):
+    opener = lzma.open if path.endswith(".xz") else (gzip.open if path.endswith(".gz") else open)
+    with opener(path, "rb") as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+_BASE = {}
+
+
+def _baseline(tmp_path_factory, fixture_name, type_set):
+    """The fixture laid out with the type set's profile, as a snapshot with
+    the profile's types (the fixture itself for 19041)."""
+    profile, os_build = BUILDS["2004" if type_set == "nt-pdb" else type_set]
+    key = (fixture_name, profile, os_build)
+    if key not in _BASE:
+        params = [p for n, p, _c in FIXTURES if n == fixture_name][0]
+        built = build(fixture_name, profile=profile, **params)
+        doc = json.loads(gzip.decompress(built.dumps(types=True, compress=True)).decode("utf-8"))
+        doc["target"]["os_build"] = os_build
+        path = str(tmp_path_factory.mktemp("real-shapes") / ("%s-%s.wdfsnap.json.gz" % (fixture_name, os_build)))
+        snapfmt.save(doc, path)
+        _BASE[key] = (path, built.truth(compact=False))
+    return _BASE[key]
+
+
+_REAL = {}
+
+
+def _real(tmp_path_factory, fixture_name, type_set, how):
+    """(snapshot path, extra argv): the real types embedded in the
+    snapshot (``how`` "embedded") or given with --types to a snapshot
+    without types ("--types")."""
+    key = (fixture_name, type_set, how)
+    if key not in _REAL:
+        base, _truth = _baseline(tmp_path_factory, fixture_name, type_set)
+        doc = load_doc(base)
+        wdf, nt = _type_files(type_set)
+        if how == "embedded":
+            doc["types"] = {"Wdf01000": _read_isf(wdf), "nt": _read_isf(nt)}
+            argv = []
+        else:
+            doc["types"] = {}
+            argv = ["--types", "Wdf01000=" + wdf, "--types", "nt=" + nt]
+        path = str(tmp_path_factory.mktemp("real-shapes") / ("%s-%s-%s.wdfsnap.json.gz" % (fixture_name, type_set, how.strip("-"))))
+        snapfmt.save(doc, path)
+        _REAL[key] = (path, argv)
+    return _REAL[key]
+
+
+def _commands(truth):
+    """(label, module, argv after the source) for every command, with the
+    handles and addresses the fixture's truth names."""
+    out = [("memtree", memtree, []), ("memusage", memusage, []), ("info", info, []), ("scan", scan, []),
+           ("mdl --allocated", mdl, ["--allocated"])]
+    mem = [o for o in truth["objects"] if o.get("memory")]
+    for o in mem[:3]:
+        out.append(("memory %s" % o["handle"], memory, [o["handle"]]))
+    for la in truth.get("lookasides") or ():
+        addr = la if isinstance(la, str) else la.get("address")
+        out.append(("lookaside %s" % addr, lookaside, [addr]))
+    for m in (truth.get("mdls") or ())[:3]:
+        out.append(("mdl %s" % m["address"], mdl, [m["address"]]))
+    for d in truth.get("descriptors") or ():
+        out.append(("descriptor %s" % d["address"], descriptor, [d["address"]]))
+    return out
+
+
+def _answers(module, path, argv):
+    code, doc = run_json(module, [path] + list(argv))
+    return code, json_without_source(doc)
+
+
+def _first_difference(got, want, path="$"):
+    """Where two report documents first differ (for the failure message)."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        for k in sorted(set(got) | set(want)):
+            if got.get(k) != want.get(k):
+                return _first_difference(got.get(k), want.get(k), "%s.%s" % (path, k))
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        for i, (g, w) in enumerate(zip(got, want)):
+            if g != w:
+                return _first_difference(g, w, "%s[%d]" % (path, i))
+    return "%s: %r != %r" % (path, str(got)[:200], str(want)[:200])
+
+
+CASES = [(f, t, h) for f, _p, _c in FIXTURES for t in TYPE_SETS for h in ("embedded", "--types")]
+
+
+@pytest.mark.parametrize("fixture_name,type_set,how", CASES)
+def test_real_types_give_the_profile_answers(tmp_path_factory, fixture_name, type_set, how):
+    _need_shared()
+    base, truth = _baseline(tmp_path_factory, fixture_name, type_set)
+    real, extra = _real(tmp_path_factory, fixture_name, type_set, how)
+    differ = []
+    for label, module, argv in _commands(truth):
+        want = _answers(module, base, argv)
+        got = _answers(module, real, argv + extra)
+        assert want[0] <= 1, "%s exits %d with the profile's types" % (label, want[0])
+        if got != want:
+            differ.append((label, got[0], want[0], _first_difference(got[1], want[1])))
+    assert differ == []
