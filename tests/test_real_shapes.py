@@ -5,7 +5,8 @@ debugger's symbols shape them (struct, class and union members, bitfields,
 enums, redeclared members; its README), and ``nt-pdb/`` the kernel's types
 as volatility3 converted them from ``ntkrnlmp.pdb`` (``.json.xz``). For
 each build, every command on every fixture (rebuilt with the build's
-profile for 1607 and Windows 11; the fixtures are 19041) must give the same
+profile for 1607 and Windows 11; the fixtures are 19041; the leak heap at
+its committed 10,000 objects for 2004 only, at 400 for the others) must give the same
 exit code and facts with those types embedded in the snapshot and given
 through ``--types`` as with the profile's types. Skips cleanly without
 ``../shared``."""
@@ -18,7 +19,7 @@ import os
 
 import pytest
 
-from cmdhelpers import json_without_source, load_doc, run_json
+from cmdhelpers import json_without_source, load_doc, run
 from conftest import SHARED
 from wdfdbg import descriptor, info, lookaside, mdl, memory, memtree, memusage, scan
 from wdfdbg.sources import snapshot as snapfmt
@@ -32,6 +33,7 @@ BUILDS = {"1607": ("win10-1607-x64", 14393), "2004": ("win10-19041-x64", 19041),
           "20H2": ("win10-19041-x64", 19042), "win11": ("win11-x64", 22000)}
 # what is compared: a build folder, or nt-pdb (2004's Wdf01000 with nt from the PDB)
 TYPE_SETS = sorted(BUILDS) + ["nt-pdb"]
+LEAK_SMALL = 400
 
 
 def _need_shared():
@@ -59,9 +61,14 @@ def _baseline(tmp_path_factory, fixture_name, type_set):
     """The fixture laid out with the type set's profile, as a snapshot with
     the profile's types (the fixture itself for 19041)."""
     profile, os_build = BUILDS["2004" if type_set == "nt-pdb" else type_set]
-    key = (fixture_name, profile, os_build)
+    key = (fixture_name, profile, os_build, fixture_name == "leak" and type_set != "2004")
     if key not in _BASE:
-        params = [p for n, p, _c in FIXTURES if n == fixture_name][0]
+        params = dict([p for n, p, _c in FIXTURES if n == fixture_name][0])
+        if fixture_name == "leak" and type_set != "2004":
+            # the leak fixture's 10,000 objects repeat a few classes: the
+            # committed size once (2004), a smaller heap of the same classes
+            # for the other type sets keeps the matrix fast
+            params["n"] = LEAK_SMALL
         built = build(fixture_name, profile=profile, **params)
         doc = json.loads(gzip.decompress(built.dumps(types=True, compress=True)).decode("utf-8"))
         doc["target"]["os_build"] = os_build
@@ -113,10 +120,17 @@ def _commands(truth):
     return out
 
 
+def _run_json(module, argv):
+    """(exit code, JSON report) of a command run in-process (the reports'
+    schema is checked by the command tests; here only the facts)."""
+    code, out = run(module, list(argv) + ["--json"])
+    return code, json.loads(out)
+
+
 def _answers(module, path, argv):
     """(exit code, report without what describes its source: the source
     object and the notes naming --types files)."""
-    code, doc = run_json(module, [path] + list(argv))
+    code, doc = _run_json(module, [path] + list(argv))
     doc = json_without_source(doc)
     notes = [n for n in doc.pop("notes", None) or () if not n.startswith("types for ")]
     if notes:
@@ -161,6 +175,68 @@ def test_real_types_give_the_profile_answers(tmp_path_factory, fixture_name, typ
         want = _baseline_answers(base, label, module, argv)
         got = _answers(module, real, argv + extra)
         assert want[0] <= 1, "%s exits %d with the profile's types" % (label, want[0])
+        if got != want:
+            differ.append((label, got[0], want[0], _first_difference(got[1], want[1])))
+    assert differ == []
+
+
+def _pykd_answers(module, argv):
+    """(exit code, report without its source) through the pykd stand-in;
+    ``info.captured_bytes`` is a fact about a snapshot (how much memory it
+    holds) that a debugger session does not have."""
+    code, doc = _run_json(module, argv)
+    return code, json_without_source(doc)
+
+
+def _without_snapshot_facts(answers):
+    """Answers without what only a snapshot knows about itself (``info``'s
+    ``captured_bytes`` and ``description``), which a debugger session does
+    not have."""
+    code, doc = answers
+    if isinstance(doc.get("info"), dict):
+        doc = dict(doc)
+        doc["info"] = dict((k, v) for k, v in doc["info"].items() if k not in ("captured_bytes", "description"))
+    return code, doc
+
+
+@pytest.mark.parametrize("type_set", TYPE_SETS)
+def test_real_types_through_the_pykd_stand_in(tmp_path_factory, type_set):
+    """The stand-in's typeInfo hands out the real shapes (members that are
+    classes, unions, bitfields, enums, FxSpinLock's m_SpinLock listed twice
+    under one name): every command answers as the snapshot with the
+    profile's types does."""
+    _need_shared()
+    from wdfdbg.testing.fake_pykd import fake_pykd
+    base, truth = _baseline(tmp_path_factory, "typical", type_set)
+    real, _extra = _real(tmp_path_factory, "typical", type_set, "embedded")
+    differ = []
+    with fake_pykd(real):
+        for label, module, argv in _commands(truth):
+            want = _without_snapshot_facts(_baseline_answers(base, label, module, argv))
+            got = _without_snapshot_facts(_pykd_answers(module, argv))
+            if got != want:
+                differ.append((label, got[0], want[0], _first_difference(got[1], want[1])))
+    assert differ == []
+
+
+# the real triage dumps of build 19041 (x64): their types are 2004's
+DUMPS_19041 = ("triage_x64.dmp", "DAIMUVG_102622-12000-01.dmp", "DAIMUVG_102622-15671-01.dmp",
+               "NoamHuang_dell_033124-5078-01.dmp", "NoamHuang_dell_040124-5515-01.dmp", "ojusha_help_100623-6156-01.dmp")
+DUMP_COMMANDS = (("memtree", memtree, []), ("memusage", memusage, []), ("info", info, []), ("scan", scan, []),
+                 ("mdl --allocated", mdl, ["--allocated"]))
+
+
+@pytest.mark.parametrize("name", DUMPS_19041)
+def test_real_dump_with_real_types_answers_as_with_the_profile(name):
+    _need_shared()
+    path = os.path.join(SHARED, "dumps", name)
+    if not os.path.exists(path):
+        pytest.skip("%s is not here" % name)
+    wdf, nt = _type_files("2004")
+    differ = []
+    for label, module, argv in DUMP_COMMANDS:
+        want = _answers(module, path, argv)
+        got = _answers(module, path, argv + ["--types", "Wdf01000=" + wdf, "--types", "nt=" + nt])
         if got != want:
             differ.append((label, got[0], want[0], _first_difference(got[1], want[1])))
     assert differ == []
