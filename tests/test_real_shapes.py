@@ -181,22 +181,23 @@ def test_real_types_give_the_profile_answers(tmp_path_factory, fixture_name, typ
 
 
 def _pykd_answers(module, argv):
-    """(exit code, report without its source) through the pykd stand-in;
-    ``info.captured_bytes`` is a fact about a snapshot (how much memory it
-    holds) that a debugger session does not have."""
+    """(exit code, report without its source) through the pykd stand-in."""
     code, doc = _run_json(module, argv)
     return code, json_without_source(doc)
 
 
 def _without_snapshot_facts(answers):
-    """Answers without what only a snapshot knows about itself (``info``'s
-    ``captured_bytes`` and ``description``), which a debugger session does
-    not have."""
+    """Answers without what ``info`` says about the source itself (its
+    ``kind`` and ``origin``, and what only a snapshot knows of itself: its
+    ``captured_bytes`` and ``description``)."""
     code, doc = answers
     if isinstance(doc.get("info"), dict):
         doc = dict(doc)
-        doc["info"] = dict((k, v) for k, v in doc["info"].items() if k not in ("captured_bytes", "description"))
+        doc["info"] = dict((k, v) for k, v in doc["info"].items() if k not in SOURCE_FACTS)
     return code, doc
+
+
+SOURCE_FACTS = ("kind", "origin", "captured_bytes", "description")
 
 
 @pytest.mark.parametrize("type_set", TYPE_SETS)
