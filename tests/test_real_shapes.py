@@ -241,3 +241,21 @@ def test_real_dump_with_real_types_answers_as_with_the_profile(name):
         if got != want:
             differ.append((label, got[0], want[0], _first_difference(got[1], want[1])))
     assert differ == []
+
+
+def test_pykd_lists_a_redeclared_member_twice_and_wdfdbg_keeps_both(tmp_path_factory):
+    """FxSpinLock through pykd: ``m_SpinLock`` twice by index (FxObject's at
+    0x30, its own at 0x68), the own one by name (kdlib's reverse lookup);
+    the type source keeps both, the derived one as ``m_SpinLock__0x68``."""
+    _need_shared()
+    from wdfdbg.sources.base import Target
+    from wdfdbg.testing.fake_pykd import fake_pykd
+    real, _extra = _real(tmp_path_factory, "typical", "2004", "embedded")
+    with fake_pykd(real) as pykd:
+        ti = pykd.typeInfo("Wdf01000!FxSpinLock")
+        names = [ti.fieldName(i) for i in range(ti.getNumberFields())]
+        assert names.count("m_SpinLock") == 2
+        assert ti.fieldOffset("m_SpinLock") == 0x68
+        from wdfdbg.sources.pykd_target import live_backend
+        fields = Target(live_backend()).type_source("Wdf01000").user_type("FxSpinLock")["fields"]
+    assert fields["m_SpinLock"]["offset"] == 0x30 and fields["m_SpinLock__0x68"]["offset"] == 0x68
