@@ -259,3 +259,21 @@ def test_pykd_lists_a_redeclared_member_twice_and_wdfdbg_keeps_both(tmp_path_fac
         from wdfdbg.sources.pykd_target import live_backend
         fields = Target(live_backend()).type_source("Wdf01000").user_type("FxSpinLock")["fields"]
     assert fields["m_SpinLock"]["offset"] == 0x30 and fields["m_SpinLock__0x68"]["offset"] == 0x68
+
+
+@pytest.mark.parametrize("type_set", TYPE_SETS)
+def test_real_types_give_the_same_html_report(tmp_path_factory, type_set):
+    """``report`` (HTML) on the typical heap: the same page with the real
+    types embedded as with the profile's, but for the source's path."""
+    _need_shared()
+    from wdfdbg import report
+    base, _truth = _baseline(tmp_path_factory, "typical", type_set)
+    real, _extra = _real(tmp_path_factory, "typical", type_set, "embedded")
+    out = tmp_path_factory.mktemp("real-shapes-html")
+    pages = []
+    for path in (base, real):
+        html = str(out / (os.path.basename(path) + ".html"))
+        code, _text = run(report, [path, "-o", html])
+        with open(html, encoding="utf-8") as f:
+            pages.append((code, f.read().replace(path, "SOURCE").replace(os.path.basename(path), "SOURCE")))
+    assert pages[0][0] <= 1 and pages[0] == pages[1]
