@@ -26,26 +26,42 @@ from wdfdbg.sources import snapshot as snapfmt
 from wdfdbg.testing import FIXTURES, build
 
 TYPES = os.path.join(SHARED, "reference", "types")
-NT_PDB = os.path.join(TYPES, "nt-pdb", "ntkrnlmp-10.0.19041.3570.json.xz")
 
 # build folder -> (built-in profile the fixture is laid out with, OS build)
 BUILDS = {"1607": ("win10-1607-x64", 14393), "2004": ("win10-19041-x64", 19041),
           "20H2": ("win10-19041-x64", 19042), "win11": ("win11-x64", 22000)}
-# what is compared: a build folder, or nt-pdb (2004's Wdf01000 with nt from the PDB)
-TYPE_SETS = sorted(BUILDS) + ["nt-pdb"]
+# nt from a real ntkrnlmp.pdb -> (the build folder whose Wdf01000 and
+# profile go with it, the ISF in nt-pdb/, OS build). 1809 (17763) is laid
+# out with the 1607 profile, the one wdfdbg chooses for it (builds 14393 to
+# 18999); its kernel declares _MI_HYPER_SPACE of 264 MiB, which no analysis
+# reads
+NT_PDB_SETS = {"nt-pdb": ("2004", "ntkrnlmp-10.0.19041.3570.json.xz", 19041),
+               "nt-pdb-1809": ("1607", "ntkrnlmp-10.0.17763.5933.json.xz", 17763)}
+# what is compared: a build folder, or an nt-pdb set
+TYPE_SETS = sorted(BUILDS) + sorted(NT_PDB_SETS)
 LEAK_SMALL = 400
 
 
-def _need_shared():
-    if not os.path.isdir(TYPES) or not os.path.exists(NT_PDB):
+def _need_shared(type_set="2004"):
+    files = _type_files(type_set)
+    if not os.path.isdir(TYPES) or not all(os.path.exists(f) for f in files):
         pytest.skip("../shared/reference/types is not here")
 
 
 def _type_files(type_set):
     """(Wdf01000 path, nt path) for a type set."""
-    if type_set == "nt-pdb":
-        return os.path.join(TYPES, "2004", "Wdf01000.json"), NT_PDB
+    if type_set in NT_PDB_SETS:
+        folder, nt, _os_build = NT_PDB_SETS[type_set]
+        return os.path.join(TYPES, folder, "Wdf01000.json"), os.path.join(TYPES, "nt-pdb", nt)
     return os.path.join(TYPES, type_set, "Wdf01000.json"), os.path.join(TYPES, type_set, "nt.json")
+
+
+def _profile_of(type_set):
+    """(built-in profile, OS build) the fixture is laid out with."""
+    if type_set in NT_PDB_SETS:
+        folder, _nt, os_build = NT_PDB_SETS[type_set]
+        return BUILDS[folder][0], os_build
+    return BUILDS[type_set]
 
 
 def _read_isf(path):
@@ -60,7 +76,7 @@ _BASE = {}
 def _baseline(tmp_path_factory, fixture_name, type_set):
     """The fixture laid out with the type set's profile, as a snapshot with
     the profile's types (the fixture itself for 19041)."""
-    profile, os_build = BUILDS["2004" if type_set == "nt-pdb" else type_set]
+    profile, os_build = _profile_of(type_set)
     key = (fixture_name, profile, os_build, fixture_name == "leak" and type_set != "2004")
     if key not in _BASE:
         params = dict([p for n, p, _c in FIXTURES if n == fixture_name][0])
@@ -167,7 +183,7 @@ CASES = [(f, t, h) for f, _p, _c in FIXTURES for t in TYPE_SETS for h in ("embed
 
 @pytest.mark.parametrize("fixture_name,type_set,how", CASES)
 def test_real_types_give_the_profile_answers(tmp_path_factory, fixture_name, type_set, how):
-    _need_shared()
+    _need_shared(type_set)
     base, truth = _baseline(tmp_path_factory, fixture_name, type_set)
     real, extra = _real(tmp_path_factory, fixture_name, type_set, how)
     differ = []
@@ -206,7 +222,7 @@ def test_real_types_through_the_pykd_stand_in(tmp_path_factory, type_set):
     classes, unions, bitfields, enums, FxSpinLock's m_SpinLock listed twice
     under one name): every command answers as the snapshot with the
     profile's types does."""
-    _need_shared()
+    _need_shared(type_set)
     from wdfdbg.testing.fake_pykd import fake_pykd
     base, truth = _baseline(tmp_path_factory, "typical", type_set)
     real, _extra = _real(tmp_path_factory, "typical", type_set, "embedded")
@@ -265,7 +281,7 @@ def test_pykd_lists_a_redeclared_member_twice_and_wdfdbg_keeps_both(tmp_path_fac
 def test_real_types_give_the_same_html_report(tmp_path_factory, type_set):
     """``report`` (HTML) on the typical heap: the same page with the real
     types embedded as with the profile's, but for the source's path."""
-    _need_shared()
+    _need_shared(type_set)
     from wdfdbg import report
     base, _truth = _baseline(tmp_path_factory, "typical", type_set)
     real, _extra = _real(tmp_path_factory, "typical", type_set, "embedded")

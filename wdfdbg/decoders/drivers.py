@@ -92,7 +92,7 @@ def dump_driver_table(session):
         return out
     for i in range(1, count):
         try:
-            rec = ent.decode(session.target.read(table + i * ent.size, ent.size))
+            rec = ent.decode(session.target.read(table + i * ent.size, ent.extent))
         except ReadError:
             break
         g = rec.get("FxDriverGlobals")

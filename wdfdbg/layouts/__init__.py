@@ -12,7 +12,7 @@ Every report names the sources through :meth:`Layouts.describe`, with
 """
 
 from wdfdbg.errors import InputError, LayoutError
-from wdfdbg.layouts.model import StructLayout, TypeCompiler, UnresolvedTypeError, fit_shapes, shape_problem  # noqa: F401
+from wdfdbg.layouts.model import StructLayout, TypeCompiler, TypeTooLargeError, UnresolvedTypeError, fit_shapes, shape_problem  # noqa: F401
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME, PROFILES, choose_profile  # noqa: F401
 from wdfdbg.sources.base import IsfSource  # noqa: F401  (re-exported: layouts compile from it)
 from wdfdbg.sources.isf import BUILTIN_BASE, resolution_order
@@ -156,6 +156,13 @@ class Layouts(object):
                     looked = ", ".join(m for m, _ in getattr(comp.refs, "chain", ())) or module
                     raise InputError("%s!%s (looked in the types of %s)" % (module, e, looked))
                 layout = None
+            except TypeTooLargeError as e:
+                if symbols and isinstance(comp.source, IsfSource):
+                    # declared in the snapshot's or a --types file's ISF,
+                    # where only a type that is read is held to the bound
+                    what = e.why() if e.type_name == name else "embeds %s, which %s" % (e.type_name, e.why())
+                    raise InputError("%s!%s (types from %s): %s" % (module, name, comp.label, what))
+                layout = None
             except (LayoutError, ValueError, TypeError, AttributeError):
                 layout = None
             if layout is not None:
@@ -197,9 +204,10 @@ class Layouts(object):
         return layout
 
     def read(self, qualified, address):
-        """Read and decode a whole struct at ``address`` (one read)."""
+        """Read and decode a whole struct at ``address`` (one read of the
+        bytes its fields cover, ``layout.extent``)."""
         layout = self.get(qualified)
-        return layout.decode(self.target.read(address, layout.size))
+        return layout.decode(self.target.read(address, layout.extent))
 
     def describe(self):
         """What the report says about where types came from."""

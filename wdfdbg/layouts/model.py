@@ -280,6 +280,21 @@ class UnresolvedTypeError(LayoutError):
     :class:`wdfdbg.layouts.ChainedTypes`)."""
 
 
+class TypeTooLargeError(LayoutError):
+    """A type an analysis reads declares a size past
+    :data:`limits.STRUCT_SIZE` (itself, or a struct it embeds):
+    ``type_name`` and ``size`` say which and how large."""
+
+    def __init__(self, type_name, size):
+        self.type_name = type_name
+        self.size = size
+        super().__init__("type %s: %s" % (type_name, self.why()))
+
+    def why(self):
+        return "declares %d bytes, larger than any kernel structure wdfdbg reads (at most %s; %s)" % (
+            self.size, limits.STRUCT_SIZE.text(), limits.STRUCT_SIZE.hint())
+
+
 class TypeCompiler(object):
     """Compiles ISF user types from a type source into StructLayouts.
 
@@ -288,9 +303,16 @@ class TypeCompiler(object):
     ``refs`` (default ``source``) answers the names those types use, so
     that a module's types may use another module's (a
     :class:`~wdfdbg.layouts.ChainedTypes`). ``pointer_size`` sizes
-    pointers. Sizes are checked as the snapshot validation checks them
-    (:mod:`wdfdbg.sources.isf`), for sources that were not validated (the
-    debugger's symbols).
+    pointers.
+
+    The size a type declares is checked here, when an analysis reads the
+    type (compiles it, or a type that embeds it), not when its document is
+    loaded: at most :data:`limits.STRUCT_SIZE`, so that what a struct read
+    reads (its ``extent``, the bytes its fields cover, never more than its
+    size) is bounded. A kernel may declare larger types than any wdfdbg
+    reads (the 1809 kernel's ``_MI_HYPER_SPACE`` is 264 MiB); only
+    declaring one is not refused. Sources that were not validated (the
+    debugger's symbols) are checked the same way.
     """
 
     def __init__(self, source, pointer_size, label, refs=None):
@@ -311,8 +333,7 @@ class TypeCompiler(object):
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise LayoutError("type %s has no valid size" % name)
         if size > limits.STRUCT_SIZE.value():
-            raise LayoutError("type %s: %d bytes is larger than any kernel structure (at most %s)"
-                              % (name, size, limits.STRUCT_SIZE.text()))
+            raise TypeTooLargeError(name, size)
         return size
 
     def type_size(self, t, depth=0):

@@ -107,12 +107,15 @@ ESTIMATE_ITEM = 40
 RANGES = Limit("WDFDBG_MAX_RANGES", 1 << 20, "memory ranges")
 
 # -- types -------------------------------------------------------------------------
-# The largest struct, union or class size an ISF may declare. Every KMDF
+# The largest struct, union or class size a type an analysis READS may
+# declare, checked when the layouts compile it (wdfdbg/layouts/model.py), not
+# when an ISF is loaded: a real kernel declares larger types no analysis
+# reads (the 1809 ntkrnlmp.pdb's _MI_HYPER_SPACE is 264 MiB). Every KMDF
 # object class is below 64 KiB (FxObject::m_ObjectSize, the object's size, is
-# a USHORT; kmdf.md section 2), and the largest kernel structures a debugger
-# shows are tens of KiB (the x64 KPCR with its KPRCB is 0x6BC0 bytes on
-# Windows 10 1703). 1 MiB leaves 16 times the KMDF bound and caps what one
-# struct read can cost.
+# a USHORT; kmdf.md section 2), and the largest kernel structures an analysis
+# could read are tens of KiB (the x64 KPCR with its KPRCB is 0xB080 bytes on
+# Windows 10 2004). 1 MiB leaves 16 times the KMDF bound and caps what one
+# struct read can cost (a read covers the fields, StructLayout.extent).
 STRUCT_SIZE = Limit("WDFDBG_MAX_STRUCT_BYTES", 1 << 20)
 
 ALL = (TRIAGE_FILE, JSON_BYTES, GZIP_RATIO, JSON_MEMORY, RANGES, STRUCT_SIZE)
