@@ -82,11 +82,25 @@ def test_two_million_one_byte_ranges(tmp_path):
 
 
 # -- item 4: struct sizes --------------------------------------------------------------
+# A declared size is held to WDFDBG_MAX_STRUCT_BYTES only when an analysis
+# reads the type (the layouts compile it): real kernels declare larger
+# types than wdfdbg reads (the 1809 ntkrnlmp.pdb's _MI_HYPER_SPACE is
+# 264 MiB), and a struct read reads only the bytes its fields cover.
+READ_TOO_LARGE = "declares 4294967296 bytes, larger than any kernel structure wdfdbg reads"
+
+
+def huge_unread_type(isf, name="_WDFDBG_HUGE", size=1 << 32):
+    """Declare a struct of ``size`` bytes no analysis reads, with a member
+    at its very end (the field-inside-its-type check still applies)."""
+    isf["user_types"][name] = {"kind": "struct", "size": size, "fields": {
+        "Tail": {"offset": size - 8, "type": {"kind": "base", "name": "unsigned long long"}}}}
+
+
 def test_struct_size_of_2_to_the_32(tmp_path):
     doc = typical()
     doc["types"]["Wdf01000"]["user_types"]["FxObject"]["size"] = 1 << 32
     run(["memtree", save(tmp_path, doc)]).assert_refused(
-        'types.Wdf01000.user_types["FxObject"].size: 4294967296 bytes is larger than any kernel structure')
+        "Wdf01000!FxObject (types from symbols:Wdf01000): " + READ_TOO_LARGE, "WDFDBG_MAX_STRUCT_BYTES")
 
 
 def test_struct_size_of_2_to_the_32_in_a_types_file(tmp_path):
@@ -95,7 +109,53 @@ def test_struct_size_of_2_to_the_32_in_a_types_file(tmp_path):
     tfile = tmp_path / "Wdf01000.json"
     tfile.write_text(json.dumps(isf))
     res = run(["memtree", fixture("typical", "wdfsnap.json.gz"), "--types", str(tfile)])
-    res.assert_refused("invalid ISF", '$.user_types["FxObject"].size')
+    res.assert_refused("Wdf01000!FxObject (types from types-file:Wdf01000=%s): " % tfile + READ_TOO_LARGE)
+
+
+def test_struct_read_embedding_a_huge_type_is_refused(tmp_path):
+    """FxObject itself small, but ending in a variable-length array of one
+    4 GiB element: compiling it sizes the element, and refuses it."""
+    doc = typical()
+    huge_unread_type(doc["types"]["nt"])
+    doc["types"]["Wdf01000"]["user_types"]["FxObject"]["fields"]["Tail"] = {
+        "offset": doc["types"]["Wdf01000"]["user_types"]["FxObject"]["size"],
+        "type": {"kind": "array", "count": 1, "subtype": {"kind": "struct", "name": "_WDFDBG_HUGE"}}}
+    run(["memtree", save(tmp_path, doc)]).assert_refused(
+        "Wdf01000!FxObject (types from symbols:Wdf01000): embeds _WDFDBG_HUGE, which " + READ_TOO_LARGE)
+
+
+def test_huge_types_declared_but_not_read_are_accepted(tmp_path):
+    """4 GiB types in a snapshot's nt and Wdf01000 types and in a --types
+    file: the same report as without them, in the same bounds."""
+    want = run(["memtree", fixture("typical", "wdfsnap.json.gz"), "--json"])
+    want.assert_report()
+    doc = typical()
+    huge_unread_type(doc["types"]["nt"])
+    huge_unread_type(doc["types"]["Wdf01000"], "FxHuge", 1 << 40)
+    embedded = run(["memtree", save(tmp_path, doc), "--json"])
+    isf = typical()["types"]["nt"]
+    huge_unread_type(isf)
+    tfile = tmp_path / "nt.json"
+    tfile.write_text(json.dumps(isf))
+    given = run(["memtree", fixture("typical", "wdfsnap.json.gz"), "--types", "nt=%s" % tfile, "--json"])
+    for res in (embedded, given):
+        res.assert_report()
+        got = json.loads(res.out)
+        assert got["objects"] == json.loads(want.out)["objects"], res.describe()
+        assert got["summary"] == json.loads(want.out)["summary"], res.describe()
+
+
+@pytest.mark.parametrize("size,words", [
+    (1 << 65, "36893488147419103232 bytes is larger than the target's 64-bit address space"),
+    (-1, ".size: not a non-negative number"),
+    (1.5, ".size: not a non-negative number"),
+])
+def test_struct_sizes_that_cannot_be_are_refused_at_load(tmp_path, size, words):
+    """Declared, never read, and still refused: past the address space,
+    negative, not an integer."""
+    doc = typical()
+    doc["types"]["nt"]["user_types"]["_WDFDBG_HUGE"] = {"kind": "struct", "size": size, "fields": {}}
+    run(["info", save(tmp_path, doc)]).assert_refused('types.nt.user_types["_WDFDBG_HUGE"].size', words)
 
 
 # -- item 5: base types that cannot be ---------------------------------------------

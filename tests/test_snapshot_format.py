@@ -63,8 +63,16 @@ BAD_CASES = {
     "past top of address space": (lambda d: d["memory"].append({"address": "0xfffffffffffffffe", "data": "AAAAAA=="}), "past the top"),
     "address not hex": (lambda d: d["memory"][0].update(address=12345), "memory[0].address"),
     "unknown type": (lambda d: d["types"]["Wdf01000"]["user_types"]["FxObject"]["fields"]["m_Type"].update(type={"kind": "struct", "name": "Nope"}), "not defined"),
-    "struct too large": (lambda d: d["types"]["nt"]["user_types"]["_MDL"].update(size=(1 << 20) + 1),
-                         'types.nt.user_types["_MDL"].size: 1048577 bytes is larger than any kernel structure'),
+    # a declared size is held to WDFDBG_MAX_STRUCT_BYTES when the type is read
+    "struct read too large": (lambda d: _ut(d, "FxObject").update(size=(1 << 20) + 1),
+                              "Wdf01000!FxObject (types from symbols:Wdf01000): declares 1048577 bytes, larger than"
+                              " any kernel structure wdfdbg reads (at most 1 MiB; set WDFDBG_MAX_STRUCT_BYTES"),
+    # ... and to the address space when it is only declared
+    "struct past the address space": (lambda d: d["types"]["nt"]["user_types"]["_MDL"].update(size=1 << 65),
+                                      'types.nt.user_types["_MDL"].size: 36893488147419103232 bytes is larger'
+                                      " than the target's 64-bit address space"),
+    "struct size negative": (lambda d: d["types"]["nt"]["user_types"]["_MDL"].update(size=-1),
+                             'types.nt.user_types["_MDL"].size: not a non-negative number'),
     "variable-length array past its struct": (lambda d: _ut(d, "FxContextHeader")["fields"]["Context"].update(offset=0x48),
                                                'FxContextHeader"].fields["Context"]: variable-length array at offset 0x48'),
     "signed unsigned type": (lambda d: _bt(d, "unsigned long long").update(signed=True),
@@ -138,7 +146,8 @@ def test_many_small_ranges_within_the_limits_load(tmp_path):
 
 def test_struct_reads_stop_at_the_fields():
     """A type may declare a size far past its last field (here 1 MiB, the
-    most accepted): a partial read reads only what the fields cover."""
+    most a type that is read may declare): a partial read reads only what
+    the fields cover."""
     from wdfdbg.decoders.common import read_record_partial
     from wdfdbg.session import Session
     from wdfdbg.layouts import Layouts
@@ -154,6 +163,30 @@ def test_struct_reads_stop_at_the_fields():
     rec, bad = read_record_partial(session, "Wdf01000!FxObject", DRIVER)
     assert bad is None and rec["m_Type"] == 0x1001
     assert target.backend_reads - before == 1
+    # a whole-struct read too: the fields' 0x68 bytes, not the 1 MiB
+    # declared (which the snapshot does not hold)
+    assert session.layouts.read("Wdf01000!FxObject", DRIVER)["m_Type"] == 0x1001
+
+
+def test_a_type_only_declared_may_be_larger_than_any_read():
+    """The 1809 kernel declares _MI_HYPER_SPACE of 0x10804000 bytes (264
+    MiB): the document is valid, the types an analysis reads compile, and
+    compiling that one (were an analysis to read it) is refused, naming
+    the variable that raises the bound."""
+    from wdfdbg.errors import InputError
+    from wdfdbg.layouts import Layouts
+    from wdfdbg.sources.base import Target
+    doc = document()
+    doc["types"]["nt"]["user_types"]["_MI_HYPER_SPACE"] = {"kind": "struct", "size": 0x10804000, "fields": {
+        "Last": {"offset": 0x10804000 - 8, "type": {"kind": "base", "name": "unsigned long long"}}}}
+    problems, _ = snapfmt.validate(doc)
+    assert problems == []
+    layouts = Layouts(Target(snapfmt.SnapshotBackend(snapfmt.loads(snapfmt.dumps(doc)))))
+    assert layouts.get("nt!_MDL").size == doc["types"]["nt"]["user_types"]["_MDL"]["size"]
+    with pytest.raises(InputError) as e:
+        layouts.find("nt!_MI_HYPER_SPACE")
+    assert str(e.value) == ("nt!_MI_HYPER_SPACE (types from symbols:nt): declares 276840448 bytes, larger than any"
+                            " kernel structure wdfdbg reads (at most 1 MiB; set WDFDBG_MAX_STRUCT_BYTES to allow more)")
 
 
 def test_every_problem_has_a_json_path():

@@ -137,8 +137,8 @@ def framework_version(session):
             tbl = lg.get("BugCheckDriverInfo")
             if tbl:
                 ent = session.layouts.get("Wdf01000!_FX_DUMP_DRIVER_INFO_ENTRY")
-                rec = ent.decode(target.read(tbl, ent.size))
-                ver = rec.get("Version")
+                rec = ent.decode(target.read(tbl, ent.extent))
+                ver = drv.entry_version(rec)
                 if ver and cstring(rec.get("DriverName")):
                     return "%d.%d" % (ver[0], ver[1]), "FxLibraryGlobals.BugCheckDriverInfo[0]"
         except (ReadError, LayoutError):

@@ -77,7 +77,7 @@ def decode_descriptor(session, address, problems):
            "effective_buffer": None, "effective_length": None}
     lay = session.layouts.get(DESCRIPTOR)
     try:
-        raw = target.read(address, lay.size)
+        raw = target.read(address, lay.extent)
     except ReadError as e:
         problems.add("UNREADABLE", e.address, "WDF_MEMORY_DESCRIPTOR 0x%x is unreadable" % address)
         return out, None

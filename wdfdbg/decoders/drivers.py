@@ -93,19 +93,29 @@ def dump_driver_table(session):
         return out
     for i in range(1, count):
         try:
-            rec = ent.decode(session.target.read(table + i * ent.size, ent.size))
+            rec = ent.decode(session.target.read(table + i * ent.size, ent.extent))
         except ReadError:
             break
         g = rec.get("FxDriverGlobals")
         n = cstring(rec.get("DriverName"))
-        version = rec.get("Version")  # ULONG[3] in the profiles, a {Major, Minor, Build} struct in a PDB
-        if "Version.Major" in rec:
-            version = (rec.get("Version.Major"), rec.get("Version.Minor"), rec.get("Version.Build"))
-        if not isinstance(version, tuple) or len(version) < 2 or version[0] is None or version[1] is None:
-            version = None
+        version = entry_version(rec)
         if g and n:
             out[g] = (n, version)
     return out
+
+
+def entry_version(rec):
+    """(major, minor, build) of a decoded ``_FX_DUMP_DRIVER_INFO_ENTRY``,
+    or None: ``Version`` is a ``_WDF_VERSION`` struct {Major, Minor, Build}
+    in a PDB's types and ULONG[3] in the profiles; read either."""
+    if "Version.Major" in rec:
+        version = (rec.get("Version.Major"), rec.get("Version.Minor"), rec.get("Version.Build"))
+    else:
+        version = rec.get("Version")
+    if not isinstance(version, tuple) or len(version) < 2 or not isinstance(version[0], int) \
+            or not isinstance(version[1], int):
+        return None
+    return version
 
 
 def dump_driver_names(session):

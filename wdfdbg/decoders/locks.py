@@ -184,14 +184,17 @@ def crash_thread(session):
 # -- offsets -------------------------------------------------------------------
 def _table(session, qualified, fallback, names):
     """Offsets by field name: the session's symbols when they define the
-    class (``m_Event`` / ``m_SpinLock`` members), else ``fallback``."""
+    class (``m_Event`` / ``m_SpinLock`` members), else ``fallback``. Each
+    member is the lock class's own, past FxObject (FxSpinLock redeclares
+    FxObject's ``m_SpinLock``: :meth:`StructLayout.own_member`)."""
     lay = session.layouts.find(qualified)
     if lay is None or not (lay.source or "").startswith("symbols"):
         return dict(fallback), False
     out = dict(fallback)
     try:
+        base_end = session.layouts.get("Wdf01000!FxObject").size
         for name, (member, delta) in names.items():
-            out[name] = (lay.offset(member) + delta, fallback[name][1])
+            out[name] = (lay.own_member(member, base_end).offset + delta, fallback[name][1])
     except LayoutError:  # a symbol layout without these members: keep the table
         return dict(fallback), False
     return out, True

@@ -103,7 +103,7 @@ def read_lookaside_base(session, address):
     if address:
         try:
             lay = session.layouts.get(_wdf("FxLookasideList"))
-            rec = lay.decode(session.target.read(address, lay.size))
+            rec = lay.decode(session.target.read(address, lay.extent))
             if rec.get("m_Type") == fxt.FX_TYPE_LOOKASIDE:
                 out = {"type": rec.get("m_Type"), "buffer_size": rec.get("m_BufferSize"),
                        "memory_object_size": rec.get("m_MemoryObjectSize"), "pool_tag": tag_string(rec.get("m_PoolTag")),

@@ -121,7 +121,7 @@ def decode_mdl(session, address, problems, max_pfns=MAX_PFNS):
     when the MDL header itself is unreadable."""
     target = session.target
     lay = mdl_layout(session)
-    rec = lay.decode(target.read(address, lay.size))
+    rec = lay.decode(target.read(address, lay.extent))
     ptr = target.pointer_size
     ps = target.page_size
     info = MdlInfo(address)
@@ -288,7 +288,7 @@ def for_each_tracked_mdl(session, driver_info, problems, max_blocks=MAX_ALLOCATE
         seen.add(block)
         nblocks += 1
         try:
-            raw = target.read(block, blk.size)
+            raw = target.read(block, blk.extent)
         except ReadError as e:
             problems.add("UNREADABLE", e.address, "driver %s: FxAllocatedMdls block 0x%x is unreadable" % (driver_info.label(), block))
             break

@@ -336,7 +336,7 @@ class MemoryConsts(object):
             self.fph_size = 2 * self.ptr
         try:
             self.debug_size = session.layouts.get(_wdf("FxObjectDebugExtension")).offset("AllocationStart")
-        except LayoutError:
+        except LayoutError:  # every profile has it; 0x30 is 2004 and later's x64 (0x20 on 1607)
             self.debug_size = 0x30 if self.ptr == 8 else 0x20
         try:
             self.pool_header_size = session.layouts.get("nt!_POOL_HEADER").size

@@ -12,7 +12,7 @@ Every report names the sources through :meth:`Layouts.describe`, with
 """
 
 from wdfdbg.errors import InputError, LayoutError
-from wdfdbg.layouts.model import StructLayout, TypeCompiler, UnresolvedTypeError, shape_problem  # noqa: F401
+from wdfdbg.layouts.model import StructLayout, TypeCompiler, TypeTooLargeError, UnresolvedTypeError, fit_shapes, shape_problem  # noqa: F401
 from wdfdbg.layouts.profiles import PROFILE_BY_NAME, PROFILES, choose_profile  # noqa: F401
 from wdfdbg.sources.base import IsfSource  # noqa: F401  (re-exported: layouts compile from it)
 from wdfdbg.sources.isf import BUILTIN_BASE, resolution_order
@@ -156,35 +156,46 @@ class Layouts(object):
                     looked = ", ".join(m for m, _ in getattr(comp.refs, "chain", ())) or module
                     raise InputError("%s!%s (looked in the types of %s)" % (module, e, looked))
                 layout = None
+            except TypeTooLargeError as e:
+                if symbols and isinstance(comp.source, IsfSource):
+                    # declared in the snapshot's or a --types file's ISF,
+                    # where only a type that is read is held to the bound
+                    what = e.why() if e.type_name == name else "embeds %s, which %s" % (e.type_name, e.why())
+                    raise InputError("%s!%s (types from %s): %s" % (module, name, comp.label, what))
+                layout = None
             except (LayoutError, ValueError, TypeError, AttributeError):
                 layout = None
             if layout is not None:
-                if symbols and isinstance(comp.source, IsfSource):
-                    self._check_shapes(module, name, layout, comp.label)
+                if symbols:
+                    layout = self._fit_shapes(module, name, layout, comp)
                 break
         self._cache[qualified] = layout
         if layout is not None:
             self.used[qualified] = layout.source
         return layout
 
-    def _check_shapes(self, module, name, layout, label):
-        """An ISF document (a snapshot's types, a --types file) must give
-        every field the built-in profile also has the shape the decoders use
-        (a field wdfdbg reads as an integer declared an array, a float or
-        void would reach them as a tuple or not at all): InputError naming
-        the field otherwise. Offsets and sizes may differ by build; shapes
-        do not."""
+    def _fit_shapes(self, module, name, layout, comp):
+        """The symbols' layout answering every field the built-in profile
+        also has in the shape the decoders read it (:func:`fit_shapes`):
+        offsets and sizes may differ by build, and a member may be a
+        struct, union or class where the profile has bytes or a pointer.
+        An ISF document (a snapshot's types, a --types file) whose field
+        no build could lay out that way (a float where an integer is read,
+        a member too small) is refused: InputError naming the field. A
+        debugger's symbols are taken as they are."""
         try:
             ref = self._compiler(module, False).compile(name)
         except (LayoutError, ValueError, TypeError, AttributeError):
             ref = None
         if ref is None:
-            return
-        for dotted, rf in ref.flat.items():
-            f = layout.flat.get(dotted)
-            why = shape_problem(f, rf) if f is not None else None
-            if why:
-                raise InputError("%s!%s.%s: %s (types from %s)" % (module, name, dotted, why, label))
+            return layout
+        fitted = fit_shapes(layout, ref)
+        if isinstance(fitted, StructLayout):
+            return fitted
+        if isinstance(comp.source, IsfSource):
+            dotted, why = fitted
+            raise InputError("%s!%s.%s: %s (types from %s)" % (module, name, dotted, why, comp.label))
+        return layout
 
     def get(self, qualified):
         layout = self.find(qualified)
@@ -193,9 +204,10 @@ class Layouts(object):
         return layout
 
     def read(self, qualified, address):
-        """Read and decode a whole struct at ``address`` (one read)."""
+        """Read and decode a whole struct at ``address`` (one read of the
+        bytes its fields cover, ``layout.extent``)."""
         layout = self.get(qualified)
-        return layout.decode(self.target.read(address, layout.size))
+        return layout.decode(self.target.read(address, layout.extent))
 
     def describe(self):
         """What the report says about where types came from."""

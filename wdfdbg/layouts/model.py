@@ -120,6 +120,20 @@ class StructLayout(object):
             raise LayoutError("%s has no field %s" % (self.name, name))
         return f
 
+    def own_member(self, name, base_end):
+        """The member ``name`` this class declares itself, told apart from
+        a base class's member of the same name by offset: the first one at
+        or past ``base_end`` (the base class's size). A derived class may
+        redeclare a base member's name (FxSpinLock's own ``m_SpinLock`` at
+        0x68, FxObject's at 0x30); symbols present either one under the
+        plain name, and ISF flattened from headers keeps the derived one as
+        ``m_SpinLock__0x68``. LayoutError when the class declares none."""
+        found = [f for n, f in self.fields.items()
+                 if (n == name or n.startswith(name + "__")) and f.offset >= base_end]
+        if not found:
+            raise LayoutError("%s declares no member %s of its own (past 0x%x)" % (self.name, name, base_end))
+        return min(found, key=lambda f: f.offset)
+
     def decode(self, data, base=0):
         """Decode ``data[base:base+size]`` into a dict of flattened fields.
 
@@ -200,10 +214,85 @@ def shape_problem(f, ref):
     return None
 
 
+def _view(ref, f, offset=None):
+    """A field that reads the bytes of ``f`` (at ``offset``, default its
+    own) the way the profile's ``ref`` reads them."""
+    return Field(ref.name, f.offset if offset is None else offset, ref.size, ref.kind, signed=ref.signed,
+                 type_name=ref.type_name, count=ref.count, element=ref.element, raw=ref.raw)
+
+
+def fit_shapes(layout, ref):
+    """``layout`` (a type from symbols) made to answer every field the
+    profile's ``ref`` has in the shape the decoders read it, or a
+    (dotted name, why) problem.
+
+    Types are data: a decoder asks for an integer, a pointer-sized value
+    or bytes at a member path, and a legitimate shape of that member gives
+    it. A struct, union or class where an integer or pointer is read (the
+    class ``FxIrp`` whose first member is the PIRP, the union
+    ``_IRP.AssociatedIrp``) is read as its first ``ref.size`` bytes; a
+    struct or union where bytes are read (``_WDF_OBJECT_ATTRIBUTES``,
+    ``_IO_STACK_LOCATION.Parameters``) as the array of its bytes; an
+    integer where the profile has a union (``_LARGE_INTEGER`` as a 64-bit
+    integer) answers the union's members inside it. The member's own
+    members stay readable under their dotted names. Enums and bitfields
+    are integers already (:func:`shape`). What no build could lay out
+    stays refused: a member smaller than what is read from it, an array
+    shorter than the profile's, a float or void where an integer is
+    read."""
+    flat = dict(layout.flat)
+    changed = False
+    for dotted, rf in ref.flat.items():
+        f = layout.flat.get(dotted)
+        if f is None:
+            continue
+        have, want = shape(f), shape(rf)
+        if have == want:
+            why = shape_problem(f, rf)
+            if why:
+                return dotted, why
+            continue
+        if have == "aggregate" and want == "scalar" and f.size >= rf.size:
+            flat[dotted] = _view(rf, f)
+        elif have == "aggregate" and want == "array of scalars" and rf.element is not None \
+                and rf.element.size and f.size >= rf.size:
+            count = f.size // rf.element.size
+            flat[dotted] = Field(dotted, f.offset, count * rf.element.size, "array", count=count,
+                                 element=rf.element, raw=rf.raw)
+        elif have == "scalar" and want == "aggregate" and f.size == rf.size:
+            prefix = dotted + "."
+            for sub, sf in ref.flat.items():
+                rel = sf.offset - rf.offset
+                if sub.startswith(prefix) and sub not in flat and shape(sf) == "scalar" \
+                        and 0 <= rel and rel + sf.size <= f.size:
+                    flat[sub] = _view(sf, f, f.offset + rel)
+        else:
+            return dotted, shape_problem(f, rf)
+        changed = True
+    if not changed:
+        return layout
+    return StructLayout(layout.name, layout.size, layout.fields, flat, layout.source)
+
+
 class UnresolvedTypeError(LayoutError):
     """A type names a struct, union, class or base type that no module
     defines (own module, then nt, then the others: see
     :class:`wdfdbg.layouts.ChainedTypes`)."""
+
+
+class TypeTooLargeError(LayoutError):
+    """A type an analysis reads declares a size past
+    :data:`limits.STRUCT_SIZE` (itself, or a struct it embeds):
+    ``type_name`` and ``size`` say which and how large."""
+
+    def __init__(self, type_name, size):
+        self.type_name = type_name
+        self.size = size
+        super().__init__("type %s: %s" % (type_name, self.why()))
+
+    def why(self):
+        return "declares %d bytes, larger than any kernel structure wdfdbg reads (at most %s; %s)" % (
+            self.size, limits.STRUCT_SIZE.text(), limits.STRUCT_SIZE.hint())
 
 
 class TypeCompiler(object):
@@ -214,9 +303,16 @@ class TypeCompiler(object):
     ``refs`` (default ``source``) answers the names those types use, so
     that a module's types may use another module's (a
     :class:`~wdfdbg.layouts.ChainedTypes`). ``pointer_size`` sizes
-    pointers. Sizes are checked as the snapshot validation checks them
-    (:mod:`wdfdbg.sources.isf`), for sources that were not validated (the
-    debugger's symbols).
+    pointers.
+
+    The size a type declares is checked here, when an analysis reads the
+    type (compiles it, or a type that embeds it), not when its document is
+    loaded: at most :data:`limits.STRUCT_SIZE`, so that what a struct read
+    reads (its ``extent``, the bytes its fields cover, never more than its
+    size) is bounded. A kernel may declare larger types than any wdfdbg
+    reads (the 1809 kernel's ``_MI_HYPER_SPACE`` is 264 MiB); only
+    declaring one is not refused. Sources that were not validated (the
+    debugger's symbols) are checked the same way.
     """
 
     def __init__(self, source, pointer_size, label, refs=None):
@@ -237,8 +333,7 @@ class TypeCompiler(object):
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise LayoutError("type %s has no valid size" % name)
         if size > limits.STRUCT_SIZE.value():
-            raise LayoutError("type %s: %d bytes is larger than any kernel structure (at most %s)"
-                              % (name, size, limits.STRUCT_SIZE.text()))
+            raise TypeTooLargeError(name, size)
         return size
 
     def type_size(self, t, depth=0):

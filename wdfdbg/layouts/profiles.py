@@ -189,9 +189,13 @@ def wdf_types(ptr, build):
     ut["FX_POOL_HEADER"] = T(o(0x10, 8) + o(0x10, 8), {"Base": (0, P()), "FxDriverGlobals": (ptr, P(S("_FX_DRIVER_GLOBALS"))),
                                                           "AllocationStart": (2 * ptr, A(1, U8))})
     ut["FX_POOL_HEADER"]["size"] = o(0x20, 0x10)
+    # 1607 x64 packs Signature right after StateHistoryIndex (0x1C) and
+    # starts the object at 0x20; 2004 and later put ObjectCounted at 0x1C,
+    # Signature at 0x20 and the object at 0x30 (kmdf.md §4, [pdb])
+    sig, start = (0x1C, 0x20) if (x64 and build == "1607") else (o(0x20, 0x18), o(0x30, 0x20))
     ut["FxObjectDebugExtension"] = T(o(0x30, 0x20), {"TagTracker": (0, P()), "VerifierLock": (ptr, P()),
-                                                     "Signature": (o(0x20, 0x18), U32),
-                                                     "AllocationStart": (o(0x30, 0x20), A(1, U8))})
+                                                     "Signature": (sig, U32),
+                                                     "AllocationStart": (start, A(1, U8))})
     ut["FxContextHeader"] = T(o(0x40, 0x20), {
         "Object": (0, P(C("FxObject"))), "NextHeader": (ptr, P(S("FxContextHeader"))),
         "EvtCleanupCallback": (2 * ptr, P()), "EvtDestroyCallback": (3 * ptr, P()),

@@ -28,6 +28,7 @@ from array import array
 from wdfdbg import __version__
 from wdfdbg.analysis.tree import Sink
 from wdfdbg.decoders import types as fxt
+from wdfdbg.errors import LayoutError, ReadError
 from wdfdbg.render.spool import Spool
 
 SCHEMA_ID = "wdfdbg.report/1"
@@ -290,11 +291,17 @@ def _document(session, drivers_json, problems, summary_json, extra=None, command
 
 
 def _fill_versions(session, drivers):
+    """The drivers' KMDF versions (:func:`fill_versions`). A version is an
+    optional fact: memory that cannot be read or a type no source has
+    leaves it null and says why in the report's notes; types that are
+    wrong (InputError) stop the command as everywhere else."""
     from wdfdbg.decoders.drivers import fill_versions
     try:
         fill_versions(session, [d for d in drivers if hasattr(d, "kmdf_version")])
-    except Exception:  # a version is an optional fact: never worth losing a report over
-        pass
+    except (ReadError, LayoutError) as e:
+        note = "the drivers' KMDF versions are unknown: %s" % e
+        if note not in session.notes:
+            session.notes.append(note)
 
 
 def build_report(session, drivers, nodes, problems, extra=None, command=None, extra_mdls=0):

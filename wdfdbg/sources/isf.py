@@ -19,7 +19,6 @@ validation of one module's document (``shared/spec/snapshot-format.md``,
 
 import json
 
-from wdfdbg.sources import limits
 
 TYPE_KINDS = ("base", "pointer", "array", "struct", "union", "class", "enum", "function", "bitfield")
 MAX_TYPE_DEPTH = 32
@@ -152,7 +151,7 @@ class _Lookup(object):
 
     def user_size(self, name):
         ut = self._get("user_types", name)
-        if isinstance(ut, dict) and is_int(ut.get("size")) and 0 <= ut["size"] <= limits.STRUCT_SIZE.value():
+        if isinstance(ut, dict) and is_int(ut.get("size")) and ut["size"] >= 0:
             return ut["size"], True
         return None, ut is not None
 
@@ -223,13 +222,25 @@ def type_size(t, tpath, ptr, look, depth=0):
         return (None if size is None else mult * size), None
 
 
+def address_space(ptr):
+    """The bytes a target with ``ptr``-byte pointers can address: no type
+    it lays out is larger (a size past it is malformed, not big)."""
+    return 1 << (8 * ptr)
+
+
 def validate_isf(isf, path, ptr, others=()):
     """Check an ISF document as much as wdfdbg relies on it: shapes, known
-    kinds, base types that can be, struct sizes within
-    :data:`limits.STRUCT_SIZE`, and every field inside its struct. Names
+    kinds, base types that can be, struct sizes that are numbers within
+    the target's address space, and every field inside its struct. Names
     it uses but does not define are looked up in ``others`` (ISF documents
     in resolution order after this one). Returns the problems, each with
-    its JSON path."""
+    its JSON path.
+
+    A declared size is not held to :data:`limits.STRUCT_SIZE` here: real
+    kernels declare types far larger than any struct wdfdbg reads (the
+    1809 ntkrnlmp.pdb's ``_MI_HYPER_SPACE`` is 264 MiB), and a type only
+    declared costs nothing. The layouts check the size of each type an
+    analysis reads, when it is compiled (:mod:`wdfdbg.layouts.model`)."""
     problems = []
     add = problems.append
     if not isinstance(isf, dict):
@@ -253,7 +264,7 @@ def validate_isf(isf, path, ptr, others=()):
         if not isinstance(en, dict) or not is_int(en.get("size")) or en.get("size") not in (1, 2, 4, 8):
             add("%s.enums[%s].size: expected 1, 2, 4 or 8" % (path, json.dumps(name)))
     look = _Lookup([isf] + list(others))
-    max_size = limits.STRUCT_SIZE.value()
+    max_size = address_space(ptr)
     for name, ut in uts.items():
         upath = "%s.user_types[%s]" % (path, json.dumps(name))
         if not isinstance(ut, dict):
@@ -266,8 +277,8 @@ def validate_isf(isf, path, ptr, others=()):
             add("%s.size: not a non-negative number" % upath)
             continue
         if size > max_size:
-            add("%s.size: %d bytes is larger than any kernel structure (at most %s; %s)"
-                % (upath, size, limits.STRUCT_SIZE.text(), limits.STRUCT_SIZE.hint()))
+            add("%s.size: %d bytes is larger than the target's %d-bit address space"
+                % (upath, size, 8 * ptr))
             continue
         fields = ut.get("fields")
         if not isinstance(fields, dict):
@@ -294,12 +305,12 @@ def _field_problem(fd, fpath, size, kind, ptr, look):
     if flexible:
         # a variable-length tail (``UCHAR AllocationStart[1]``): it starts
         # inside its struct or at its end, and one element is bounded like
-        # any struct
+        # any type
         if off > size:
             return "%s: variable-length array at offset 0x%x starts past the end of its %s of size 0x%x" % (
                 fpath, off, kind or "struct", size)
-        if fsize is not None and fsize > limits.STRUCT_SIZE.value():
-            return "%s: its element is larger than any kernel structure" % fpath
+        if fsize is not None and fsize > address_space(ptr):
+            return "%s: its element is larger than the target's %d-bit address space" % (fpath, 8 * ptr)
         return None
     if fsize is not None and off + fsize > size:
         return "%s: field at offset 0x%x size 0x%x lies outside its %s of size 0x%x" % (

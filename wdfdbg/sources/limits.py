@@ -90,6 +90,10 @@ JSON_BYTES = Limit("WDFDBG_MAX_JSON_BYTES", 256 << 20)
 # deflate can reach about 1032x, which only a bomb or a heap of zeros does.
 GZIP_RATIO = Limit("WDFDBG_MAX_GZIP_RATIO", 100, "times the file's size")
 GZIP_FREE = 64 << 20
+# The xz decoder's own memory (its dictionary): xz -9 needs 65 MiB, the
+# default preset (volatility3's .json.xz) 9 MiB; a header asking for more
+# is refused as corrupt, not allocated.
+XZ_MEMORY = 128 << 20
 # The Python objects json.loads would build, estimated from the text before
 # parsing it: ESTIMATE_* bytes per object, array and item (CPython 3.8-3.12:
 # a small dict is 184-232 bytes, a short str about 50, a list slot 8).
@@ -103,12 +107,15 @@ ESTIMATE_ITEM = 40
 RANGES = Limit("WDFDBG_MAX_RANGES", 1 << 20, "memory ranges")
 
 # -- types -------------------------------------------------------------------------
-# The largest struct, union or class size an ISF may declare. Every KMDF
+# The largest struct, union or class size a type an analysis READS may
+# declare, checked when the layouts compile it (wdfdbg/layouts/model.py), not
+# when an ISF is loaded: a real kernel declares larger types no analysis
+# reads (the 1809 ntkrnlmp.pdb's _MI_HYPER_SPACE is 264 MiB). Every KMDF
 # object class is below 64 KiB (FxObject::m_ObjectSize, the object's size, is
-# a USHORT; kmdf.md section 2), and the largest kernel structures a debugger
-# shows are tens of KiB (the x64 KPCR with its KPRCB is 0x6BC0 bytes on
-# Windows 10 1703). 1 MiB leaves 16 times the KMDF bound and caps what one
-# struct read can cost.
+# a USHORT; kmdf.md section 2), and the largest kernel structures an analysis
+# could read are tens of KiB (the x64 KPCR with its KPRCB is 0xB080 bytes on
+# Windows 10 2004). 1 MiB leaves 16 times the KMDF bound and caps what one
+# struct read can cost (a read covers the fields, StructLayout.extent).
 STRUCT_SIZE = Limit("WDFDBG_MAX_STRUCT_BYTES", 1 << 20)
 
 # -- symbols (--symbols, _NT_SYMBOL_PATH) -------------------------------------------

@@ -11,7 +11,11 @@ and its kdlib, github:ivellioscolin/kdlibcpp):
   on kernel targets): see :mod:`wdfdbg.sources.pykd_memory`.
 - ``typeInfo("Module!Type")``: ``fields()``/``getNumberFields()`` list every
   non-static member *including inherited ones* at their offsets from the
-  start of the object (kdlib ``enumFields`` walks base classes); vtable
+  start of the object (kdlib ``enumFields`` walks base classes), so a
+  member a derived class redeclares appears twice under one name, the base
+  class's first (by index both are there; by name kdlib answers the last,
+  ``FieldCollection::lookup`` in ``kdlib/source/udtfiled.cpp``): the second
+  is kept as ``<name>__0x<offset>``; vtable
   pointers are fields named ``__VFN_table`` whose type ``isVtbl()`` (its
   ``size()`` is the size of the table, not of the pointer); ``baseClasses()``
   gives ``(name, offset, typeInfo)``; bit fields have ``bitOffset()``,
@@ -214,7 +218,14 @@ class PykdTypeSource(object):
             else:
                 t = self._ref(ft, name, fname, 0, False)
             if fname in fields:
-                continue
+                if fields[fname]["offset"] == off:
+                    continue
+                # a derived class's own member with a base class's member
+                # name (FxSpinLock's m_SpinLock at 0x68, FxObject's at
+                # 0x30): kept beside it, named as ISF from headers names it
+                fname = "%s__0x%x" % (fname, off)
+                if fname in fields:
+                    continue
             fields[fname] = {"offset": off, "type": t}
             offsets.append(off)
         if has_vtbl or self._num_bases(ti):

@@ -10,6 +10,7 @@ import base64
 import binascii
 import bisect
 import gzip
+import lzma
 import io
 import json
 import re
@@ -28,6 +29,7 @@ ORIGINS = ("recorded", "converted", "synthetic")
 _HEX = re.compile(r"^0x[0-9a-fA-F]{1,16}$")
 _B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 GZIP_MAGIC = b"\x1f\x8b"
+XZ_MAGIC = b"\xfd7zXZ\x00"   # FD 37 7A 58 5A 00: volatility3 ships its ISF as .json.xz
 MAX_TYPE_DEPTH = isf_rules.MAX_TYPE_DEPTH
 TYPE_KINDS = isf_rules.TYPE_KINDS
 
@@ -73,13 +75,13 @@ def expansion_limit(compressed_size):
     return min(limits.JSON_BYTES.value(), max(limits.GZIP_FREE, compressed_size * ratio))
 
 
-def _expands_past(limit, compressed_size):
+def _expands_past(limit, compressed_size, what="gzip"):
     if limit >= limits.JSON_BYTES.value():
         why = "the most a snapshot or types file may hold (%s)" % limits.JSON_BYTES.hint()
     else:
         why = "%d times the file's %s (%s)" % (limits.GZIP_RATIO.value(), size_text(compressed_size),
                                                limits.GZIP_RATIO.hint())
-    return "$: gzip data expands past %s, %s: refusing it as a decompression bomb" % (size_text(limit), why)
+    return "$: %s data expands past %s, %s: refusing it as a decompression bomb" % (what, size_text(limit), why)
 
 
 def gunzip(f, first, compressed_size):
@@ -127,6 +129,35 @@ def gunzip(f, first, compressed_size):
     return out
 
 
+def unxz(f, first, compressed_size):
+    """Decompress the xz stream of ``f`` (``first``: bytes already read
+    from it) into one bytearray, bounded as :func:`gunzip` is. Only the
+    first stream is read (volatility3 writes one)."""
+    limit = expansion_limit(compressed_size)
+    out = bytearray()
+    d = lzma.LZMADecompressor(format=lzma.FORMAT_XZ, memlimit=limits.XZ_MEMORY)
+    data = first
+    try:
+        while not d.eof:
+            if d.needs_input:
+                if not data:
+                    data = f.read(READ_PIECE)
+                    if not data:
+                        break
+            chunk = d.decompress(data, OUT_PIECE)
+            data = b""
+            if len(out) + len(chunk) > limit:
+                raise SnapshotError(_expands_past(limit, compressed_size, "xz"))
+            out += chunk
+    except lzma.LZMAError as e:
+        raise SnapshotError("$: corrupt xz data (%s)" % e)
+    except OSError as e:
+        raise SnapshotError("$: cannot read: %s" % (e.strerror or e))
+    if not d.eof:
+        raise SnapshotError("$: truncated xz data")
+    return out
+
+
 def parse_cost(text):
     """Estimated bytes of the Python objects json.loads would build from
     ``text`` (bytes), from its structural characters (braces and commas in
@@ -135,13 +166,16 @@ def parse_cost(text):
             + limits.ESTIMATE_ITEM * text.count(b","))
 
 
-def read_text(f, size):
+def read_text(f, size, xz=False):
     """The JSON text of an open snapshot or types file of ``size`` bytes, as
-    a str: gunzipped when it starts with the gzip magic, bounded, and
+    a str: gunzipped when it starts with the gzip magic (and, with ``xz``,
+    a types file, unxz'ed when it starts with the xz magic), bounded, and
     checked for its parse cost. SnapshotError with a ``$:`` path."""
-    first = f.read(2)
-    if first == GZIP_MAGIC:
+    first = f.read(len(XZ_MAGIC))
+    if first[:2] == GZIP_MAGIC:
         buf = gunzip(f, first, size)
+    elif xz and first == XZ_MAGIC:
+        buf = unxz(f, first, size)
     else:
         if size > limits.JSON_BYTES.value():
             raise SnapshotError(_too_large(size))

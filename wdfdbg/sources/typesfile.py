@@ -3,7 +3,8 @@ module named by the file: ``Wdf01000.json``, ``Wdf01000.isf.json.gz``,
 ``nt.json``).
 
 A file is an ISF document (volatility3's Intermediate Symbol Format, the
-same shape a snapshot's ``types`` hold), optionally gzip-compressed. It is
+same shape a snapshot's ``types`` hold), optionally gzip- or xz-compressed
+(volatility3 ships its symbol tables as ``.json.xz``), told by magic bytes. It is
 validated with :func:`wdfdbg.sources.snapshot.validate_isf` before use and
 then answers ``type_source(module)`` for its module, ahead of the source's
 own types. See ``docs/types.md`` for making one from a PDB.
@@ -62,7 +63,7 @@ def load_types_file(path, pointer_size, module=None):
         raise InputError("--types %s" % e)
     try:
         with f:
-            doc = snapfmt.parse_text(snapfmt.read_text(f, size))
+            doc = snapfmt.parse_text(snapfmt.read_text(f, size, xz=True))
     except InputError as e:
         raise InputError("--types %s: %s" % (path, str(e).replace("$: ", "", 1)))
     if not isinstance(doc, dict):

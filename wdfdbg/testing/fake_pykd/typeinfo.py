@@ -19,11 +19,21 @@ pykd 0.3.4 presents PDB types (rules and the kdlib source behind each):
   field has no offset", "constant has no offset": ``TypeField::getOffset``
   in ``kdlib/source/udtfield.h``). ISF has no static members, so the
   stand-in adds :data:`STATIC_MEMBERS` to every class with a vtable.
+- A derived class that redeclares a base class's member name lists both
+  under that name, the base class's first (``enumFields`` walks the base
+  classes before the class's own members); a lookup by name answers the
+  last one, the derived class's own (``FieldCollection::lookup(name)`` in
+  ``kdlib/source/udtfiled.cpp`` scans the list in reverse). ISF flattened
+  from headers keeps the derived one as ``<name>__0x<offset>``
+  (``shared/reference/types/README.md``): the stand-in lists it under the
+  plain name, as pykd does.
 - Base types are named ``Char``, ``WChar``, ``Int1B`` .. ``UInt8B``,
   ``Bool``, ``Float``, ``Double``, ``Void`` (``TypeInfo::isBaseType`` in
   ``typeinfo.cpp``); bit fields ``UInt4B:3`` with ``bitOffset()`` and
   ``bitWidth()``; enum fields are constants with ``int()``.
 """
+
+import re
 
 from wdfdbg.testing.fake_pykd.model import DbgException, TypeException
 
@@ -55,6 +65,16 @@ def _pykd_base_name(isf_doc, name, ptr):
     if kind == "char":
         return ("WChar" if size == 2 else "Char"), size
     return ("%sInt%dB" % ("" if signed else "U", size)), size
+
+
+_REDECLARED = re.compile(r"^(.+)__0x[0-9a-fA-F]+$")
+
+
+def _declared_name(isf_name):
+    """The name a debugger gives a member the ISF renamed because a base
+    class has a member of the same name (``m_SpinLock__0x68``)."""
+    m = _REDECLARED.match(isf_name)
+    return m.group(1) if m else isf_name
 
 
 class typeInfo(object):
@@ -250,7 +270,7 @@ class typeInfo(object):
                     ft = self._make(("udt", t.get("name")))
                 else:
                     ft = self._make(("isf", t))
-                out.append((fname, off, ft, "member"))
+                out.append((_declared_name(fname), off, ft, "member"))
         elif d[0] == "isf" and d[1].get("kind") == "array":
             raise TypeException("%s : array elements are not fields" % self.name())
         else:
@@ -273,8 +293,8 @@ class typeInfo(object):
             if not 0 <= key < len(fl):
                 raise IndexError("Index out of range")
             return key
-        for i, entry in enumerate(fl):
-            if entry[0] == key:
+        for i in range(len(fl) - 1, -1, -1):   # the last of a redeclared name: the derived class's own
+            if fl[i][0] == key:
                 return i
         raise TypeException("%s : field \"%s not found" % (self.name(), key))
 
