@@ -86,25 +86,6 @@ def snapshots(tmp_path_factory):
     return paths
 
 
-def _needs_real_shapes():
-    """The PDB's types have the real shapes (``_FX_DUMP_DRIVER_INFO_ENTRY.Version``
-    is the struct ``_WDF_VERSION``); until the layouts accept them (issue 16's
-    first half, branch ``shapes``) a tree through the PDB stops at that check:
-    that refusal, and nothing else, makes these tests an expected failure."""
-    from wdfdbg.errors import InputError
-    from wdfdbg.layouts import Layouts
-    from wdfdbg.sources.base import Module, Target
-    from wdfdbg.sources.symbols import SymbolsBackend
-
-    backend = SymbolsBackend(_heap().backend(types=False),
-                             {"Wdf01000": (Module("Wdf01000", 0xfffff80479950000, 0xd1000), read_pdb(PDB))}, [])
-    try:
-        Layouts(Target(backend), profile="win10-19041-x64").find("Wdf01000!_FX_DUMP_DRIVER_INFO_ENTRY")
-    except InputError as e:
-        assert "the types make it a struct, union or class" in str(e)
-        pytest.xfail("the layouts refuse the real shape of _FX_DUMP_DRIVER_INFO_ENTRY.Version (branch shapes)")
-
-
 @pytest.fixture(autouse=True)
 def no_environment_symbols(monkeypatch):
     monkeypatch.delenv("_NT_SYMBOL_PATH", raising=False)
@@ -112,8 +93,6 @@ def no_environment_symbols(monkeypatch):
 
 
 def _tree(path, *extra, **kw):
-    if kw.get("pdb_types", True) and ("--symbols" in extra or os.environ.get("_NT_SYMBOL_PATH")):
-        _needs_real_shapes()
     code, doc = run_json(memtree, [path] + list(extra))
     assert code in (0, 1)
     return doc
