@@ -254,7 +254,8 @@ def vol3_table(directory, python, children):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--one"]:
-        return run_one(argv[1], ["--json"] + argv[2:])
+        rest = argv[2:]
+        return run_one(argv[1], rest if "--jsonl" in rest else ["--json"] + rest)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="10000,100000,1000000")
     p.add_argument("--children", default="200000", help="leak scenario sizes (children of one driver); '' for none")
