@@ -44,7 +44,7 @@ class DerivedFacts(object):
     ``("fxobject", "codec")``             decoders.objects: FxObject header struct
     ``("memory", "consts")``              decoders.memory: offsets, sizes, and each memory
                                           class's tail struct (``MemoryCodec``)
-    ``("memory", "shapes")``              decoders.memory: vtable pointer -> memory class
+    ``("memory", "shapes")``              decoders.memory_classes: vtable pointer -> memory class
                                           learned from shapes (``LearnedShapes``)
     table ``"vtable_classes"``            decoders.objects: vtable -> class name
     table ``"lookaside_base"``            decoders.lookaside: address -> FxLookasideList part

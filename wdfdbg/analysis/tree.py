@@ -118,8 +118,8 @@ class TreeAnalysis(object):
             if scan is not None:
                 self.drivers, nodes = scan
                 if opts.depth is not None:  # a scan's nodes are not walked with show_depth
-                    nodes = [n for n in nodes if n.depth <= opts.depth]
-                self.scanned = nodes
+                    nodes = (n for n in nodes if n.depth <= opts.depth)
+                self.scanned = nodes     # made one at a time as run() emits them
         else:
             if only and not any((d.name or "").lower() == only.lower() for d in self.drivers):
                 raise UsageError("no KMDF driver named %r (drivers: %s)" % (
