@@ -14,19 +14,21 @@ from the parent:
   so the objects are found by the scan);
 * ``bitmap``: the heap's pages as an x64 bitmap kernel dump (DumpType 5,
   written by the test suite's bitmap writer, ``tests/test_minidump.py``),
-  read through kdmp-parser, no symbols.
+  read through kdmp-parser, no symbols;
+* ``binary``: the ``symbols`` snapshot as a binary container
+  (``docs/snapshot-binary.md``: the same JSON metadata, the memory as raw
+  bytes read through mmap).
 
 ``--bulk`` sizes run the ``bulk`` scenario (groups of 1,000 objects under
-one driver) as a ``symbols`` and a ``no-vtables`` snapshot: how walk time
+one driver) with the variants named in ``--bulk-variants``: how walk time
 and peak RSS grow up to 10^6 objects.
 
-Each row: walk seconds, objects/s, round trips per object, peak RSS of the
-whole process (``RUSAGE_CHILDREN``: the child's ``ru_maxrss``, which only
-grows, so the children run from the smallest to the largest and each peak
-is read as the running maximum's step: ``-`` when it did not rise above
-an earlier child's) and the ratio to the ``symbols`` row; a
-calibration figure (CPU seconds for 10^7 empty loop iterations) beside
-each, since the machine is shared.
+Each row: walk seconds, whole-process wall seconds (measured by the
+parent), objects/s, round trips per object, peak RSS of the whole process
+(the child's own lifetime peak: the larger of ``VmHWM`` after loading and
+``getrusage(RUSAGE_SELF).ru_maxrss``, loading included) and the ratios to
+the ``symbols`` row of the same size; a calibration figure (CPU seconds
+for 10^7 empty loop iterations) beside each, since the machine is shared.
 """
 
 import argparse
@@ -43,7 +45,7 @@ sys.path.insert(0, ROOT)
 
 from bench_memtree import BIG_SNAPSHOTS  # noqa: E402
 
-VARIANTS = ("symbols", "no-vtables", "scan", "bitmap")
+VARIANTS = ("symbols", "no-vtables", "scan", "bitmap", "binary")
 
 
 def _vtable_symbol(name):
@@ -57,7 +59,7 @@ def write_variants(directory, scenario, n, variants):
     key = "%s-%d" % (scenario, n)
     paths = {}
     for v in variants:
-        ext = ".dmp" if v == "bitmap" else ".wdfsnap.json.gz"
+        ext = {"bitmap": ".dmp", "binary": ".wdfsnap.bin"}.get(v, ".wdfsnap.json.gz")
         paths[v] = os.path.join(directory, "%s-%s%s" % (key, v, ext))
     todo = [v for v in variants if not os.path.exists(paths[v])]
     if not todo:
@@ -68,6 +70,10 @@ def write_variants(directory, scenario, n, variants):
         if v == "bitmap":
             with open(paths[v], "wb") as f:
                 f.write(bitmap_dump(built))
+            continue
+        if v == "binary":
+            from wdfdbg.sources import snapshot_binary
+            snapshot_binary.save(built.snapshot().doc, built.memory(), paths[v])
             continue
         if v == "scan":
             doc = built.document(types=False, symbols=False)
@@ -169,7 +175,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--children", default="20000,200000", help="leak scenario sizes")
     p.add_argument("--variants", default=",".join(VARIANTS))
-    p.add_argument("--bulk", default="", help="bulk scenario sizes (symbols and no-vtables), e.g. 10000,1000000")
+    p.add_argument("--bulk", default="", help="bulk scenario sizes, e.g. 10000,1000000")
+    p.add_argument("--bulk-variants", default="symbols,no-vtables,binary")
     p.add_argument("--keep", help="keep the inputs in this directory (reused by later runs)")
     a = p.parse_args(argv)
     directory = a.keep or tempfile.mkdtemp(prefix="wdfdbg-variants-")
@@ -184,7 +191,7 @@ def main(argv=None):
                                    "one process per run")
         bulk = [int(s) for s in a.bulk.split(",") if s]
         if bulk:
-            bv = [v for v in variants if v in ("symbols", "no-vtables")]
+            bv = [v for v in a.bulk_variants.split(",") if v]
             paths = dict((n, write_variants(directory, "bulk", n, bv)) for n in bulk)
             print()
             table(paths, bv, "memtree --jsonl, bulk scenario (groups of 1,000 under one driver)")

@@ -141,6 +141,10 @@ def open_backend(path, engine=None):
             raise InputError("%s: cannot read: %s" % (path, e.strerror or e))
         if head[:4] == b"MDMP":
             raise InputError("%s: a user-mode minidump (MDMP); wdfdbg reads kernel dumps and snapshots" % path)
+        if head[:8] == b"WDFSNAPB":
+            from wdfdbg.sources import snapshot as snapfmt
+            from wdfdbg.sources import snapshot_binary
+            return snapfmt.SnapshotBackend(snapshot_binary.load(path))
         if head[:4] != b"PAGE":
             from wdfdbg.sources import snapshot as snapfmt
             if not head:
