@@ -160,7 +160,7 @@ def walk(ctx, table, doc):
     lib = table.get_symbol("FxLibraryGlobals").address
     libg = ctx.object(table.get_type("FxLibraryGlobalsType"), lay, lib)
     link_off = globals_type.relative_child_offset("Linkage")
-    first = int(libg.FxDriverGlobalsList.Flink) - link_off
+    first = int(libg.FxDriverGlobalsList.Flink) - link_off   # the first driver's FX_DRIVER_GLOBALS
     g = ctx.object(globals_type, lay, first)
     name_off = table.get_type("_WDF_DRIVER_GLOBALS").relative_child_offset("DriverName")
     driver_name = layer.read(g.Public.vol.offset + name_off, 32).split(b"\0", 1)[0].decode("latin-1")
@@ -186,7 +186,7 @@ def walk(ctx, table, doc):
             cls = classes[vt] = names[0].split("::`vftable'", 1)[0] if names else None
         size = int(obj.m_ObjectSize)
         rec = {"address": hex(addr), "handle": hex(addr ^ mask) if size else None, "class": cls,
-               "driver": driver_name if int(obj.m_Globals) == first else None,
+               "driver": driver_name,   # the walk's driver, as memtree's records name it
                "parent": hex(parent) if parent else None, "depth": depth, "memory": None}
         if cls == "FxMemoryBuffer":
             length = int(ctx.object(fxmemory, lay, addr).m_BufferSize)
