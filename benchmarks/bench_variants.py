@@ -25,8 +25,9 @@ and peak RSS grow up to 10^6 objects.
 
 Each row: walk seconds, whole-process wall seconds (measured by the
 parent), objects/s, round trips per object, peak RSS of the whole process
-(the child's own lifetime peak: the larger of ``VmHWM`` after loading and
-``getrusage(RUSAGE_SELF).ru_maxrss``, loading included) and the ratios to
+(the child's ``VmHWM``: the larger of its peak while loading and its peak
+during the analysis; not ``ru_maxrss``, which Linux carries over a fork
+and exec from this parent, whose heaps are large) and the ratios to
 the ``symbols`` row of the same size; a calibration figure (CPU seconds
 for 10^7 empty loop iterations) beside each, since the machine is shared.
 """
@@ -134,7 +135,11 @@ def run(path):
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     # ru_maxrss of RUSAGE_CHILDREN is the largest child's so far; the child's
     # own figure (its getrusage(RUSAGE_SELF) and VmHWM) is exact for it
-    return r, wall, cpu, r["maxrss"]
+    # the child's VmHWM (its own address space since exec): the peak while
+    # loading, and the peak of the analysis after resetting it; ru_maxrss
+    # would carry this parent's size over the fork
+    peaks = [v for v in (r.get("load_peak"), r.get("analysis_peak")) if v]
+    return r, wall, cpu, max(peaks) if peaks else None
 
 
 def table(paths_by_n, variants, label):

@@ -537,15 +537,17 @@ class FoundObjects(object):
         """Keep what :meth:`Scanner.check` returned for ``addr``: ``(record,
         captured bytes, globals state)``."""
         rec, captured, gs = res
-        hdr = ObjectHeader(addr, rec)
         c = self.col
+        get = rec.get
         self.seen.add(addr)
         c.addr.append(addr)
-        for name, v in (("parent", hdr.parent), ("entry_flink", hdr.entry_flink),
-                        ("entry_blink", hdr.entry_blink), ("child_flink", hdr.child_flink),
-                        ("child_blink", hdr.child_blink), ("globals", hdr.globals)):
-            getattr(c, name).append(v or 0)
-        c.fx_type.append(hdr.fx_type or 0)
+        c.parent.append(get("m_ParentObject") or 0)
+        c.entry_flink.append(get("m_ChildEntry.Flink") or 0)
+        c.entry_blink.append(get("m_ChildEntry.Blink") or 0)
+        c.child_flink.append(get("m_ChildListHead.Flink") or 0)
+        c.child_blink.append(get("m_ChildListHead.Blink") or 0)
+        c.globals.append(get("m_Globals") or 0)
+        c.fx_type.append(get("m_Type") or 0)
         c.captured.append(captured)
         c.gs.append(GLOBALS_STATES.index(gs))
         if captured < self.off.size:
