@@ -538,16 +538,16 @@ class FoundObjects(object):
         captured bytes, globals state)``."""
         rec, captured, gs = res
         c = self.col
-        get = rec.get
         self.seen.add(addr)
         c.addr.append(addr)
-        c.parent.append(get("m_ParentObject") or 0)
-        c.entry_flink.append(get("m_ChildEntry.Flink") or 0)
-        c.entry_blink.append(get("m_ChildEntry.Blink") or 0)
-        c.child_flink.append(get("m_ChildListHead.Flink") or 0)
-        c.child_blink.append(get("m_ChildListHead.Blink") or 0)
-        c.globals.append(get("m_Globals") or 0)
-        c.fx_type.append(get("m_Type") or 0)
+        # a pointer that types declare signed may decode negative: it names
+        # no found object, as a NULL does not
+        for col, name in ((c.parent, "m_ParentObject"), (c.entry_flink, "m_ChildEntry.Flink"),
+                          (c.entry_blink, "m_ChildEntry.Blink"), (c.child_flink, "m_ChildListHead.Flink"),
+                          (c.child_blink, "m_ChildListHead.Blink"), (c.globals, "m_Globals")):
+            v = rec.get(name)
+            col.append(v if v and v > 0 else 0)
+        c.fx_type.append(rec.get("m_Type") or 0)
         c.captured.append(captured)
         c.gs.append(GLOBALS_STATES.index(gs))
         if captured < self.off.size:
