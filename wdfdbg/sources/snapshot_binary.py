@@ -138,10 +138,30 @@ def _no_shared_bytes(path, spans):
             _fail(path, "%s and %s share file bytes at 0x%x" % (w1, w2, o2))
 
 
-def save(doc, memory, path):
+def is_container_name(path):
+    """Is ``path`` named as a container? The writers (``wdfdbg snapshot``,
+    ``wdfdbg record``) write one when OUT ends in ``.bin``
+    (``.wdfsnap.bin`` by convention), as they gzip a JSON snapshot when OUT
+    ends in ``.gz``; readers go by the magic, never by the name."""
+    return str(path).lower().endswith(".bin")
+
+
+def document_memory(doc):
+    """The (address, bytes) ranges of a JSON snapshot document's
+    ``memory``, validated as a reader validates them (``doc`` is left
+    whole); raises SnapshotError."""
+    problems, memory = snapfmt.validate(doc)
+    if problems:
+        raise SnapshotError("the snapshot does not validate: %s" % problems[0])
+    return memory
+
+
+def write(f, doc, memory):
     """Write ``doc`` (a snapshot document; its ``memory`` key is written
-    empty) and ``memory`` ((address, bytes) ranges; adjacent ones merged) as
-    a container at ``path``."""
+    empty) and ``memory`` ((address, bytes) ranges; adjacent ones merged)
+    as a container to the binary file ``f``, front to back (only
+    ``f.write`` is used, so ``f`` may be an atomic output). Returns the
+    container's size."""
     meta = dict(doc)
     meta["memory"] = []
     text = json.dumps(meta, indent=1, sort_keys=False).encode("utf-8") + b"\n"
@@ -154,14 +174,23 @@ def save(doc, memory, path):
         entries.append((a, pos, len(d)))
         pos = _align(pos + len(d))
     size = entries[-1][1] + entries[-1][2] if entries else meta_off + len(text)
+    f.write(HEADER.pack(MAGIC, CONTAINER_VERSION, 0, meta_off, len(text), table_off, len(ranges), size, 0))
+    f.write(b"".join(RANGE.pack(*e) for e in entries))
+    f.write(text)
+    pos = meta_off + len(text)
+    for (_a, d), (_a2, off, n) in zip(ranges, entries):
+        f.write(bytes(off - pos))
+        f.write(d)
+        pos = off + n
+    return size
+
+
+def save(doc, memory, path):
+    """Write the container of ``doc`` and ``memory`` at ``path`` (plainly,
+    not atomically: the benchmarks' and tests' writer; the commands write
+    through ``wdfdbg.render.snapshot_file``)."""
     with open(path, "wb") as f:
-        f.write(HEADER.pack(MAGIC, CONTAINER_VERSION, 0, meta_off, len(text), table_off, len(ranges), size, 0))
-        for e in entries:
-            f.write(RANGE.pack(*e))
-        f.write(text)
-        for (a, d), (_a, off, n) in zip(ranges, entries):
-            f.write(bytes(off - f.tell()))
-            f.write(d)
+        write(f, doc, memory)
     return path
 
 
