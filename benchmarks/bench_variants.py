@@ -25,9 +25,10 @@ and peak RSS grow up to 10^6 objects.
 
 Each row: walk seconds, whole-process wall seconds (measured by the
 parent), objects/s, round trips per object, peak RSS of the whole process
-(the child's ``VmHWM``: the larger of its peak while loading and its peak
-during the analysis; not ``ru_maxrss``, which Linux carries over a fork
-and exec from this parent, whose heaps are large) and the ratios to
+(the child's ``VmHWM``, ``bench_memtree.process_peak``: the larger of its
+peak while loading and its peak during the analysis; not ``ru_maxrss``,
+which Linux carries over a fork and exec from this parent, whose heaps
+are large) and the ratios to
 the ``symbols`` row of the same size; a calibration figure (CPU seconds
 for 10^7 empty loop iterations) beside each, since the machine is shared.
 """
@@ -44,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from bench_memtree import BIG_SNAPSHOTS  # noqa: E402
+from bench_memtree import BIG_SNAPSHOTS, process_peak  # noqa: E402
 
 VARIANTS = ("symbols", "no-vtables", "scan", "bitmap", "binary")
 
@@ -133,13 +134,7 @@ def run(path):
     line = [x for x in out.splitlines() if x.startswith("{")][-1]
     r = json.loads(line)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child's so far; the child's
-    # own figure (its getrusage(RUSAGE_SELF) and VmHWM) is exact for it
-    # the child's VmHWM (its own address space since exec): the peak while
-    # loading, and the peak of the analysis after resetting it; ru_maxrss
-    # would carry this parent's size over the fork
-    peaks = [v for v in (r.get("load_peak"), r.get("analysis_peak")) if v]
-    return r, wall, cpu, max(peaks) if peaks else None
+    return r, wall, cpu, process_peak(r)
 
 
 def table(paths_by_n, variants, label):
