@@ -13,8 +13,9 @@ process that opens it and streams ``memtree --json`` to a null sink. The
 child reports: the analysis's objects per second (wall and CPU), round trips
 and pages per object (``Target.backend_reads``; pages from
 ``Target.pages_fetched`` where the target counts them, else the same),
-``Target.read`` calls per object, and memory: the whole process's peak RSS
-(loading the snapshot included), the RSS once the snapshot is loaded (the
+``Target.read`` calls per object, and memory, all from the child's own
+``/proc/self/status``: the whole process's peak RSS (:func:`process_peak`:
+loading the snapshot included), the RSS once the snapshot is loaded (the
 source), and the peak RSS during the analysis alone (``VmHWM`` after
 resetting it through ``/proc/self/clear_refs``, source included); and a
 calibration (CPU seconds for 10^7 empty loop iterations: the machine is
@@ -116,14 +117,26 @@ def run_one(path, argv):
     wall = time.perf_counter() - w0
     cpu = time.process_time() - c0
     trips, pages, reads = target_counts(session.target)
-    analysis_peak = _status("VmHWM") if reset else None
-    # (resetting VmHWM resets ru_maxrss too: the lifetime peak is the larger of the two)
-    maxrss = max(load_peak or 0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    end_peak = _status("VmHWM")   # the analysis's peak after the reset, else the lifetime peak
     out = {"objects": analysis.count, "load_seconds": load_s, "seconds": wall, "cpu_seconds": cpu, "exit": code, "json_chars": sink.chars,
            "round_trips": trips, "pages": pages, "reads": reads, "rss_source": rss_source, "load_peak": load_peak,
-           "analysis_peak": analysis_peak, "maxrss": maxrss, "calibration": calibrate()}
+           "analysis_peak": end_peak if reset else None, "end_peak": end_peak, "calibration": calibrate()}
     print(json.dumps(out))
     return 0
+
+
+def process_peak(figures):
+    """The whole process's peak RSS in bytes from a child's figures
+    (:func:`run_one`), or None where ``/proc`` gives no ``VmHWM``: the
+    larger of its peak while loading and its peak at the end (the
+    analysis's, VmHWM reset in between; the lifetime peak when it could not
+    be reset). VmHWM belongs to the child's own address space, made at
+    exec. Not ``ru_maxrss``: Linux carries the parent's peak into the
+    child's over fork and exec (and resetting VmHWM does not reset it), so
+    a parent that built a 10^6-object heap would show as the child's
+    peak."""
+    peaks = [v for v in (figures.get("load_peak"), figures.get("end_peak"), figures.get("analysis_peak")) if v]
+    return max(peaks) if peaks else None
 
 
 # A 10^6-object snapshot is about 0.5 GB of JSON text: past the default limits
@@ -207,7 +220,7 @@ def sizes_table(directory, sizes, scenario="bulk"):
         print("%9d %7.2f %8.2f %8.2f %7.0f %7.0f %7.4f %7.4f %6.2f %7s %9s %8s %6.2f" % (
             n, r["load_seconds"], r["seconds"], r["cpu_seconds"], n / r["seconds"], n / r["cpu_seconds"],
             r["round_trips"] / n, r["pages"] / n, r["reads"] / n, mb(r["rss_source"]), mb(r["analysis_peak"]),
-            mb(r["maxrss"]), r["calibration"]))
+            mb(process_peak(r)), r["calibration"]))
         sys.stdout.flush()
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
@@ -254,7 +267,8 @@ def vol3_table(directory, python, children):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--one"]:
-        return run_one(argv[1], ["--json"] + argv[2:])
+        rest = argv[2:]
+        return run_one(argv[1], rest if "--jsonl" in rest else ["--json"] + rest)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="10000,100000,1000000")
     p.add_argument("--children", default="200000", help="leak scenario sizes (children of one driver); '' for none")

@@ -12,11 +12,12 @@ data layer, its Wdf01000 ISF document (with the snapshot's symbols added to
 its ``symbols`` section) a volatility3 IntermediateSymbolTable. The walk is
 what memtree does for each object of the first driver on
 ``FxLibraryGlobals.FxDriverGlobalsList``, through volatility3 objects
-(``context.object``, member access, ``dereference``, ``cast``): the
-FxObject header (type, size, refcount, globals, flags, state, parent, the
-child entry's Blink checked), the class from the vtable symbol, the handle,
+(``context.object`` on templates looked up once, member access): the
+class from the vtable symbol through a map filled once per vtable, the
+handle, the driver, parent and depth (the child entry's Blink checked),
 and for a memory class its length, inline buffer and the pool tag through
-FX_POOL_HEADER.Base; one JSON line per object to a null sink. Only
+FX_POOL_HEADER.Base; one JSON line per object to a null sink: what
+wdfdbg's record holds of those, and much less than the rest of it. Only
 ``FxMemoryBuffer`` and plain objects are decoded as memtree decodes them:
 the benchmark heap holds nothing else.
 
@@ -140,69 +141,75 @@ class NullSink(object):
 
 def walk(ctx, table, doc):
     """Every object below the first driver's FxDriver, pre-order, one JSON
-    line each to a null sink; returns the count."""
-    wdf = "wdf" + "!"
+    line each to a null sink; returns the count.
+
+    Written as volatility3's best users write a hot loop: the types looked
+    up once as templates (``table.get_type``) and handed to
+    ``context.object`` (no symbol-space lookup per object), one FxObject
+    object per object (made while following its parent's child list, used
+    again when it is emitted), the class from the vtable through a map
+    filled once per vtable, members read once each, the pool tag's four
+    bytes read straight from the layer."""
     lay = "snap"
+    layer = ctx.layers[lay]
     out = NullSink()
-    lib = table.get_symbol("FxLibraryGlobals").address
-    libg = ctx.object(wdf + "FxLibraryGlobalsType", lay, lib)
-    head = libg.FxDriverGlobalsList
-    globals_type = table.get_type("_FX_DRIVER_GLOBALS")
-    link_off = globals_type.relative_child_offset("Linkage")
-    first = int(head.Flink)
-    g = ctx.object(wdf + "_FX_DRIVER_GLOBALS", lay, first - link_off)
-    name = ctx.layers[lay].read(g.Public.vol.offset + table.get_type("_WDF_DRIVER_GLOBALS").relative_child_offset("DriverName"), 32)
-    driver_name = name.split(b"\0", 1)[0].decode("latin-1")
-    root = int(g.Driver)
     fxobject = table.get_type("FxObject")
+    fxmemory = table.get_type("FxMemoryBuffer")
+    fx_pool_header = table.get_type("FX_POOL_HEADER")
+    globals_type = table.get_type("_FX_DRIVER_GLOBALS")
+    lib = table.get_symbol("FxLibraryGlobals").address
+    libg = ctx.object(table.get_type("FxLibraryGlobalsType"), lay, lib)
+    link_off = globals_type.relative_child_offset("Linkage")
+    first = int(libg.FxDriverGlobalsList.Flink) - link_off   # the first driver's FX_DRIVER_GLOBALS
+    g = ctx.object(globals_type, lay, first)
+    name_off = table.get_type("_WDF_DRIVER_GLOBALS").relative_child_offset("DriverName")
+    driver_name = layer.read(g.Public.vol.offset + name_off, 32).split(b"\0", 1)[0].decode("latin-1")
+    root = int(g.Driver)
     head_off = fxobject.relative_child_offset("m_ChildListHead")
     entry_off = fxobject.relative_child_offset("m_ChildEntry")
-    mem_size = (table.get_type("FxMemoryBuffer").size + 15) & ~15
-    fph_off = table.get_type("FX_POOL_HEADER").relative_child_offset("AllocationStart")
+    inline_off = (fxmemory.size + 15) & ~15
+    fph_off = fx_pool_header.relative_child_offset("AllocationStart")
     mask = 0xFFFFFFFFFFFFFFF8
     classes = {}
     count = 0
-    stack = [(ctx.object(wdf + "FxObject", lay, root), None, 0)]
+    dumps = json.dumps
+    stack = [(ctx.object(fxobject, lay, root), None, 0)]
     seen = set([root])
     while stack:
         obj, parent, depth = stack.pop()
         addr = obj.vol.offset
         vt = int(obj.member("__vfptr"))
-        cls = classes.get(vt)
-        if cls is None and vt not in classes:
+        try:
+            cls = classes[vt]
+        except KeyError:
             names = list(table.get_symbols_by_location(vt))
-            cls = names[0].split("::`vftable'", 1)[0] if names else None
-            classes[vt] = cls
+            cls = classes[vt] = names[0].split("::`vftable'", 1)[0] if names else None
         size = int(obj.m_ObjectSize)
-        rec = {"address": hex(addr), "handle": hex(addr ^ mask) if size else None, "fx_type": hex(int(obj.m_Type)),
-               "class": cls, "driver": driver_name if int(obj.m_Globals) == first - link_off else None,
-               "parent": hex(parent) if parent else None, "depth": depth, "refcount": int(obj.m_Refcnt),
-               "state": int(obj.m_ObjectState), "flags": int(obj.m_ObjectFlags), "object_size": size, "memory": None}
+        rec = {"address": hex(addr), "handle": hex(addr ^ mask) if size else None, "class": cls,
+               "driver": driver_name,   # the walk's driver, as memtree's records name it
+               "parent": hex(parent) if parent else None, "depth": depth, "memory": None}
         if cls == "FxMemoryBuffer":
-            mo = obj.cast("FxMemoryBuffer")
-            length = int(mo.m_BufferSize)
-            fph = ctx.object(wdf + "FX_POOL_HEADER", lay, addr - fph_off)
-            base = int(fph.Base)
-            tag = None
-            if base == addr - fph_off:
-                raw = ctx.layers[lay].read(base - 16 + 4, 4)
-                tag = raw.decode("latin-1")
-            rec["memory"] = {"buffer": hex(addr + mem_size), "length": length, "origin": "inline", "pool_tag": tag}
-        out.write(json.dumps(rec) + "\n")
+            length = int(ctx.object(fxmemory, lay, addr).m_BufferSize)
+            base = int(ctx.object(fx_pool_header, lay, addr - fph_off).Base)
+            tag = layer.read(base - 12, 4).decode("latin-1") if base == addr - fph_off else None
+            rec["memory"] = {"buffer": hex(addr + inline_off), "length": length, "origin": "inline",
+                             "pool_tag": tag}
+        out.write(dumps(rec) + "\n")
         count += 1
         children = []
         list_head = addr + head_off
         entry = int(obj.m_ChildListHead.Flink)
         prev = list_head
         while entry != list_head and entry:
-            child = ctx.object(wdf + "FxObject", lay, entry - entry_off)
-            if int(child.m_ChildEntry.Blink) != prev:
+            child = ctx.object(fxobject, lay, entry - entry_off)
+            link = child.m_ChildEntry
+            if int(link.Blink) != prev:
                 break
             if entry - entry_off not in seen:
                 seen.add(entry - entry_off)
                 children.append(child)
             prev = entry
-            entry = int(child.m_ChildEntry.Flink)
+            entry = int(link.Flink)
         for c in reversed(children):
             stack.append((c, addr, depth + 1))
     return count

@@ -191,6 +191,7 @@ def test_scan_objects_for_memtree(tmp_path):
     from wdfdbg.session import open_session
     s = open_session(write(tmp_path, "t.dmp", build_triage_dump()))
     drivers, nodes = scan_objects(s, ProblemLog())
+    nodes = list(nodes)     # one at a time, as memtree emits them
     assert drivers[0].name == "TestDrv" and drivers[0].driver == DRIVER
     assert all(isinstance(n, ObjectNode) for n in nodes)
     assert [(n.address, n.depth, n.parent) for n in nodes] == [(DRIVER, 0, None), (DEVICE, 1, DRIVER),

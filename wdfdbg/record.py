@@ -7,6 +7,9 @@ command offline, byte for byte.
 
 The source is ``--source``, else the command's own SOURCE argument, else the
 debugger's target. Replay with ``wdfdbg COMMAND OUT.wdfsnap.json.gz ARGS``.
+OUT's name picks the format (``wdfdbg.render.snapshot_file``): ``.bin`` the
+binary container (``docs/snapshot-binary.md``), ``.gz`` gzipped JSON, else
+JSON.
 
 A command can be recorded when its module has ``parse_args(argv)`` (or
 ``make_parser()``) and ``execute(session, args[, markup]) -> (exit code,
@@ -20,8 +23,8 @@ import sys
 
 from wdfdbg import command
 from wdfdbg.render import files
+from wdfdbg.render import snapshot_file
 from wdfdbg.sources import convert
-from wdfdbg.sources import snapshot as snapfmt
 from wdfdbg.sources.base import Target
 from wdfdbg.sources.symbols import identify_modules
 
@@ -33,7 +36,8 @@ _VALUE_OPTIONS = ("--source", "--engine", "--description")
 
 def make_parser():
     p = command.parser(NAME, "run a command through a recording target and save what it read as a snapshot")
-    p.add_argument("out", metavar="OUT", help="snapshot to write (.wdfsnap.json or .wdfsnap.json.gz)")
+    p.add_argument("out", metavar="OUT",
+                   help="snapshot to write: .wdfsnap.json[.gz], or .wdfsnap.bin for the binary container")
     p.add_argument("--source", default=None,
                    help="snapshot or dump to record from (default: the command's SOURCE, else the live debugger)")
     p.add_argument("--engine", choices=["auto", "pykd"], default=None, help="pykd: open --source with pykd.loadDump")
@@ -116,6 +120,7 @@ def _main(argv):
     name = rest[0]
     _, parse, execute = command_module(name)
     args = parse(rest[1:])
+    snapshot_file.check_name(opts.out)
     files.check_output_path(opts.out, command.input_files(args, [opts.source]), force=opts.force)
     session, recorder = command.open_recording_session(args, source=opts.source, engine=opts.engine)
     try:
@@ -130,8 +135,7 @@ def _main(argv):
         # beside the recording so that the recorded pages stay the analysis's own
         identify_modules(Target(recorder.inner, cache_pages=16), recorder.modules())
         doc = convert.recorded_document(recorder, description)
-        with files.atomic_output(opts.out) as f:
-            f.write(snapfmt.dumps(doc))
+        snapshot_file.write(opts.out, doc)
     finally:
         try:
             session.target.close()

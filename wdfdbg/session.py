@@ -44,6 +44,8 @@ class DerivedFacts(object):
     ``("fxobject", "codec")``             decoders.objects: FxObject header struct
     ``("memory", "consts")``              decoders.memory: offsets, sizes, and each memory
                                           class's tail struct (``MemoryCodec``)
+    ``("memory", "shapes")``              decoders.memory_classes: vtable pointer -> memory class
+                                          learned from shapes (``LearnedShapes``)
     table ``"vtable_classes"``            decoders.objects: vtable -> class name
     table ``"lookaside_base"``            decoders.lookaside: address -> FxLookasideList part
     table ``"lookaside_class"``           decoders.memory: address -> lookaside class
@@ -154,6 +156,10 @@ def open_backend(path, engine=None):
             raise InputError("%s: cannot read: %s" % (path, e.strerror or e))
         if head[:4] == b"MDMP":
             raise InputError("%s: a user-mode minidump (MDMP); wdfdbg reads kernel dumps and snapshots" % path)
+        if head[:8] == b"WDFSNAPB":
+            from wdfdbg.sources import snapshot as snapfmt
+            from wdfdbg.sources import snapshot_binary
+            return snapfmt.SnapshotBackend(snapshot_binary.load(path))
         if head[:4] != b"PAGE":
             from wdfdbg.sources import snapshot as snapfmt
             if not head:

@@ -1,6 +1,7 @@
 """``snapshot``: cut a snapshot (origin ``converted``) from a dump.
 
     wdfdbg snapshot DUMP -o OUT.wdfsnap.json.gz [--around ADDR ...] [--all]
+    wdfdbg snapshot DUMP -o OUT.wdfsnap.bin        (the binary container, docs/snapshot-binary.md)
 
 The snapshot holds what an analysis of the dump reads: the analysis (the
 driver-list walk, or a scan of memory when there is no list, with memory,
@@ -14,6 +15,11 @@ A triage dump's KMDF driver table (secondary dump data, not memory) is kept
 under the extra top-level key ``kmdf_drivers`` (readers ignore unknown keys),
 and the crashing processor's current thread (KPRCB.CurrentThread, from the
 triage header) under ``crash_thread``.
+
+OUT's name picks the format (``wdfdbg.render.snapshot_file``): ``.bin`` the
+binary container, ``.gz`` gzipped JSON, else JSON. DUMP may be a snapshot
+or container too: ``wdfdbg snapshot IN.wdfsnap.json.gz --all -o
+IN.wdfsnap.bin`` converts a JSON snapshot to a container, and back.
 """
 
 import sys
@@ -24,8 +30,8 @@ from wdfdbg.analysis.snapshot_reads import read_for_snapshot
 from wdfdbg.errors import UsageError
 from wdfdbg.problems import ProblemLog
 from wdfdbg.render import files
+from wdfdbg.render import snapshot_file
 from wdfdbg.sources import convert
-from wdfdbg.sources import snapshot as snapfmt
 from wdfdbg.sources.symbols import identify_modules
 
 NAME = "snapshot"
@@ -36,7 +42,8 @@ MAX_AROUND = 1 << 24
 def make_parser():
     p = command.parser(NAME, "cut a snapshot from a dump: what an analysis reads, or everything")
     p.add_argument("source", metavar="DUMP", help="kernel dump (or snapshot) to cut from")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="snapshot to write (.wdfsnap.json[.gz])")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="snapshot to write: .wdfsnap.json[.gz], or .wdfsnap.bin for the binary container")
     p.add_argument("--around", action="append", default=[], metavar="ADDR",
                    help="also keep the memory around ADDR (repeatable)")
     p.add_argument("--around-size", default=None, metavar="BYTES",
@@ -87,10 +94,10 @@ def build(args):
 
 def _main(argv):
     args = parse_args(argv)
+    snapshot_file.check_name(args.output)
     files.check_output_path(args.output, command.input_files(args), force=args.force)
     doc, recorder = build(args)
-    with files.atomic_output(args.output) as f:
-        f.write(snapfmt.dumps(doc))
+    snapshot_file.write(args.output, doc)
     lines = ["wrote %s: %s" % (args.output, convert.document_summary(doc))]
     lines.extend("warning: %s" % w for w in recorder.warnings)
     command.emit("\n".join(lines))

@@ -91,8 +91,7 @@ class TreeAnalysis(object):
         self.problems = problem_log_for(session)
         self.drivers = []
         self.walks = []          # (root address, DriverInfo or None)
-        self.scanned = None      # the scan's nodes when it stood in for the driver list
-        self.outside = []        # the scan's nodes the options leave out (fed to the triage only)
+        self.scanned = None      # the scan's kept nodes (a generator) when it stood in for the driver list
         # what --depth hides: the shown objects whose children are not shown,
         # and how many objects that is when known (a scan's; a walk does not read them)
         self.hidden_parents = set()
@@ -146,8 +145,9 @@ class TreeAnalysis(object):
         dump) keeps its objects, ``--handle``/``--address``/a ROOT handle the
         subtree below that object (depths counted from it), ``--depth`` cuts
         the rest. Objects left out are still fed to the per-object triage
-        (:attr:`outside`), so a view never changes what is true of the dump
-        (the crashing thread's locks, objects piling up)."""
+        (:meth:`_select`), so a view never changes what is true of the dump
+        (the crashing thread's locks, objects piling up). The nodes stream:
+        :attr:`scanned` yields the kept ones as :meth:`run` emits them."""
         opts = self.options
         only, root = opts.driver, None
         if opts.root and not (opts.handle or opts.address):
@@ -162,10 +162,15 @@ class TreeAnalysis(object):
         elif opts.handle or opts.address or opts.root:
             root, _ = self._resolve_root()
             if root is None:
-                self.scanned, self.outside = [], nodes   # a bad handle: its problem says why
-                return
-        keep, outside = [], []
+                only = ""    # a bad handle (its problem says why): nothing is shown, all is triaged
+        self.scanned = self._select(nodes, only, root)
+
+    def _select(self, nodes, only, root):
+        """The kept nodes of :meth:`_scanned_view`, one at a time; the others
+        go to the per-object triage as they pass (``only == ""`` keeps none)."""
+        opts = self.options
         base = None     # the depth of the root while inside its subtree
+        kept = 0
         for n in nodes:
             if root is not None:
                 if base is not None and n.depth <= base:
@@ -173,23 +178,23 @@ class TreeAnalysis(object):
                 if base is None and n.address == root:
                     base = n.depth
                 if base is None:
-                    outside.append(n)
+                    self.feed.feed(n)
                     continue
                 n.depth -= base
             elif only is not None and (n.driver or "").lower() != only.lower():
-                outside.append(n)
+                self.feed.feed(n)
                 continue
             if opts.depth is not None and n.depth > opts.depth:  # a scan's nodes are not walked with show_depth
-                outside.append(n)
+                self.feed.feed(n)
                 self.hidden_objects += 1
                 if n.depth == opts.depth + 1:
                     self.hidden_parents.add(n.parent)
                 continue
-            keep.append(n)
-        if root is not None and not keep:
+            kept += 1
+            yield n
+        if root is not None and not kept:
             # the object is not among those the scan proved: walk from it
             self.walks = [(root, None)]
-        self.scanned, self.outside = keep, outside
 
     def _resolve_root(self):
         """(root address or None, driver filter or None)."""
@@ -233,17 +238,16 @@ class TreeAnalysis(object):
         sink.begin(self)
         names = drv.driver_names(self.drivers)
         if self.scanned is not None:
-            if self.scanned:
-                sink.walk(None, True)
             types = {}
+            walking = False
             for node in self.scanned:
+                if not walking:
+                    sink.walk(None, True)
+                    walking = True
                 types[node.address] = self._emit(node, sink, types.get(node.parent))
-            if self.scanned:
+            if walking:
                 sink.walk_end()
             self.scanned = None
-            for node in self.outside:   # outside the view, still part of the dump's triage
-                self.feed.feed(node)
-            self.outside = []
         limit = opts.max_objects
         for root, d in self.walks:
             if self.count >= limit:

@@ -42,6 +42,9 @@ from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.alignment import alignment_of
 from wdfdbg.decoders.common import read_record_partial, tag_string
 from wdfdbg.decoders.handles import decode_handle_or_address, handle_of
+from wdfdbg.decoders.memory_classes import (INLINE, MEMORY_TYPES, ORIGINS, PAGED, PASSIVE_FLAGS, _align, _wdf,
+                                            class_layout, fixed_object_size, ifx_memory_offset, inline_offset,
+                                            learned_shapes)
 from wdfdbg.decoders.lookaside import (lookaside_shape_class, read_lookaside_base, KINDS as LOOKASIDE_KINDS,
                                        memory_alignment)
 from wdfdbg.decoders.facts import NOT_CAPTURED, NOT_CAPTURED_TEXT
@@ -49,23 +52,8 @@ from wdfdbg.decoders.objects import object_bytes
 from wdfdbg.errors import LayoutError, ReadError
 from wdfdbg.problems import INFO, is_partial_dump
 
-ORIGINS = {
-    "FxMemoryBuffer": "inline",
-    "FxMemoryBufferFromPool": "pool",
-    "FxMemoryPagedBufferFromPool": "pool",
-    "FxMemoryBufferFromLookaside": "lookaside",
-    "FxMemoryBufferFromPoolLookaside": "pool-lookaside",
-    "FxMemoryPagedBufferFromPoolLookaside": "pool-lookaside",
-    "FxMemoryBufferPreallocated": "preallocated",
-    "FxRequestMemory": "request",
-    "FxMemoryObject": None,
-}
-INLINE = ("FxMemoryBuffer", "FxMemoryBufferFromLookaside")
-PAGED = ("FxMemoryPagedBufferFromPool", "FxMemoryPagedBufferFromPoolLookaside")
-MEMORY_TYPES = (fxt.FX_TYPE_OBJECT, fxt.FX_TYPE_MEMORY_PREALLOCATED, fxt.FX_TYPE_REQUEST_MEMORY)
 MAX_SANE_LENGTH = 0x7FFFFFFF
 IFX_MEMORY_FLAG_READ_ONLY = 1
-PASSIVE_FLAGS = 0x11  # PASSIVE_CALLBACKS | PASSIVE_DISPOSE: set on paged-pool memory
 
 IRP_MJ_READ = 0x03
 IRP_MJ_WRITE = 0x04
@@ -86,14 +74,6 @@ def px(v):
     return "0x%x" % v if v else None
 
 
-def _wdf(name):
-    return "Wdf01000!" + name
-
-
-def _align(n, a):
-    return (n + a - 1) & ~(a - 1)
-
-
 def _field(rec, *names):
     for n in names:
         if n in rec and rec[n] is not None:
@@ -101,33 +81,14 @@ def _field(rec, *names):
     return None
 
 
-def class_layout(session, cls):
-    return session.layouts.get(_wdf(cls))
-
-
-def inline_offset(session, cls):
-    """Where an inline-buffer class keeps its buffer: ALIGN(sizeof, MAA)."""
-    return _align(class_layout(session, cls).size, memory_alignment(session))
-
-
-def fixed_object_size(session, cls):
-    return _align(class_layout(session, cls).size, memory_alignment(session))
-
-
-def ifx_memory_offset(session):
-    lay = class_layout(session, "FxMemoryObject")
-    if lay.has("__vfptr_IFxMemory"):
-        return lay.offset("__vfptr_IFxMemory")
-    return session.layouts.get(_wdf("FxObject")).size
-
-
 # -- shape classification ----------------------------------------------------
-def _read_largest(session, address):
+def _read_largest(session, address, shapes=None):
     """Bytes of the largest memory class at ``address`` (shorter when the
     tail is unreadable); None when even the FxMemoryObject part is not."""
     target = session.target
-    big = max(class_layout(session, c).size for c in ORIGINS)
-    small = class_layout(session, "FxMemoryObject").size
+    if shapes is None:
+        shapes = learned_shapes(session)
+    big, small = shapes.big, shapes.small
     try:
         return target.read(address, big)
     except ReadError:
@@ -201,10 +162,34 @@ def lookaside_class_of(session, address):
 
 def memory_shape_class(session, hdr, data=None):
     """The memory class of ``hdr`` from its shape, or None when it is not a
-    memory object. ``FxMemoryObject`` when it is one of unknown class."""
+    memory object. ``FxMemoryObject`` when it is one of unknown class.
+
+    Once per vtable pointer the long way (:func:`classify_by_shape`), then
+    the class that vtable was learned to have when the object's facts fit it
+    (:class:`LearnedShapes`)."""
+    shapes = learned_shapes(session)
+    learned = shapes.known(hdr.vfptr) if hdr.vfptr else None
     if data is None:
-        data = _read_largest(session, hdr.address)
-    if data is None or not looks_like_memory(session, hdr, data):
+        window, base = hdr.data, hdr.data_base
+        if window is not None and len(window) >= base + shapes.big:
+            data = window[base:base + shapes.big]   # the walk's read window holds the object
+        else:
+            data = _read_largest(session, hdr.address, shapes)
+    if data is None:
+        return None
+    if learned and shapes.consistent(learned, hdr, data):
+        return learned[0]
+    cls = classify_by_shape(session, hdr, data)
+    if learned is None:
+        shapes.learn(hdr, data, cls)
+    return cls
+
+
+def classify_by_shape(session, hdr, data):
+    """The memory class of ``hdr`` from its shape (the module's shape
+    rules), the long way: None when it is not a memory object,
+    ``FxMemoryObject`` when it is one of unknown class."""
+    if not looks_like_memory(session, hdr, data):
         return None
     os_ = hdr.object_size or 0
     maa = memory_alignment(session)

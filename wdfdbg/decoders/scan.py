@@ -33,6 +33,8 @@ and depth set).
 """
 
 import struct
+from array import array
+from bisect import bisect_left
 
 from wdfdbg.decoders import types as fxt
 from wdfdbg.decoders.common import tag_string
@@ -229,7 +231,7 @@ class Scanner(object):
             if e.globals:
                 self.known_globals[e.globals] = e.name
         self._globals_state = {}
-        self.found = {}             # address -> (record dict, captured bytes, verified globals)
+        self.found = FoundObjects(self.off)
         self.pool_proofs = {}       # address -> what proved a header saved short (prove_by_pool_header)
 
     # -- globals ------------------------------------------------------------
@@ -401,7 +403,7 @@ class Scanner(object):
                 res = self.check(addr, data, i)
                 if res is None:
                     continue
-                self.found[addr] = res
+                self.found.keep(addr, res)
                 if len(self.found) >= self.max_objects:
                     self.stats.limit_hit = True
                     break
@@ -409,72 +411,78 @@ class Scanner(object):
 
     # -- results --------------------------------------------------------------
     def build(self):
-        session = self.session
-        headers = {}
-        decided = session.derived.table("object_classes")
-        for addr, (rec, captured, gs) in sorted(self.found.items()):
-            hdr = ObjectHeader(addr, rec)
-            try:
-                classify(session, hdr, decided)
-            except (ReadError, LayoutError):
-                # the shape could not be read: what m_Type alone says
-                hdr.cls, hdr.cls_source = fxt.choose_class(hdr.fx_type or 0, hdr.object_size, None, None,
-                                                           session.target.pointer_size)
-            headers[addr] = (hdr, captured, gs)
-            if gs in ("known", "verified"):
-                self.stats.globals_verified += 1
-            else:
-                self.stats.globals_unverified += 1
-        self.stats.objects = len(headers)
-        parents = self._link_parents(headers)
-        drivers = self._drivers(headers)
+        """The scan's :class:`ScanResult` once every candidate is checked: the
+        drivers now, the nodes as a stream (:meth:`nodes`)."""
+        found = self.found
+        found.seal()
+        self.stats.objects = len(found)
+        self.stats.globals_verified, self.stats.globals_unverified = found.globals_counts()
+        parents = self._link_parents(found)
+        drivers = self._drivers(found)
         names = dict((d.globals, d.name) for d in drivers)
-        nodes = self._preorder(headers, parents, names, drivers)
         if self.stats.limit_hit and self.problems is not None:
             self.problems.add("WALK_LIMIT", None, "scan stopped after %d objects" % self.max_objects)
-        return ScanResult(drivers, nodes, self.stats)
+        return ScanResult(drivers, self.nodes(found, parents, names, drivers), self.stats)
 
-    def _link_parents(self, headers):
-        """child address -> parent address among the found objects."""
+    def _link_parents(self, found):
+        """Child index -> parent index among the found objects (an array,
+        -1 for none)."""
         o = self.off
-        parents = {}
-        heads = dict((a + o.child_head, a) for a in headers)
-        entries = dict((a + o.child_entry, a) for a in headers)
-        for addr, (hdr, captured, gs) in headers.items():
-            p = hdr.parent
-            if p and p in headers and p != addr:
-                parents[addr] = p
-                continue
-            # m_ChildEntry links point at the parent's list head or at siblings
-            for link in (hdr.entry_flink, hdr.entry_blink):
-                if link in heads and heads[link] != addr:
-                    parents[addr] = heads[link]
-                    break
+        n = len(found)
+        parents = array("q", [-1]) * n
+        order = []    # the children linked, in the order their links were made (cycles break in it)
+        head_of = found.index_of_member(o.child_head)
+        entry_of = found.index_of_member(o.child_entry)
+        index_of = found.index_of
+        col = found.col
+        for i in range(n):
+            addr = col.addr[i]
+            p = col.parent[i]
+            j = index_of(p) if p and p != addr else -1
+            if j < 0:
+                # m_ChildEntry links point at the parent's list head or at siblings
+                for link in (col.entry_flink[i], col.entry_blink[i]):
+                    j = head_of(link)
+                    if j >= 0 and j != i:
+                        break
+                    j = -1
+            if j >= 0:
+                parents[i] = j
+                order.append(i)
         # a parent's captured child list names children whose own
         # m_ParentObject was not captured
-        for addr, (hdr, captured, gs) in headers.items():
-            for link in (hdr.child_flink, hdr.child_blink):
-                child = entries.get(link)
-                if child is not None and child != addr and child not in parents:
-                    chdr = headers[child][0]
-                    if chdr.parent is None:
-                        parents[child] = addr
-        # break cycles (corrupt or stale links)
-        for addr in list(parents):
-            seen = set([addr])
-            p = parents.get(addr)
-            while p is not None:
+        if found.partial:
+            for i in range(n):
+                for link in (col.child_flink[i], col.child_blink[i]):
+                    c = entry_of(link)
+                    if c >= 0 and c != i and parents[c] < 0 and found.parent_missing(c):
+                        parents[c] = i
+                        order.append(c)
+        # break cycles (corrupt or stale links); a chain once seen to end at
+        # a root needs no second look
+        rooted = bytearray(n)
+        linked = 0
+        for i in order:
+            seen = set([i])
+            p = parents[i]
+            while p >= 0 and not rooted[p]:
                 if p in seen:
-                    del parents[addr]
+                    parents[i] = -1
                     break
                 seen.add(p)
-                p = parents.get(p)
-        self.stats.parents_linked = len(parents)
+                p = parents[p]
+            else:
+                for k in seen:
+                    rooted[k] = 1
+            if parents[i] >= 0:
+                linked += 1
+        self.stats.parents_linked = linked
         return parents
 
-    def _drivers(self, headers):
+    def _drivers(self, found):
         session = self.session
         o = self.off
+        col = found.col
         order = []
         seen = set()
         for e in self._kmdf_table:
@@ -482,15 +490,15 @@ class Scanner(object):
                 seen.add(e.globals)
                 order.append(e.globals)
         extra = set()
-        for hdr, captured, gs in headers.values():
-            if hdr.globals and hdr.globals not in seen:
-                extra.add(hdr.globals)
+        fxdriver_by_globals = {}
+        for i in range(len(found)):
+            g = col.globals[i]
+            if g and g not in seen:
+                extra.add(g)
+            if col.fx_type[i] == fxt.FX_TYPE_DRIVER and g not in fxdriver_by_globals:
+                fxdriver_by_globals[g] = col.addr[i]
         order.extend(sorted(extra))
         drivers = []
-        fxdriver_by_globals = {}
-        for hdr, captured, gs in headers.values():
-            if hdr.fx_type == fxt.FX_TYPE_DRIVER and hdr.globals not in fxdriver_by_globals:
-                fxdriver_by_globals[hdr.globals] = hdr.address
         for g in order:
             try:
                 d, _bad = read_driver(session, g)
@@ -506,36 +514,65 @@ class Scanner(object):
             drivers.append(d)
         return drivers
 
-    def _preorder(self, headers, parents, names, drivers):
-        ptr = self.off.ptr
-        children = {}
+    def _preorder(self, found, parents, drivers):
+        """(index, depth) of every found object in pre-order: roots by
+        driver (the order of ``drivers``), the FxDriver first, then by
+        address; children by address. Sibling links in two arrays, no list
+        per parent."""
+        n = len(found)
+        col = found.col
+        first_child = array("q", [-1]) * n
+        next_sibling = array("q", [-1]) * n
         roots = []
-        for addr in headers:
-            p = parents.get(addr)
-            if p is None:
-                roots.append(addr)
+        for i in range(n - 1, -1, -1):    # descending, so that each list comes out ascending
+            p = parents[i]
+            if p < 0:
+                roots.append(i)
             else:
-                children.setdefault(p, []).append(addr)
-        rank = dict((d.globals, i) for i, d in enumerate(drivers))
+                next_sibling[i] = first_child[p]
+                first_child[p] = i
+        rank = dict((d.globals, k) for k, d in enumerate(drivers))
+        last = len(rank)
 
-        def root_key(a):
-            h = headers[a][0]
-            return (rank.get(h.globals, len(rank)), h.globals or 0, 0 if h.fx_type == fxt.FX_TYPE_DRIVER else 1, a)
+        def root_key(i):
+            g = col.globals[i]
+            return (rank.get(g, last), g, 0 if col.fx_type[i] == fxt.FX_TYPE_DRIVER else 1, col.addr[i])
 
         roots.sort(key=root_key)
-        nodes = []
-        stack = [(a, 0) for a in reversed(roots)]
-        while stack:
-            addr, depth = stack.pop()
-            hdr, captured, gs = headers[addr]
-            parent = parents.get(addr)
+        stack = []
+        for i in roots:
+            # the next object to visit at each depth: its siblings follow
+            stack.append(i)
+            while stack:
+                i = stack[-1]
+                if i < 0:
+                    stack.pop()
+                    continue
+                yield i, len(stack) - 1
+                stack[-1] = next_sibling[i]
+                if first_child[i] >= 0:
+                    stack.append(first_child[i])
+
+    def nodes(self, found, parents, names, drivers):
+        """Yield the found objects as ObjectNodes in pre-order (parents and
+        depth set), each header read again through the page cache with the
+        walk's read window when it was captured whole."""
+        session = self.session
+        ptr = self.off.ptr
+        header_fields = self.off.header_fields + self.off.short_fields
+        header = found.header_reader(session)
+        addr_col = found.col.addr
+        gs_names = {"known": "kmdf-driver-table", "verified": "mask", "unreadable": "unverified"}
+        for i, depth in self._preorder(found, parents, drivers):
+            addr = addr_col[i]
+            hdr, captured, gs = header(i)
+            parent = addr_col[parents[i]] if parents[i] >= 0 else None
             node = ObjectNode(hdr, parent if parent is not None else (hdr.parent or None), depth,
                               names.get(hdr.globals), handle_of(addr, ptr, hdr.object_size))
-            missing = [name for name, off, size in self.off.header_fields + self.off.short_fields
-                       if off + size > captured]
+            missing = [name for name, off, size in header_fields if off + size > captured]
             node.extra["scan"] = {
                 "captured_bytes": captured,
-                "globals": {"known": "kmdf-driver-table", "verified": "mask", "unreadable": "unverified"}.get(gs, gs),
+                "globals": gs_names.get(gs, gs),
                 # True: the parent was found; False: m_ParentObject names an
                 # object the dump did not hold, or was itself not captured;
                 # None: m_ParentObject is NULL (a root)
@@ -546,21 +583,149 @@ class Scanner(object):
             }
             if addr in self.pool_proofs:
                 node.extra["scan"]["proven_by_pool_header"] = self.pool_proofs[addr]
-            nodes.append(node)
-            for c in sorted(children.get(addr, ()), reverse=True):
-                stack.append((c, depth + 1))
-        return nodes
+            yield node
+
+
+class _Columns(object):
+    """The found objects' facts the linking needs, one array each."""
+
+    __slots__ = ("addr", "parent", "entry_flink", "entry_blink", "child_flink", "child_blink", "globals",
+                 "fx_type", "captured", "gs")
+
+    def __init__(self):
+        for name in self.__slots__[:7]:
+            setattr(self, name, array("Q"))
+        self.fx_type = array("H")
+        self.captured = array("H")
+        self.gs = array("B")
+
+    def reorder(self, perm):
+        for name in self.__slots__:
+            col = getattr(self, name)
+            setattr(self, name, array(col.typecode, [col[k] for k in perm]))
+
+
+GLOBALS_STATES = ("known", "verified", "unreadable", "bad")
+
+
+class FoundObjects(object):
+    """What a scan keeps of each object it accepted: the addresses and link
+    fields in arrays (about 70 bytes an object), sorted by address once the
+    scan ends; the decoded record only for the objects whose header was not
+    captured whole (``partial``). The nodes are made again from memory
+    when they are emitted (:meth:`header_reader`)."""
+
+    def __init__(self, offsets):
+        from wdfdbg.decoders.codec import AddressSet
+        self.off = offsets
+        self.col = _Columns()
+        self.seen = AddressSet()
+        self.partial = {}     # address -> (record, captured bytes) of the headers not captured whole
+        self._index = None
+
+    def __len__(self):
+        return len(self.col.addr)
+
+    def __contains__(self, addr):
+        return addr in self.seen
+
+    def keep(self, addr, res):
+        """Keep what :meth:`Scanner.check` returned for ``addr``: ``(record,
+        captured bytes, globals state)``."""
+        rec, captured, gs = res
+        c = self.col
+        self.seen.add(addr)
+        c.addr.append(addr)
+        # a pointer that types declare signed may decode negative: it names
+        # no found object, as a NULL does not
+        for col, name in ((c.parent, "m_ParentObject"), (c.entry_flink, "m_ChildEntry.Flink"),
+                          (c.entry_blink, "m_ChildEntry.Blink"), (c.child_flink, "m_ChildListHead.Flink"),
+                          (c.child_blink, "m_ChildListHead.Blink"), (c.globals, "m_Globals")):
+            v = rec.get(name)
+            col.append(v if v and v > 0 else 0)
+        c.fx_type.append(rec.get("m_Type") or 0)
+        c.captured.append(captured)
+        c.gs.append(GLOBALS_STATES.index(gs))
+        if captured < self.off.size:
+            self.partial[addr] = (rec, captured)
+
+    def seal(self):
+        """Sort by address (a scan of overlapping ranges may find out of order)."""
+        a = self.col.addr
+        if any(a[k] > a[k + 1] for k in range(len(a) - 1)):
+            self.col.reorder(sorted(range(len(a)), key=a.__getitem__))
+
+    def index_of(self, addr):
+        """The index of the object at ``addr``, -1 when none was found there."""
+        a = self.col.addr
+        k = bisect_left(a, addr)
+        return k if k < len(a) and a[k] == addr else -1
+
+    def index_of_member(self, offset):
+        """``f(address) -> index`` of the object whose member at ``offset``
+        is at ``address`` (-1 when none)."""
+        index_of = self.index_of
+        return lambda address: index_of(address - offset) if address else -1
+
+    def parent_missing(self, i):
+        """Whether object ``i``'s m_ParentObject was not captured."""
+        p = self.partial.get(self.col.addr[i])
+        return p is not None and ObjectHeader(self.col.addr[i], p[0]).parent is None
+
+    def globals_counts(self):
+        """(objects whose globals were verified or known, the others)."""
+        good = sum(1 for g in self.col.gs if g < 2)
+        return good, len(self.col.gs) - good
+
+    def header_reader(self, session):
+        """``header(index) -> (ObjectHeader classified, captured bytes,
+        globals state)``."""
+        from wdfdbg.decoders.objects import header_reader
+        read = header_reader(session, True)
+        decided = session.derived.table("object_classes")
+        col = self.col
+
+        def header(i):
+            addr = col.addr[i]
+            captured = col.captured[i]
+            part = self.partial.get(addr)
+            hdr = None
+            if part is None:
+                try:
+                    hdr = read(addr)
+                except (ReadError, LayoutError):
+                    part = (self.off.layout.decode(session.target.read(addr, captured)), captured)
+            if hdr is None:
+                hdr = ObjectHeader(addr, part[0])
+                try:
+                    classify(session, hdr, decided)
+                except (ReadError, LayoutError):
+                    # the shape could not be read: what m_Type alone says
+                    hdr.cls, hdr.cls_source = fxt.choose_class(hdr.fx_type or 0, hdr.object_size, None, None,
+                                                               session.target.pointer_size)
+            return hdr, captured, GLOBALS_STATES[col.gs[i]]
+        return header
 
 
 def scan(session, problems=None, max_objects=MAX_OBJECTS, include_destroyed=False):
-    """Run a scan: a :class:`ScanResult` (drivers, nodes, stats). Objects in
-    state Destroyed (stale images in freed memory, e.g. freed lookaside
-    entries) are left out unless ``include_destroyed``."""
+    """Run a scan: a :class:`ScanResult` (drivers, nodes, stats) with the
+    nodes in a list. Objects in state Destroyed (stale images in freed
+    memory, e.g. freed lookaside entries) are left out unless
+    ``include_destroyed``."""
+    res = scan_stream(session, problems, max_objects=max_objects, include_destroyed=include_destroyed)
+    res.nodes = list(res.nodes)
+    return res
+
+
+def scan_stream(session, problems=None, max_objects=MAX_OBJECTS, include_destroyed=False):
+    """:func:`scan` with ``nodes`` an iterator: each node is made when it is
+    asked for and kept by no one here (what a scan keeps per object is
+    :class:`FoundObjects`)."""
     return Scanner(session, problems, max_objects=max_objects, include_destroyed=include_destroyed).run()
 
 
 def scan_objects(session, problems):
     """For ``memtree``'s fallback: ``(drivers, nodes)`` with parents set,
-    depth computed, nodes in pre-order."""
-    res = scan(session, problems)
+    depth computed, nodes in pre-order, one at a time."""
+    res = scan_stream(session, problems)
     return res.drivers, res.nodes
