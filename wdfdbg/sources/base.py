@@ -311,6 +311,51 @@ def backend_crash_registers(backend):
     return {}
 
 
+class ForwardingBackend(Backend):
+    """A backend that wraps another (``inner``) and changes some of its
+    answers (user types files, PDBs, a recording): the wrapped source's own
+    facts are copied, every question a subclass does not override is passed
+    on, backend-specific extras (``dump``, ``kmdf_drivers``, ...) included."""
+
+    FACTS = ("arch", "pointer_size", "page_size", "os_build", "kmdf_version", "kind", "path", "origin",
+             "description")
+
+    def __init__(self, inner):
+        self.inner = inner
+        for attr in self.FACTS:
+            setattr(self, attr, getattr(inner, attr, getattr(Backend, attr, None)))
+        self.interrupt_check = getattr(inner, "interrupt_check", None)
+
+    def __getattr__(self, name):
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def read_page(self, page_address):
+        return self.inner.read_page(page_address)
+
+    def symbol(self, name):
+        return self.inner.symbol(name)
+
+    def symbol_at(self, address):
+        return self.inner.symbol_at(address)
+
+    def modules(self):
+        return self.inner.modules()
+
+    def type_source(self, module):
+        return self.inner.type_source(module)
+
+    def bugcheck(self):
+        return self.inner.bugcheck()
+
+    def ranges(self):
+        return self.inner.ranges()
+
+    def close(self):
+        self.inner.close()
+
+
 class RangeIndex(object):
     """Sorted, merged readable ``(start, end)`` regions: a backend's
     ``ranges()`` for :meth:`Backend.known_readable` (built once per backend,

@@ -20,7 +20,7 @@ public symbols where the source has no answer. ``notes`` say which PDB
 import os
 
 from wdfdbg.errors import InputError, ReadError
-from wdfdbg.sources.base import Backend, IsfSource, SymbolTable
+from wdfdbg.sources.base import ForwardingBackend, IsfSource, SymbolTable
 from wdfdbg.sources.pe import PeImage, file_reader, image_key
 from wdfdbg.sources.symsrv import SymbolPath, pdb_key
 
@@ -177,16 +177,12 @@ def load_pdb(module, path, pointer_size, notes):
     return read[found]
 
 
-class SymbolsBackend(Backend):
+class SymbolsBackend(ForwardingBackend):
     """Forwards ``inner``; types and public symbols from the modules' PDBs
     fill in what the source does not have."""
 
     def __init__(self, inner, pdbs, notes):
-        self.inner = inner
-        for attr in ("arch", "pointer_size", "page_size", "os_build", "kmdf_version", "kind", "path", "origin",
-                     "description"):
-            setattr(self, attr, getattr(inner, attr, getattr(Backend, attr, None)))
-        self.interrupt_check = getattr(inner, "interrupt_check", None)
+        ForwardingBackend.__init__(self, inner)
         self.pdbs = pdbs                      # module name -> (Module, PdbInfo)
         self._types = dict((m.lower(), PdbTypes(p, m)) for m, (_mod, p) in pdbs.items())
         symbols = {}
@@ -195,14 +191,6 @@ class SymbolsBackend(Backend):
                 symbols.setdefault("%s!%s" % (mname, name), mod.base + rva)
         self._symtab = SymbolTable(symbols)
         self.notes = list(getattr(inner, "notes", None) or []) + list(notes)
-
-    def __getattr__(self, name):
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-    def read_page(self, page_address):
-        return self.inner.read_page(page_address)
 
     def symbol(self, name):
         addr = self.inner.symbol(name)
@@ -226,9 +214,6 @@ class SymbolsBackend(Backend):
                     return hit
         return None
 
-    def modules(self):
-        return self.inner.modules()
-
     def type_source(self, module):
         own = self.inner.type_source(module)
         if own is not None:
@@ -243,14 +228,6 @@ class SymbolsBackend(Backend):
                 out.append(m)
         return out
 
-    def bugcheck(self):
-        return self.inner.bugcheck()
-
-    def ranges(self):
-        return self.inner.ranges()
-
-    def close(self):
-        self.inner.close()
 
 
 def _read_memory(backend):

@@ -14,7 +14,7 @@ import os
 
 from wdfdbg.errors import InputError
 from wdfdbg.sources import snapshot as snapfmt
-from wdfdbg.sources.base import Backend, IsfSource
+from wdfdbg.sources.base import ForwardingBackend, IsfSource
 from wdfdbg.sources.inputfile import open_input
 
 KERNEL_ALIASES = ("ntoskrnl", "ntkrnlmp", "ntkrnlpa", "ntkrpamp")
@@ -76,16 +76,12 @@ def load_types_file(path, pointer_size, module=None):
     return IsfFileSource(doc, module or module_from_filename(path), path)
 
 
-class TypesBackend(Backend):
+class TypesBackend(ForwardingBackend):
     """Forwards ``inner``; ``type_source(module)`` answers from the user's
     files first."""
 
     def __init__(self, inner, sources):
-        self.inner = inner
-        for attr in ("arch", "pointer_size", "page_size", "os_build", "kmdf_version", "kind", "path", "origin",
-                     "description"):
-            setattr(self, attr, getattr(inner, attr, getattr(Backend, attr, None)))
-        self.interrupt_check = getattr(inner, "interrupt_check", None)
+        ForwardingBackend.__init__(self, inner)
         self.sources = dict((m.lower(), s) for m, s in sources.items())
         self.order = list(sources)
         self.types_files = dict((s.module, s.path) for s in sources.values())
@@ -93,24 +89,6 @@ class TypesBackend(Backend):
         for s in sources.values():
             notes.append("types for %s from %s (user-supplied ISF)" % (s.module, s.path))
         self.notes = notes
-
-    def __getattr__(self, name):
-        # backend-specific extras (dump, kmdf_drivers, captured_bytes, ...)
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-    def read_page(self, page_address):
-        return self.inner.read_page(page_address)
-
-    def symbol(self, name):
-        return self.inner.symbol(name)
-
-    def symbol_at(self, address):
-        return self.inner.symbol_at(address)
-
-    def modules(self):
-        return self.inner.modules()
 
     def type_source(self, module):
         src = self.sources.get(module.lower())
@@ -132,14 +110,6 @@ class TypesBackend(Backend):
         src = self.sources.get(module.lower())
         return src.label if src is not None else None
 
-    def bugcheck(self):
-        return self.inner.bugcheck()
-
-    def ranges(self):
-        return self.inner.ranges()
-
-    def close(self):
-        self.inner.close()
 
 
 def with_types(backend, files):
