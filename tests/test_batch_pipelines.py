@@ -141,13 +141,22 @@ def _alive(pid):
         return False
 
 
+def _default_signal(sig):
+    """The batch parent's disposition of ``sig`` as a shell gives it: a test
+    run under ``nohup`` (or a CI runner that ignores SIGHUP) passes SIGHUP
+    on ignored, and a process that ignores it does not die of it."""
+    def reset():
+        signal.signal(getattr(signal, sig), signal.SIG_DFL)
+    return None if sig == "SIGKILL" else reset
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM", "SIGHUP"])
 def test_a_killed_batch_leaves_no_worker_and_closes_its_output(two_inputs, tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-m", "wdfdbg.batch", str(two_inputs / "a.wdfsnap.json.gz"),
                              "-o", str(tmp_path / "r.jsonl"), "--timeout", "600"],
                             env=env(**{FAULT_ENV: "hang:a.wdfsnap"}), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=_default_signal(sig))
     try:
         workers = []
         end = time.monotonic() + 60
